@@ -1,0 +1,1 @@
+"""Prompt templates, one file each, loaded with `rag.prompts.load_prompt(name)`."""

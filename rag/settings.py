@@ -1,0 +1,126 @@
+"""One `Settings` object, built once at the entry point and passed down.
+
+Layers, lowest first: `config/default.toml`, an optional `--config FILE` (or the name
+of a preset shipped in `config/`), environment variables `PAPERBOT_<SECTION>__<KEY>`,
+then explicit overrides from the command line. Unknown keys are rejected by name.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChunkSettings(Section):
+    max_words: int = Field(90, ge=10, description="Target words of abstract text per chunk (the title is added on top).")
+    max_tokens: int = Field(256, ge=32, description="Hard cap in embedding-model tokens per chunk, title included.")
+
+
+class EmbedSettings(Section):
+    n_ctx: int = Field(512, ge=128, description="llama.cpp context (and batch) size for the embedding model.")
+    n_threads: int | None = Field(None, description="CPU threads for embedding; None lets llama.cpp decide.")
+    batch_size: int = Field(16, ge=1, description="Chunks embedded per call during ingest (one progress step).")
+
+
+class ChromaSettings(Section):
+    url: str | None = Field(None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000). Unset: embedded store in the home.")
+    collection: str = Field("paperbot_chunks", min_length=3, description="Chroma collection holding the chunks.")
+
+
+class RetrieveSettings(Section):
+    k: int = Field(5, ge=1, description="Papers returned by search.")
+    candidates: int = Field(40, ge=5, description="Chunks fetched from each of dense and BM25 before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(0.6, ge=0, le=1, description="Weight of the dense ranking in fusion; BM25 gets the rest.")
+
+
+class LLMSettings(Section):
+    backend: Literal["local", "openai"] = Field("local", description="'local' runs a GGUF with llama.cpp; 'openai' calls an OpenAI-compatible server.")
+    model: Literal["qwen2.5-coder-0.5b", "smollm2-135m"] = Field("qwen2.5-coder-0.5b", description="Packaged model to use when model_path is unset: the default (extra 'model') or the smoke-test one (extra 'smoke').")
+    model_path: Path | None = Field(None, description="Path to any GGUF; overrides `model`.")
+    n_ctx: int = Field(4096, ge=512, description="Context window for the chat model.")
+    n_threads: int | None = Field(None, description="CPU threads for generation; None lets llama.cpp decide.")
+    max_tokens: int = Field(160, ge=8, description="Most tokens generated for one answer.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 gives repeatable answers.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request time limit for a model call.")
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server base URL (backend 'openai').")
+    model_name: str = Field("default", description="Model name sent to the OpenAI-compatible server.")
+    api_key_env: str = Field("PAPERBOT_LLM_API_KEY", description="Environment variable holding the server's API key, if any.")
+
+
+class AnswerSettings(Section):
+    max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut to this, with a notice.")
+    sources: int = Field(3, ge=1, le=8, description="Papers given to the model as numbered sources.")
+    chunks_per_source: int = Field(2, ge=1, description="Best chunks of each source shown to the model.")
+    suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
+
+
+class SlackSettings(Section):
+    mode: Literal["auto", "socket", "http"] = Field("auto", description="'auto' uses Socket Mode when SLACK_APP_TOKEN is set, HTTP otherwise.")
+    port: int = Field(3000, ge=1, le=65535, description="Port for HTTP mode (events at /slack/events).")
+    api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base URL; tests point it at a local stand-in.")
+    allowed_channels: list[str] = Field(default_factory=list, description="If set, only these channel ids are answered.")
+    queue_size: int = Field(8, ge=1, description="Questions that may wait for the model before new ones are turned away.")
+
+
+class DigestSettings(Section):
+    channel: str | None = Field(None, description="Channel id the daily digest is posted to.")
+    time: str = Field("09:00", pattern=r"^\d{2}:\d{2}$", description="Local time of day (HH:MM) the digest is posted.")
+    timezone: str = Field("UTC", description="IANA timezone for digest.time.")
+    post_when_empty: bool = Field(False, description="Post a short 'nothing new' message on a day without new papers.")
+    hf_url: str = Field("https://huggingface.co/api/daily_papers", description="Hugging Face daily_papers API URL used by fetch.")
+    arxiv_url: str = Field("http://export.arxiv.org/api/query", description="arXiv API URL used by fetch.")
+    arxiv_query: str | None = Field(None, description="arXiv search_query for fetch (e.g. 'cat:cs.LG'); unset skips arXiv.")
+    date: str | None = Field(None, description="Day to fetch (YYYY-MM-DD); unset means today.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERBOT_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("paperbot")), description="Directory holding the store, caches and state.")
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="How abstracts are split.")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="The local embedding model.")
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="Where the vectors live.")
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Hybrid retrieval.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answer composition.")
+    slack: SlackSettings = Field(default_factory=SlackSettings, description="The Slack front end.")
+    digest: DigestSettings = Field(default_factory=DigestSettings, description="The daily digest.")
+
+    @property
+    def model_cache(self) -> Path:
+        """Converted and assembled model files live here, shared by all commands."""
+        return self.home / "models"
+
+
+def config_file(name_or_path: str | Path) -> Path:
+    """A path to a TOML file, or the name of a preset shipped in `config/`."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    preset = resources.files("config") / f"{name_or_path}.toml"
+    if preset.is_file():
+        return Path(str(preset))
+    presets = sorted(p.name.removesuffix(".toml") for p in resources.files("config").iterdir() if p.name.endswith(".toml"))
+    raise FileNotFoundError(f"config file {name_or_path} not found (presets: {', '.join(presets)})")
+
+
+def load_settings(config: str | Path | None = None, **overrides) -> Settings:
+    """Build the settings: defaults file < --config file < environment < overrides."""
+    files = [config_file("default")] + ([config_file(config)] if config else [])
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=files, deep_merge=True))
+
+    return _Layered(**{k: v for k, v in overrides.items() if v is not None})
