@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAPERBOT_", env_nested_delimiter="__", extra="forbid")
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("paperbot")), description="Directory holding the store, caches and state.")
+    model_dir: Path | None = Field(None, description="Where converted/assembled model files are cached. Unset: <home>/models.")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="How abstracts are split.")
     embed: EmbedSettings = Field(default_factory=EmbedSettings, description="The local embedding model.")
     chroma: ChromaSettings = Field(default_factory=ChromaSettings, description="Where the vectors live.")
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
     @property
     def model_cache(self) -> Path:
         """Converted and assembled model files live here, shared by all commands."""
-        return self.home / "models"
+        return self.model_dir or self.home / "models"
 
 
 def config_file(name_or_path: str | Path) -> Path:

