@@ -16,8 +16,10 @@ from rag.store import Store
 
 
 class Paperbot:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, model=None):
         self.settings = settings
+        if model is not None:  # tests inject a FakeModel; otherwise built on first use
+            self.model = model
 
     @cached_property
     def store(self) -> Store:
