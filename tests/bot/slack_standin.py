@@ -1,0 +1,357 @@
+"""A Slack stand-in on 127.0.0.1 for tests: the Web API over real HTTP, plus a
+Socket Mode WebSocket server.
+
+    standin = SlackStandin().start()
+    client = WebClient(token="xoxb-test", base_url=standin.url)   # url ends with /api/
+    ...
+    standin.calls("chat.postMessage")        # every call, in order: Call(method, body, headers)
+    standin.fail_next("chat.postMessage", status=429, headers={"Retry-After": "1"})
+    standin.stop()
+
+What it does, so the bot can be tested against behaviour rather than mocks:
+
+- Every request is recorded (`calls`), whatever the method, with its parsed body (JSON,
+  form or query string; JSON-looking form values such as `blocks` are decoded) and its
+  headers (lower-case names).
+- `chat.postMessage` / `chat.update` / `chat.delete` keep a message store, so
+  `conversations.replies` and `conversations.history` answer what was posted. Tests add
+  user messages with `add_message`.
+- `fail_next` queues one-off answers for a method (status, body, headers). With
+  `apply=True` the call takes effect first and the failure is answered after, which is
+  what a 5xx after Slack already posted looks like.
+- `response_url()` hands out URLs for slash-command and button `response_url`s; what is
+  posted there is recorded under the method name "response_url".
+- Socket Mode: `apps.connections.open` returns `socket_url` (ws://127.0.0.1:PORT/link).
+  On connect the server says hello; `send_envelope` pushes an envelope to the connected
+  client, and `acks` holds what the client sent back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlparse
+
+from websockets.sync.server import serve as ws_serve
+
+BOT_USER_ID = "UPAPERBOT"
+BOT_ID = "BPAPERBOT"
+TEAM_ID = "T0PAPERS"
+APP_ID = "A0PAPERS"
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.body[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.body.get(key, default)
+
+
+@dataclass
+class _Canned:
+    status: int
+    body: dict | str | None
+    headers: dict[str, str]
+    apply: bool
+
+
+def _decode_value(value: str) -> Any:
+    # slack_sdk sends blocks/metadata as JSON strings inside form bodies
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _parse_body(raw: bytes, content_type: str, query: str) -> dict[str, Any]:
+    body: dict[str, Any] = {k: _decode_value(v[-1]) for k, v in parse_qs(query).items()}
+    if not raw:
+        return body
+    text = raw.decode("utf-8")
+    if "json" in content_type:
+        body.update(json.loads(text))
+    else:
+        body.update({k: _decode_value(v[-1]) for k, v in parse_qs(text, keep_blank_values=True).items()})
+    return body
+
+
+class SlackStandin:
+    def __init__(self, bot_user_id: str = BOT_USER_ID, bot_id: str = BOT_ID, team_id: str = TEAM_ID):
+        self.bot_user_id, self.bot_id, self.team_id = bot_user_id, bot_id, team_id
+        self._lock = threading.Condition()
+        self._calls: list[Call] = []
+        self._canned: dict[str, deque[_Canned]] = {}
+        self._standing: dict[str, dict] = {}
+        self._messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message
+        self._ts = itertools.count(1)
+        self._http: ThreadingHTTPServer | None = None
+        self._ws = None
+        self._ws_connections: list[Any] = []
+        self.acks: list[dict] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> SlackStandin:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+                standin._handle(self)
+
+            do_GET = do_POST  # noqa: N815
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, args=(0.05,), name="slack-standin-http", daemon=True).start()
+        self._ws = ws_serve(self._ws_session, "127.0.0.1", 0)
+        threading.Thread(target=self._ws.serve_forever, name="slack-standin-ws", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        for conn in list(self._ws_connections):
+            try:
+                conn.close()
+            except Exception:
+                pass
+        if self._ws is not None:
+            self._ws.shutdown()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+
+    def __enter__(self) -> SlackStandin:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL, for WebClient(base_url=...) or slack.api_base_url."""
+        return self.base + "/api/"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/link"
+
+    # ------------------------------------------------------------------ test controls
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def fail_next(self, method: str, status: int = 200, body: dict | str | None = None,
+                  headers: dict[str, str] | None = None, times: int = 1, apply: bool = False) -> None:
+        """Answer the next `times` calls of `method` with this instead of the normal reply.
+
+        `body` defaults to {"ok": false, "error": "internal_error"} for a 5xx and
+        {"ok": false, "error": "ratelimited"} for a 429.
+        """
+        if body is None:
+            body = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
+        with self._lock:
+            queue = self._canned.setdefault(method, deque())
+            for _ in range(times):
+                queue.append(_Canned(status, body, dict(headers or {}), apply))
+
+    def respond(self, method: str, body: dict) -> None:
+        """A standing answer for `method` (for methods the stand-in does not model)."""
+        with self._lock:
+            self._standing[method] = body
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0,
+                 where: Callable[[Call], bool] | None = None) -> list[Call]:
+        """Block until at least `count` matching calls arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [c for c in self._calls if c.method == method and (where is None or where(c))]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} {method} call(s) within {timeout}s, got {len(found)}: {found}")
+                self._lock.wait(remaining)
+
+    def add_message(self, channel: str, text: str, user: str = "U0ASKER", thread_ts: str | None = None,
+                    ts: str | None = None, **extra: Any) -> dict:
+        """Put a user's message into the store (what conversations.replies will return)."""
+        message = {"type": "message", "user": user, "text": text, "ts": ts or self._next_ts(), **extra}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        with self._lock:
+            self._messages[(channel, message["ts"])] = message
+        return message
+
+    def messages(self, channel: str | None = None, thread_ts: str | None = None) -> list[dict]:
+        """Stored messages (after updates and deletes), oldest first."""
+        with self._lock:
+            found = [
+                dict(m, channel=ch) for (ch, ts), m in self._messages.items()
+                if (channel is None or ch == channel)
+                and (thread_ts is None or ts == thread_ts or m.get("thread_ts") == thread_ts)
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
+    def response_url(self, name: str | None = None) -> str:
+        return f"{self.base}/response/{name or uuid.uuid4().hex}"
+
+    # ------------------------------------------------------------------ socket mode
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._ws_connections:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("no Socket Mode client connected")
+                self._lock.wait(remaining)
+
+    def send_envelope(self, type: str, payload: dict, envelope_id: str | None = None,
+                      retry_attempt: int = 0, retry_reason: str = "") -> str:
+        """Push an envelope (type events_api, slash_commands or interactive) to the client."""
+        envelope_id = envelope_id or uuid.uuid4().hex
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": type,
+            "payload": payload,
+            "accepts_response_payload": type != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
+        }
+        self.wait_connected()
+        self._ws_connections[-1].send(json.dumps(envelope))
+        return envelope_id
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for ack in self.acks:
+                    if ack.get("envelope_id") == envelope_id:
+                        return ack
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"envelope {envelope_id} was not acknowledged within {timeout}s")
+                self._lock.wait(remaining)
+
+    def _ws_session(self, connection) -> None:
+        with self._lock:
+            self._ws_connections.append(connection)
+            self._lock.notify_all()
+        try:
+            connection.send(json.dumps({"type": "hello", "num_connections": 1,
+                                        "connection_info": {"app_id": APP_ID}, "debug_info": {"host": "standin"}}))
+            for raw in connection:
+                message = json.loads(raw)
+                with self._lock:
+                    self.acks.append(message)
+                    self._lock.notify_all()
+        except Exception:
+            pass  # the client went away
+        finally:
+            with self._lock:
+                if connection in self._ws_connections:
+                    self._ws_connections.remove(connection)
+
+    # ------------------------------------------------------------------ HTTP handling
+
+    def _next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.{next(self._ts):06d}"
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        parsed = urlparse(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body = _parse_body(raw, headers.get("content-type", ""), parsed.query)
+        if parsed.path.startswith("/api/"):
+            method = parsed.path[len("/api/"):]
+        elif parsed.path.startswith("/response/"):
+            method = "response_url"
+            body["response_url"] = parsed.path
+        else:
+            method = parsed.path
+        with self._lock:
+            self._calls.append(Call(method, body, headers))
+            queue = self._canned.get(method)
+            canned = queue.popleft() if queue else None
+            self._lock.notify_all()
+        if canned is None or canned.apply:
+            status, reply, extra_headers = 200, self._reply(method, body), {}
+        if canned is not None:
+            status, reply, extra_headers = canned.status, canned.body, canned.headers
+        data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=utf-8")
+        request.send_header("Content-Length", str(len(data)))
+        for name, value in extra_headers.items():
+            request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _reply(self, method: str, body: dict) -> dict:
+        """The normal answer of a method, applying its effect on the message store."""
+        with self._lock:
+            if method in self._standing:
+                return self._standing[method]
+            if method == "auth.test":
+                return {"ok": True, "url": "https://standin.slack.com/", "team": "standin", "user": "paperbot",
+                        "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+            if method == "apps.connections.open":
+                return {"ok": True, "url": self.socket_url}
+            if method == "chat.postMessage":
+                channel, ts = body.get("channel", ""), self._next_ts()
+                message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts,
+                           "text": body.get("text", ""), "blocks": body.get("blocks", [])}
+                for key in ("thread_ts", "metadata"):
+                    if body.get(key):
+                        message[key] = body[key]
+                self._messages[(channel, ts)] = message
+                return {"ok": True, "channel": channel, "ts": ts, "message": message}
+            if method == "chat.update":
+                key = (body.get("channel", ""), str(body.get("ts", "")))
+                if key not in self._messages:
+                    return {"ok": False, "error": "message_not_found"}
+                self._messages[key].update(text=body.get("text", ""), blocks=body.get("blocks", []))
+                return {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text", "")}
+            if method == "chat.delete":
+                self._messages.pop((body.get("channel", ""), str(body.get("ts", ""))), None)
+                return {"ok": True}
+            if method == "chat.postEphemeral":
+                return {"ok": True, "message_ts": self._next_ts()}
+            if method == "conversations.replies":
+                channel, root = body.get("channel", ""), str(body.get("ts", ""))
+                found = [m for (ch, ts), m in self._messages.items()
+                         if ch == channel and (ts == root or m.get("thread_ts") == root)]
+                return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
+            if method == "conversations.history":
+                channel = body.get("channel", "")
+                found = [m for (ch, _), m in self._messages.items() if ch == channel and m.get("thread_ts") in (None, m["ts"])]
+                return {"ok": True, "messages": sorted(found, key=lambda m: -float(m["ts"])), "has_more": False}
+            return {"ok": True}

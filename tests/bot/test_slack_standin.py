@@ -1,0 +1,71 @@
+"""The stand-in behaves enough like Slack for the bot tests to mean something."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+
+def test_records_calls_and_keeps_messages(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    assert client.auth_test()["user_id"] == slack_standin.bot_user_id
+    root = slack_standin.add_message("C1", "hello")
+    posted = client.chat_postMessage(channel="C1", thread_ts=root["ts"], text="hi", blocks=[{"type": "divider"}])
+    client.chat_update(channel="C1", ts=posted["ts"], text="edited")
+    replies = client.conversations_replies(channel="C1", ts=root["ts"])["messages"]
+    assert [m["text"] for m in replies] == ["hello", "edited"]
+    call = slack_standin.calls("chat.postMessage")[0]
+    assert call["blocks"] == [{"type": "divider"}] and call["thread_ts"] == root["ts"]
+    assert call.headers["authorization"] == "Bearer xoxb-test"
+
+
+def test_fail_next_answers_errors_once(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    slack_standin.fail_next("chat.postMessage", body={"ok": False, "error": "msg_too_long"})
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C1", text="x")
+    assert err.value.response["error"] == "msg_too_long"
+    assert client.chat_postMessage(channel="C1", text="x")["ok"]
+
+
+def test_429_with_retry_after_is_honoured_by_the_sdk(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    slack_standin.fail_next("chat.postMessage", status=429, headers={"Retry-After": "1"})
+    client.chat_postMessage(channel="C1", text="x")
+    first, second = slack_standin.calls("chat.postMessage")
+    assert second.at - first.at >= 0.9
+
+
+def test_apply_then_fail_posts_but_answers_500(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    slack_standin.fail_next("chat.postMessage", status=500, apply=True)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="x")
+    assert [m["text"] for m in slack_standin.messages("C1")] == ["x"]
+
+
+def test_socket_mode_hello_envelope_and_ack(slack_standin):
+    received = []
+    client = SocketModeClient(app_token="xapp-test", web_client=WebClient(base_url=slack_standin.url), auto_reconnect_enabled=False)
+
+    def on_request(client, request):
+        received.append(request.payload)
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    client.socket_mode_request_listeners.append(on_request)
+    client.connect()
+    try:
+        envelope_id = slack_standin.send_envelope("events_api", {"event": {"type": "app_mention", "text": "hi"}})
+        assert slack_standin.wait_ack(envelope_id)["envelope_id"] == envelope_id
+        assert received[0]["event"]["text"] == "hi"
+        assert slack_standin.calls("apps.connections.open")[0].headers["authorization"] == "Bearer xapp-test"
+    finally:
+        client.close()
