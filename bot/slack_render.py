@@ -1,0 +1,266 @@
+"""Block Kit rendering for Slack. Pure functions: data in, message payloads out.
+
+Every piece of text that came from a model, an abstract or a user goes through
+`escape`, so it can never ping @channel/@here/a user or forge a link. Slack's limits
+(DESIGN.md): a section holds at most 3,000 characters and a message at most 50 blocks;
+long answers are split into several messages, the feedback buttons on the last one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.models import Answer
+
+SECTION_LIMIT = 3000
+BLOCK_LIMIT = 50
+# Slack documents no total for a message's blocks, but very large ones fail with
+# msg_too_long; start a new message well before that.
+MESSAGE_CHAR_BUDGET = 12_000
+TITLE_LIMIT = 300  # characters of a title shown in a source line
+FEEDBACK_UP, FEEDBACK_DOWN = "feedback_up", "feedback_down"
+
+THINKING = "Looking through the papers…"
+NOT_FOUND = "I couldn't find an answer to that in the papers I have."
+
+
+@dataclass
+class SlackMessage:
+    """One chat message: `text` is the plain fallback (notifications, screen readers)."""
+
+    text: str
+    blocks: list[dict] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- escaping
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters. `<!channel>`, `<@U123>` and `<http://x|y>` all need
+    a literal `<`, so after this nothing pings anyone or links anywhere."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
+
+
+def link(url: str | None, label: str) -> str:
+    """An mrkdwn link, or just the escaped label when the URL is missing or unsafe."""
+    if url and _SAFE_URL.match(url):
+        return f"<{url}|{escape(label)}>"
+    return escape(label)
+
+
+_SLACK_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def plain_question(text: str, bot_user_id: str | None = None) -> str:
+    """A user's message as a question: the bot's mention removed, Slack markup undone."""
+    if bot_user_id:
+        text = text.replace(f"<@{bot_user_id}>", " ")
+
+    def readable(match: re.Match) -> str:
+        target, label = match.group(1), match.group(2)
+        if label:
+            return label
+        if target.startswith("@") or target.startswith("#"):
+            return target
+        return target.removeprefix("mailto:")
+
+    text = _SLACK_MARKUP.sub(readable, text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())
+
+
+# ----------------------------------------------------------------------------- splitting
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at the best boundary available:
+    paragraph, line, sentence, word; never inside an escaped entity like `&amp;`."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        cut = _cut_point(text, limit)
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def _cut_point(text: str, limit: int) -> int:
+    window = text[: limit + 1]
+    floor = limit // 2  # do not make tiny pieces just to cut at a nicer place
+    for boundary in ("\n\n", "\n", ". ", "? ", "! ", "; ", " "):
+        at = window.rfind(boundary, floor)
+        if at >= 0:
+            cut = at + len(boundary.rstrip())  # keep the sentence's punctuation, drop the space
+            if 0 < cut <= limit:
+                return cut
+    cut = limit
+    amp = text.rfind("&", max(0, cut - 4), cut)  # an entity is at most 5 characters (&amp;)
+    if amp > 0 and ";" not in text[amp:cut]:
+        cut = amp
+    return cut
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, ending in … when cut (never inside an entity)."""
+    if len(text) <= limit:
+        return text
+    return text[: _cut_point(text, limit - 1)].rstrip() + "…"
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _sections(mrkdwn: str) -> list[dict]:
+    return [_section(piece) for piece in split_text(mrkdwn)]
+
+
+def _context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(mrkdwn, SECTION_LIMIT)}]}
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+def feedback_buttons(feedback_key: str) -> dict:
+    return {
+        "type": "actions",
+        "block_id": "feedback",
+        "elements": [
+            {"type": "button", "action_id": FEEDBACK_UP, "value": feedback_key,
+             "text": {"type": "plain_text", "text": "👍 Helpful", "emoji": True}},
+            {"type": "button", "action_id": FEEDBACK_DOWN, "value": feedback_key,
+             "text": {"type": "plain_text", "text": "👎 Not helpful", "emoji": True}},
+        ],
+    }
+
+
+def answer_blocks(answer: Answer) -> list[dict]:
+    """All the blocks of an answer, before splitting into messages."""
+    text = answer.answer.strip() or (NOT_FOUND if not answer.found else "")
+    blocks = _sections(escape(text)) if text else []
+    if answer.notice:
+        blocks.append(_context(f"_{escape(answer.notice)}_"))
+    if answer.found and answer.citations:
+        blocks.append(_section("*Sources*"))
+        for citation in answer.citations:
+            head = f"*[{citation.n}]* {link(citation.url, clip(citation.title, TITLE_LIMIT))}"
+            evidence = clip(escape(" ".join(citation.evidence.split())), SECTION_LIMIT - len(head) - 2)
+            blocks.append(_section(f"{head}\n>{evidence}" if evidence else head))
+    elif not answer.found and answer.suggestions:
+        lines = [f"• {link(s.url, clip(s.title, TITLE_LIMIT))}" for s in answer.suggestions]
+        blocks.extend(_sections("*Nearest papers*\n" + "\n".join(lines)))
+    return blocks
+
+
+def answer_fallback_text(answer: Answer) -> str:
+    """The answer as plain text: for notifications, and when blocks are refused."""
+    lines = [answer.answer.strip() or (NOT_FOUND if not answer.found else "")]
+    if answer.notice:
+        lines.append(answer.notice)
+    if answer.found and answer.citations:
+        lines.append("Sources:")
+        lines += [f"[{c.n}] {c.title}" + (f" {c.url}" if c.url else "") for c in answer.citations]
+    elif not answer.found and answer.suggestions:
+        lines.append("Nearest papers:")
+        lines += [f"• {s.title}" + (f" {s.url}" if s.url else "") for s in answer.suggestions]
+    return escape("\n".join(line for line in lines if line))
+
+
+def render_answer(answer: Answer, feedback_key: str | None = None) -> list[SlackMessage]:
+    """The answer as one or more messages within Slack's limits; buttons on the last."""
+    blocks = answer_blocks(answer)
+    if feedback_key:
+        blocks.append(feedback_buttons(feedback_key))
+    return pack_messages(blocks, answer_fallback_text(answer))
+
+
+def pack_messages(blocks: list[dict], fallback: str) -> list[SlackMessage]:
+    """Group blocks into messages of at most BLOCK_LIMIT blocks and MESSAGE_CHAR_BUDGET characters."""
+    groups: list[list[dict]] = [[]]
+    size = 0
+    for block in blocks:
+        length = _block_chars(block)
+        if groups[-1] and (len(groups[-1]) >= BLOCK_LIMIT or size + length > MESSAGE_CHAR_BUDGET):
+            groups.append([])
+            size = 0
+        groups[-1].append(block)
+        size += length
+    notification = clip(fallback, SECTION_LIMIT)
+    return [SlackMessage(text=notification if i == 0 else "(continued)", blocks=group) for i, group in enumerate(groups)]
+
+
+def _block_chars(block: dict) -> int:
+    if block["type"] == "section":
+        return len(block["text"]["text"])
+    if block["type"] == "context":
+        return sum(len(e.get("text", "")) for e in block["elements"])
+    return 100
+
+
+def plain_messages(messages: list[SlackMessage]) -> list[str]:
+    """Text-only versions of `messages` (for msg_too_long / invalid_blocks), each within
+    SECTION_LIMIT. Buttons are dropped; links become 'title (url)'."""
+    parts: list[str] = []
+    for message in messages:
+        for block in message.blocks:
+            if block["type"] == "section":
+                parts.append(block["text"]["text"])
+            elif block["type"] == "context":
+                parts.extend(e.get("text", "") for e in block["elements"])
+        if not message.blocks:
+            parts.append(message.text)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", "\n\n".join(parts))
+    return split_text(text, SECTION_LIMIT) or [NOT_FOUND]
+
+
+# ----------------------------------------------------------------------------- short replies
+
+
+def queue_position(ahead: int) -> str:
+    if ahead <= 0:
+        return THINKING
+    return f"⏳ You're number {ahead} in the queue. I'll answer here as soon as the questions before yours are done."
+
+
+def busy(waiting: int) -> str:
+    return f"😓 I'm answering {waiting} other questions right now and can't take more. Please ask again in a minute."
+
+
+def error(kind: str = "failed") -> str:
+    if kind == "timeout":
+        return "⚠️ Sorry, that took too long and I gave up. Please try again, perhaps with a shorter question."
+    return "⚠️ Sorry, something went wrong while answering. Please try again in a moment."
+
+
+def feedback_thanks(value: str) -> str:
+    return "Thanks! Glad it helped. 👍" if value == "up" else "Thanks for telling me. 👎 I'll use it to get better."
+
+
+def help_text(command: str = "/papers") -> str:
+    return "\n".join([
+        "*Ask me about the papers I have read.*",
+        "• Mention me in a channel: `@paperbot which paper proposes …?` I answer in the thread.",
+        "• Reply in that thread to ask a follow-up; no need to mention me again.",
+        "• Or send me a direct message.",
+        f"• `{command} ask <question>`: ask from anywhere.",
+        f"• `{command} digest`: the digest of new papers so far (only you see it).",
+        f"• `{command} stats`: what I know, and how answers were rated.",
+        f"• `{command} help`: this message.",
+        "Every answer lists its sources; 👍 / 👎 tell me how I did.",
+    ])
+
+
+def stats_text(stats: dict, feedback: dict) -> str:
+    return "\n".join([
+        "*paperbot stats*",
+        f"• Papers: {stats.get('papers', 0)} ({stats.get('chunks', 0)} chunks)",
+        f"• Last ingest: {escape(str(stats.get('last_ingest') or 'never'))}",
+        f"• Feedback: 👍 {feedback.get('up', 0)} · 👎 {feedback.get('down', 0)}",
+    ])
