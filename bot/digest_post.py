@@ -1,0 +1,314 @@
+"""The digest in Slack: rendering to Block Kit (pure) and posting exactly once a day.
+
+A digest goes out as a summary message in the channel (header, counts, highlights, the
+themes) and the full list in that message's thread, split so that no message has more
+than 50 blocks and no section more than 3,000 characters.
+
+Posting is idempotent across restarts and processes (state in rag.digest_store):
+
+1. If the channel's digest for the local day is posted already, nothing is sent
+   (unless `force`).
+2. Otherwise the digest is built and rendered, and the post is claimed with its messages
+   frozen. Another process that claimed the day first wins; we send nothing.
+3. Messages go out in order; each one's ts is recorded as soon as Slack accepts it. A
+   failure releases the claim, and the next attempt (cron, the scheduler, a rerun)
+   sends only the messages that are not recorded, into the same thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, DigestPaper, build_digest
+from rag.digest_store import EMPTY, POSTED, SENDING, DigestStore, PostRecord
+from rag.digest_text import truncate
+
+log = logging.getLogger("paperbot.digest")
+
+MAX_BLOCKS = 50  # Slack: blocks per message
+SECTION_CHARS = 3000  # Slack: text of one section block
+# Our own cap per message, well under Slack's total message size, so a long day becomes
+# several readable messages rather than a few enormous ones.
+MESSAGE_CHARS = 12_000
+HEADER_CHARS = 150  # Slack: plain_text of a header block
+TITLE_CHARS = 250
+TLDR_CHARS = 400
+LEASE_S = 300.0  # how long a claim holds without renewal (renewed after every message)
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping for text we did not write (titles, abstracts, model output)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, HEADER_CHARS), "emoji": True}}
+
+
+def day_label(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %Y")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def paper_line(paper: DigestPaper) -> str:
+    """'• <url|Title> — one-liner', escaped and bounded in length."""
+    title = escape(truncate(paper.title, TITLE_CHARS)).replace("|", "¦")  # '|' would end the link text
+    link = f"<{paper.url}|{title}>" if paper.url else f"*{title}*"
+    return f"• {link} — {escape(truncate(paper.tldr, TLDR_CHARS))}"
+
+
+def pack_lines(lines: list[str], limit: int = SECTION_CHARS) -> list[str]:
+    """Join lines into texts of at most `limit` characters, never splitting a line
+    (lines longer than `limit` are cut)."""
+    texts: list[str] = []
+    current = ""
+    for line in lines:
+        line = truncate(line, limit)
+        if current and len(current) + 1 + len(line) > limit:
+            texts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        texts.append(current)
+    return texts
+
+
+def _since_text(digest: Digest, tz: ZoneInfo) -> str:
+    if digest.since is None:
+        return "everything so far"
+    return "since " + digest.since.astimezone(tz).strftime("%a %d %b %H:%M")
+
+
+def summary_blocks(digest: Digest, tz: ZoneInfo, footer: str) -> list[dict]:
+    """Header, counts, highlights and the theme list: the channel message (≤ 50 blocks)."""
+    blocks = [
+        _header(f"Paper digest · {day_label(digest.until, tz)}"),
+        _context(f"*{_plural(len(digest.papers), 'new paper')}* in {_plural(len(digest.themes), 'theme')} · {_since_text(digest, tz)}"),
+    ]
+    if digest.highlights:
+        blocks.append(_section(truncate(escape(digest.highlights), SECTION_CHARS)))
+    theme_lines = [f"• *{escape(t.label)}* ({len(t.paper_ids)})" for t in digest.themes]
+    room = MAX_BLOCKS - len(blocks) - 1
+    sections = pack_lines(theme_lines)
+    if len(sections) > room:  # hundreds of themes: cut the list, say so
+        sections = sections[: room - 1] + [f"…and more themes: {_plural(len(digest.themes), 'theme')} in all."]
+    blocks += [_section(text) for text in sections]
+    blocks.append(_context(footer))
+    return blocks
+
+
+def thread_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
+    """The full list, theme by theme, split into messages within Slack's limits."""
+    sections: list[str] = []
+    by_id = {p.paper_id: p for p in digest.papers}
+    for theme in digest.themes:
+        lines = [f"*{escape(theme.label)}* · {_plural(len(theme.paper_ids), 'paper')}"]
+        lines += [paper_line(by_id[pid]) for pid in theme.paper_ids]
+        sections += pack_lines(lines)
+
+    groups: list[list[str]] = []
+    size = 0
+    for text in sections:
+        if not groups or len(groups[-1]) >= MAX_BLOCKS or size + len(text) > MESSAGE_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(text)
+        size += len(text)
+    day = day_label(digest.until, tz)
+    return [
+        {"text": f"Paper digest {day} ({n}/{len(groups)})", "blocks": [_section(t) for t in group], "thread": True}
+        for n, group in enumerate(groups, start=1)
+    ]
+
+
+def render_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
+    """Every message of a post, in order: [summary, thread replies...].
+
+    Each is {"text": fallback, "blocks": [...], "thread": bool (a reply in the summary's thread)}.
+    """
+    day = day_label(digest.until, tz)
+    if digest.empty:
+        text = f"Paper digest · {day}: nothing new {_since_text(digest, tz)}."
+        return [{"text": text, "blocks": [_section(text)], "thread": False}]
+    summary = {
+        "text": f"Paper digest {day}: {_plural(len(digest.papers), 'new paper')}",
+        "blocks": summary_blocks(digest, tz, "Full list with one-line summaries in the thread."),
+        "thread": False,
+    }
+    return [summary] + thread_messages(digest, tz)
+
+
+def digest_so_far_blocks(bot, model_budget: int = 0) -> list[dict]:
+    """The digest so far (papers since the last posted digest), as one message's blocks.
+
+    For `/papers digest`. With the default `model_budget=0` it never waits for the model:
+    cached one-liners where there are some, abstract sentences for the rest.
+    """
+    tz = ZoneInfo(bot.settings.digest.timezone)
+    digest = build_digest(bot, model_budget=model_budget)
+    if digest.empty:
+        return render_messages(digest, tz)[0]["blocks"]
+    blocks = summary_blocks(digest, tz, "The full digest is posted once a day; `paperbot digest` prints it now.")
+    footer = blocks.pop()
+    lines = [paper_line(p) for p in digest.papers]
+    room = MAX_BLOCKS - len(blocks) - 2
+    sections = pack_lines(lines)
+    shown = sections[:room]
+    blocks += [_section(text) for text in shown]
+    left = len(digest.papers) - sum(text.count("\n") + 1 for text in shown)
+    if left > 0:
+        blocks.append(_context(f"…and {_plural(left, 'more paper')}."))
+    blocks.append(footer)
+    return blocks
+
+
+# ---------------------------------------------------------------------------- posting
+
+
+class DigestPostError(RuntimeError):
+    """Posting stopped part-way; rerunning resumes without repeating sent messages."""
+
+
+@dataclass
+class PostResult:
+    status: str  # 'posted', 'resumed', 'already_posted', 'busy', 'nothing_new'
+    digest: Digest
+    channel: str
+    day: str
+    messages_sent: int = 0
+    thread_ts: str | None = None
+
+    @property
+    def message(self) -> str:
+        return {
+            "posted": f"posted the digest of {self.day} to {self.channel} ({_plural(self.messages_sent, 'message')})",
+            "resumed": f"finished posting the digest of {self.day} to {self.channel} ({_plural(self.messages_sent, 'more message')})",
+            "already_posted": f"the digest of {self.day} is already posted to {self.channel}; nothing posted (--force posts again)",
+            "busy": f"another process is posting the digest of {self.day} to {self.channel}; nothing posted",
+            "nothing_new": f"nothing new for {self.day}; nothing posted (digest.post_when_empty posts a short note)",
+        }[self.status]
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _digest_of(record: PostRecord, posted: bool) -> Digest:
+    digest = Digest.model_validate_json(record.digest_json)
+    digest.posted = posted
+    return digest
+
+
+def send_post(state: DigestStore, client, record: PostRecord, owner: str, pace_s: float = 1.0) -> tuple[int, str | None]:
+    """Send the post's unsent messages in order. Returns (messages sent now, thread ts).
+
+    Each message's ts is recorded before the next is sent. On any failure the claim is
+    released and DigestPostError says how far it got.
+    """
+    sent = state.sent_messages(record.post_id)
+    thread_ts = sent.get(0)
+    count = 0
+    try:
+        for idx, message in enumerate(record.messages):
+            if idx in sent:
+                continue
+            if count and pace_s:
+                time.sleep(pace_s)  # Slack allows about one message per second per channel
+            kwargs = {"channel": record.channel, "text": message["text"], "blocks": message["blocks"], "unfurl_links": False, "unfurl_media": False}
+            if message["thread"]:
+                kwargs["thread_ts"] = thread_ts
+            response = client.chat_postMessage(**kwargs)
+            state.record_message(record.post_id, idx, response["ts"])
+            count += 1
+            if idx == 0:
+                thread_ts = response["ts"]
+            if not state.renew(record.post_id, owner, LEASE_S):
+                raise DigestPostError("another process took over this post (our claim expired)")
+        state.finish(record.post_id, owner)
+    except Exception as exc:
+        state.release(record.post_id, owner)
+        done = len(sent) + count
+        raise DigestPostError(
+            f"posting the digest to {record.channel} stopped after {done} of {len(record.messages)} messages ({exc}); "
+            "run `paperbot digest --post` again to send the rest (sent messages are not repeated)"
+        ) from exc
+    return count, thread_ts
+
+
+def post_digest(
+    bot,
+    client,
+    *,
+    channel: str | None = None,
+    force: bool = False,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    model_budget: int = MODEL_ONELINERS_PER_RUN,
+    progress=None,
+    pace_s: float = 1.0,
+) -> PostResult:
+    """Post the day's digest to `channel` (default digest.channel), at most once per local day."""
+    settings = bot.settings
+    channel = channel or settings.digest.channel
+    if not channel:
+        raise ValueError("no digest channel: set digest.channel (env PAPERBOT_DIGEST__CHANNEL) to a channel id")
+    tz = ZoneInfo(settings.digest.timezone)
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    day = now.astimezone(tz).date().isoformat()
+    state = DigestStore(settings.home)
+    owner = _owner()
+    try:
+        state.abandon_before(channel, day)
+        current = state.latest(channel, day)
+        if current and current.status == SENDING:
+            return _resume(state, client, current, owner, pace_s)
+        if current and current.status == POSTED and not force:
+            return PostResult("already_posted", _digest_of(current, True), channel, day)
+
+        digest = build_digest(bot, since=since, until=now, model_budget=model_budget, progress=progress, state=state)
+        if digest.empty and not settings.digest.post_when_empty:
+            state.claim_new(
+                channel=channel, day=day, since=digest.since, until=digest.until, status=EMPTY, digest_json=digest.model_dump_json(),
+                messages=[], owner=owner, lease_s=LEASE_S, force=force, seen_post_id=current.post_id if current else None,
+            )
+            return PostResult("nothing_new", digest, channel, day)
+
+        ours, theirs = state.claim_new(
+            channel=channel, day=day, since=digest.since, until=digest.until, status=SENDING,
+            digest_json=digest.model_dump_json(), messages=render_messages(digest, tz), owner=owner, lease_s=LEASE_S,
+            force=force, seen_post_id=current.post_id if current else None,
+        )
+        if theirs is not None:  # another process claimed the day while we were building
+            status = "already_posted" if theirs.status == POSTED else "busy"
+            return PostResult(status, _digest_of(theirs, theirs.status == POSTED), channel, day)
+        count, thread_ts = send_post(state, client, ours, owner, pace_s)
+        digest.posted = True
+        return PostResult("posted", digest, channel, day, count, thread_ts)
+    finally:
+        state.close()
+
+
+def _resume(state: DigestStore, client, record: PostRecord, owner: str, pace_s: float) -> PostResult:
+    if not state.take_over(record.post_id, owner, LEASE_S):
+        return PostResult("busy", _digest_of(record, False), record.channel, record.day)
+    log.info("resuming the unfinished digest post %s to %s", record.post_id, record.channel)
+    count, thread_ts = send_post(state, client, state.get(record.post_id), owner, pace_s)
+    return PostResult("resumed", _digest_of(record, True), record.channel, record.day, count, thread_ts)

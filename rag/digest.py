@@ -1,0 +1,366 @@
+"""The daily digest: the papers new since the last posted digest, one line each, grouped
+into themes, with a short highlights paragraph. Used by `paperbot digest`, the
+scheduler and `/papers digest`; none of them holds digest logic of its own.
+
+Pipeline: window -> papers (SQLite) -> vectors (Chroma) -> themes (rag.themes) ->
+one-liners (model, cached) -> highlights (model, cached, from the one-liners only).
+
+One-liners cost the model about a second each on 2 cores, so a run generates at most
+`model_budget` of them (default `MODEL_ONELINERS_PER_RUN`). The budget is spent
+round-robin over the themes, most central papers first, so every theme leads with a
+model-written line; the other papers show an extractive sentence from their abstract
+(faithful by construction). Nothing about those is cached, so any later run over the same
+papers (`paperbot digest` again, the scheduler's idle warm-up, `/papers digest`) upgrades
+them. A normal day (tens of papers) fits the budget whole; only a first run over a big
+backlog (the bundled corpus: 687 papers) shows many extractive lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import resources
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from rag.digest_store import DigestStore
+from rag.digest_text import clean_model_line, extractive_oneliner, truncate, unsupported_terms
+from rag.llm import ModelError
+from rag.models import Paper
+from rag.settings import LLMSettings
+from rag.themes import OTHER_LABEL, group_papers, label_themes
+
+log = logging.getLogger("paperbot.digest")
+
+#: Model one-liners generated per run at most; the rest get an extractive sentence for now.
+MODEL_ONELINERS_PER_RUN = 60
+#: Characters of the abstract shown to the model. Reading the prompt is a third of the
+#: cost of a one-liner, and an abstract's first sentences carry its claim.
+PROMPT_ABSTRACT_CHARS = 420
+ONELINER_MAX_TOKENS = 48
+HIGHLIGHTS_MAX_TOKENS = 110
+#: One-liners (one per theme, the most central paper's) the highlights are written from.
+HIGHLIGHT_SOURCES = 6
+
+Progress = Callable[[int, int], None]
+
+
+class DigestPaper(BaseModel):
+    paper_id: str
+    title: str
+    tldr: str = Field(description="One line: model-written and checked, or an extractive sentence.")
+    theme: str = Field(description="Label of the paper's theme.")
+    url: str | None = Field(None, description="arXiv page when the id is known.")
+
+
+class DigestTheme(BaseModel):
+    label: str
+    paper_ids: list[str]
+
+
+class DigestStats(BaseModel):
+    """How the digest was made; shown by the CLI, not part of the JSON contract."""
+
+    model_lines: int = 0  # model-written one-liners shown (cached or new)
+    generated: int = 0  # of those, generated in this run
+    unfaithful: int = 0  # model lines that failed the check, shown as extractive instead
+    pending: int = 0  # extractive for now (over the run's budget): upgraded by a later run
+    highlights: str = "none"  # 'model', 'cached', 'template' or 'none'
+    model_error: str | None = None
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+
+class Digest(BaseModel):
+    since: datetime | None = Field(description="Start of the window (exclusive); None means from the beginning.")
+    until: datetime = Field(description="End of the window (inclusive).")
+    papers: list[DigestPaper] = Field(default_factory=list, description="Theme by theme, most typical paper first.")
+    themes: list[DigestTheme] = Field(default_factory=list, description="Largest first; 'Other papers' last.")
+    highlights: str = ""
+    posted: bool = False
+    stats: DigestStats = Field(default_factory=DigestStats, exclude=True)
+
+    @property
+    def empty(self) -> bool:
+        return not self.papers
+
+    def contract(self) -> dict:
+        """The `paperbot digest --json` shape."""
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------------- prompts
+
+
+def load_prompt(name: str) -> tuple[str, str]:
+    """(system, user template) from prompts/<name>.txt: the two parts split at a '---' line."""
+    text = resources.files("prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8")
+    system, _, user = text.partition("\n---\n")
+    return system.strip(), user.strip()
+
+
+def oneliner_messages(paper: Paper, prompt: tuple[str, str]) -> list[dict]:
+    """Instructions go in the system message, identical for every paper, so llama.cpp
+    reuses their evaluated prefix and each call only reads the title and abstract head."""
+    system, user = prompt
+    abstract = truncate(paper.abstract, PROMPT_ABSTRACT_CHARS)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user.format(title=paper.title, abstract=abstract)}]
+
+
+def model_identity(llm: LLMSettings) -> str:
+    """What the cache keys name as 'the model': a different model means new one-liners."""
+    if llm.backend == "openai":
+        return f"openai:{llm.base_url}:{llm.model_name}"
+    return f"local:{llm.model_path or llm.model}"
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def oneliner_key(paper: Paper, model_id: str, prompt: tuple[str, str]) -> str:
+    """Cache key: changes with the title, the abstract, the model or the prompt, nothing else."""
+    return _key("oneliner", model_id, *prompt, paper.title, paper.abstract)
+
+
+# ---------------------------------------------------------------------------- one-liners
+
+
+def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, bool]:
+    """(one-liner, faithful) for one paper from the model.
+
+    An unusable or unfaithful reply gives the extractive sentence and False.
+    """
+    reply = model.generate(oneliner_messages(paper, prompt), max_tokens=ONELINER_MAX_TOKENS, temperature=0.0, stop=["\n"])
+    cut_off = model.count_tokens(reply) >= ONELINER_MAX_TOKENS
+    line = clean_model_line(reply, cut_off=cut_off)
+    if line and not unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
+        return line, True
+    log.info("one-liner for %s rejected (%r); using an abstract sentence", paper.paper_id, reply[:200])
+    return extractive_oneliner(paper.abstract), False
+
+
+def _budget_order(groups: list[list[int]]) -> list[int]:
+    """Paper indexes round-robin over themes: every theme's most typical paper, then every
+    theme's second, ... so a limited budget gives every theme a model-written lead."""
+    order = []
+    for rank in range(max((len(g) for g in groups), default=0)):
+        order.extend(g[rank] for g in groups if rank < len(g))
+    return order
+
+
+def oneliners(
+    papers: list[Paper],
+    order: list[int],
+    state: DigestStore,
+    get_model: Callable[[], object],
+    llm: LLMSettings,
+    model_budget: int,
+    stats: DigestStats,
+    progress: Progress | None = None,
+) -> list[str]:
+    """One line per paper (same order as `papers`): cached, generated within the budget
+    (in `order`), or extractive. `get_model` is only called when something is generated,
+    so a warm digest never loads the model."""
+    prompt = load_prompt("oneliner")
+    model_id = model_identity(llm)
+    keys = [oneliner_key(p, model_id, prompt) for p in papers]
+    cached = state.texts(keys)
+    kinds = state.text_kinds(list(cached))
+    lines: list[str | None] = [cached.get(k) for k in keys]
+    stats.model_lines = sum(1 for k in keys if kinds.get(k) == "oneliner")
+    stats.unfaithful = sum(1 for k in keys if kinds.get(k) == "oneliner-extractive")
+
+    todo = [i for i in order if lines[i] is None][: max(0, model_budget)]
+    model = None
+    for done, i in enumerate(todo):
+        if progress:
+            progress(done, len(todo))
+        try:
+            model = model or get_model()
+            line, faithful = write_oneliner(model, papers[i], prompt)
+        except ModelError as exc:  # no model at all: the digest still goes out, extractively
+            stats.model_error = str(exc)
+            log.warning("one-liners fall back to abstract sentences: %s", exc)
+            break
+        # An unfaithful reply is cached as its extractive stand-in: at temperature 0 the
+        # model would only write the same line again.
+        state.save_text(keys[i], "oneliner" if faithful else "oneliner-extractive", line)
+        lines[i] = line
+        stats.generated += 1
+        stats.model_lines += faithful
+        stats.unfaithful += not faithful
+    if progress and todo:
+        progress(len(todo), len(todo))
+
+    missing = [i for i, line in enumerate(lines) if line is None]
+    stats.pending = len(missing)
+    for i in missing:
+        lines[i] = extractive_oneliner(papers[i].abstract)
+    return [line or papers[i].title for i, line in enumerate(lines)]
+
+
+# ---------------------------------------------------------------------------- highlights
+
+
+def template_highlights(themes: list[DigestTheme], leads: list[str]) -> str:
+    """Highlights without a model: counts and theme names, then the largest theme's lead."""
+    n = sum(len(t.paper_ids) for t in themes)
+    named = [t for t in themes if t.label != OTHER_LABEL][:3]
+    papers = f"{n} new paper{'s' if n != 1 else ''}"
+    if not named:
+        text = f"{papers}."
+    elif len(named) == 1 and len(themes) == 1:
+        text = f"{papers}, on {named[0].label.lower()}."
+    else:
+        parts = [f"{t.label.lower()} ({len(t.paper_ids)})" for t in named]
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+        text = f"{papers} in {len(themes)} theme{'s' if len(themes) != 1 else ''}, led by {listed}."
+    if leads:
+        text += f" Top of the list: {leads[0]}"
+    return text
+
+
+def _clean_paragraph(reply: str, cut_off: bool) -> str | None:
+    text = " ".join(reply.split()).strip()
+    if cut_off and not text.endswith((".", "!", "?")):
+        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        text = text[: end + 1] if end > 0 else ""
+    if len(text.split()) < 6 or len(text.split()) > 120:
+        return None
+    return text
+
+
+def highlights(
+    themes: list[DigestTheme], leads: list[str], state: DigestStore, get_model: Callable[[], object], llm: LLMSettings, stats: DigestStats,
+    use_model: bool = True,
+) -> str:
+    """A short paragraph written only from `leads` (one-liners); checked like a one-liner
+    against them, else the template."""
+    if not leads:
+        stats.highlights = "none"
+        return ""
+    prompt = load_prompt("highlights")
+    key = _key("highlights", model_identity(llm), *prompt, *leads)
+    cached = state.texts([key]).get(key)
+    if cached:
+        stats.highlights = "cached"
+        return cached
+    if use_model and len(leads) > 1 and stats.model_error is None:
+        system, user = prompt
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user.format(summaries="\n".join(f"- {line}" for line in leads))},
+        ]
+        try:
+            model = get_model()
+            reply = model.generate(messages, max_tokens=HIGHLIGHTS_MAX_TOKENS, temperature=0.0)
+            text = _clean_paragraph(reply, model.count_tokens(reply) >= HIGHLIGHTS_MAX_TOKENS)
+            if text and not unsupported_terms(text, "\n".join(leads)):
+                state.save_text(key, "highlights", text)
+                stats.highlights = "model"
+                return text
+            log.info("highlights rejected (%r); using the template", reply[:300])
+        except ModelError as exc:
+            stats.model_error = str(exc)
+    stats.highlights = "template"
+    return template_highlights(themes, leads)
+
+
+# ---------------------------------------------------------------------------- vectors
+
+
+def paper_vectors(bot, papers: list[Paper]) -> np.ndarray:
+    """One unit vector per paper: the mean of its chunk vectors from Chroma (no
+    re-embedding). Papers without stored vectors are embedded from title + abstract."""
+    sums: dict[str, np.ndarray] = {}
+    ids = [p.paper_id for p in papers]
+    collection = bot.store.collection
+    for start in range(0, len(ids), 500):
+        got = collection.get(where={"paper_id": {"$in": ids[start : start + 500]}}, include=["embeddings", "metadatas"])
+        for vector, meta in zip(got["embeddings"], got["metadatas"]):
+            pid = meta["paper_id"]
+            sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
+    missing = [p for p in papers if p.paper_id not in sums]
+    if missing:
+        for paper, vector in zip(missing, bot.embedder.embed([f"{p.title}\n{p.abstract}" for p in missing])):
+            sums[paper.paper_id] = np.asarray(vector, dtype=np.float64)
+    matrix = np.stack([sums[p.paper_id] for p in papers])
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+# ---------------------------------------------------------------------------- the digest
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def build_digest(
+    bot,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model_budget: int = MODEL_ONELINERS_PER_RUN,
+    progress: Progress | None = None,
+    state: DigestStore | None = None,
+) -> Digest:
+    """The digest of papers first seen in (since, until].
+
+    `bot` is a `rag.service.Paperbot`. `since` defaults to the end of the last posted
+    digest (all papers if none was posted), `until` to now. `model_budget` caps the model
+    one-liners generated in this run (0: cached and extractive lines only, no model).
+    """
+    started = time.perf_counter()
+    state = state or DigestStore(bot.settings.home)
+    since = _utc(since) if since is not None else state.last_posted_until()
+    until = _utc(until) or datetime.now(timezone.utc)
+    stats = DigestStats()
+    papers = bot.store.papers_seen_since(since, until)
+    if not papers:
+        return Digest(since=since, until=until, stats=stats)
+
+    t = time.perf_counter()
+    vectors = paper_vectors(bot, papers)
+    groups = group_papers(vectors)
+    labels = label_themes([f"{p.title}\n{p.abstract}" for p in papers], groups)
+    stats.seconds["themes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    get_model = lambda: bot.model  # noqa: E731 - built (and loaded) only when needed
+    lines = oneliners(papers, _budget_order([g.members for g in groups]), state, get_model, bot.settings.llm, model_budget, stats, progress)
+    stats.seconds["oneliners"] = time.perf_counter() - t
+
+    digest_papers, themes = [], []
+    for group, label in zip(groups, labels):
+        for i in group.members:
+            paper = papers[i]
+            digest_papers.append(DigestPaper(paper_id=paper.paper_id, title=paper.title, tldr=lines[i], theme=label, url=paper.url))
+        themes.append(DigestTheme(label=label, paper_ids=[papers[i].paper_id for i in group.members]))
+
+    t = time.perf_counter()
+    leads = [lines[g.members[0]] for g in groups if not g.other][:HIGHLIGHT_SOURCES] or [lines[groups[0].members[0]]]
+    text = highlights(themes, leads, state, get_model, bot.settings.llm, stats, use_model=model_budget > 0)
+    stats.seconds["highlights"] = time.perf_counter() - t
+    stats.seconds["total"] = time.perf_counter() - started
+    return Digest(since=since, until=until, papers=digest_papers, themes=themes, highlights=text, stats=stats)
+
+
+def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> int:
+    """Write up to `limit` missing one-liners for the next digest's papers (newest first).
+
+    The scheduler calls this while the bot is idle, so the daily run finds them cached.
+    Returns how many were written.
+    """
+    state = state or DigestStore(bot.settings.home)
+    papers = bot.store.papers_seen_since(state.last_posted_until(), None)[::-1]
+    if not papers or limit <= 0:
+        return 0
+    stats = DigestStats()
+    oneliners(papers, list(range(len(papers))), state, lambda: bot.model, bot.settings.llm, limit, stats)
+    return stats.generated

@@ -1,0 +1,343 @@
+"""The digest service: which papers, one-liners (cache, budget, faithfulness), themes,
+highlights, the JSON shape. Pure parts are tested directly; the service runs on a small
+store with the real embedder and a FakeModel (plus one test through the real model)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, precompute_oneliners, template_highlights
+from rag.digest_store import POSTED, DigestStore
+from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful, numbers_in, unsupported_terms
+from rag.ingest import ingest_papers
+from rag.llm import FakeModel, ModelError
+from rag.models import Paper
+from rag.service import Paperbot
+from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+from rag.themes import OTHER_LABEL, ThemeGroup, average_linkage, group_papers, label_themes
+
+SOURCE = (
+    "LogicLLaMA: translating natural language to first-order logic. This paper introduces LogicLLaMA, "
+    "a LLaMA-7B model fine-tuned for NL-FOL translation using LoRA on a single GPU. It outperforms GPT-3.5 "
+    "and uses two datasets with 34K pairs; accuracy improves by 1,000 points."
+)
+
+
+# ---------------------------------------------------------------------------- faithfulness check
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "LogicLLaMA translates natural language into first-order logic with LoRA.",
+        "A LLaMA-7B model fine-tuned with LoRA beats GPT-3.5 at NL-FOL translation.",
+        "Fine-tunes on 34K pairs from 2 datasets.",  # "two" in the source, "2" here
+        "Accuracy improves by 1000 points on one GPU.",  # "1,000" vs "1000"; "one" is not a number
+        "This paper fine-tunes LLaMA models for logic translation.",  # plural of a name
+        "Introduces a single-GPU recipe for translation.",  # ordinary word starting the sentence
+    ],
+)
+def test_faithful_one_liners_pass(summary):
+    assert unsupported_terms(summary, SOURCE) == []
+    assert is_faithful(summary, "", SOURCE)
+
+
+@pytest.mark.parametrize(
+    "summary, invented",
+    [
+        ("LogicLLaMA reaches 95% accuracy.", ["95"]),  # a number the abstract never states
+        ("LogicLLaMA beats GPT-4 at translation.", ["4"]),
+        ("A LoRA model from Google Research.", ["Google", "Research"]),  # invented names
+        ("Google fine-tunes LLaMA.", ["Google"]),  # a name at the start of the sentence
+        ("LogicLLaMA improves FOL parsing with RLHF.", ["RLHF"]),  # an acronym
+        ("Uses three datasets of pairs.", ["three"]),  # a spelled-out number
+        ("Builds on PaLM and Llama-3 backbones.", ["3", "PaLM"]),
+    ],
+)
+def test_unfaithful_one_liners_name_what_is_invented(summary, invented):
+    assert sorted(unsupported_terms(summary, SOURCE)) == sorted(invented)
+    assert not is_faithful(summary, "", SOURCE)
+
+
+def test_numbers_are_compared_by_value():
+    assert numbers_in("two models, 1,000 steps and 3.5 points") == {2, 1000, 3.5}
+
+
+def test_extractive_one_liner_prefers_the_contribution_sentence_and_is_verbatim():
+    abstract = "Planning is hard. Many methods fail, e.g. on travel. In this work, we propose a solver-backed planner. It works."
+    line = extractive_oneliner(abstract)
+    assert line == "In this work, we propose a solver-backed planner."
+    assert line in abstract
+    long = extractive_oneliner("We propose " + " ".join(f"w{i}" for i in range(60)) + ".", max_words=10)
+    assert long.endswith("…") and len(long.split()) == 10
+
+
+@pytest.mark.parametrize(
+    "reply, cut_off, expected",
+    [
+        ("TL;DR: **The paper proposes a planner.**", False, "The paper proposes a planner."),
+        ('"a short clean summary line"', False, "A short clean summary line."),
+        ("Summary: a fine line here\nand a second line", False, "A fine line here."),
+        ("Sorry, I cannot summarise this abstract.", False, None),
+        ("Too short.", False, None),
+        ("A reply that the token limit cut off in the middle of", True, None),
+    ],
+)
+def test_model_replies_are_cleaned_or_rejected(reply, cut_off, expected):
+    assert clean_model_line(reply, cut_off=cut_off) == expected
+
+
+# ---------------------------------------------------------------------------- themes
+
+
+def _blobs(sizes: list[int], dim: int = 32, spread: float = 0.15, seed: int = 0) -> np.ndarray:
+    """Unit vectors in well-separated groups of the given sizes."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, size in enumerate(sizes):
+        centre = np.zeros(dim)
+        centre[k] = 1.0
+        rows += [centre + spread * rng.standard_normal(dim) for _ in range(size)]
+    matrix = np.array(rows)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("sizes", [[5, 4, 3], [6, 6], [3, 3, 3, 3, 3], [8]])
+def test_the_number_of_themes_follows_from_the_data(sizes):
+    groups = group_papers(_blobs(sizes))
+    assert sorted(len(g.members) for g in groups) == sorted(sizes)
+    # every paper in exactly one group, groups never mix blobs
+    starts = np.cumsum([0] + sizes)
+    blob_of = {i: k for k in range(len(sizes)) for i in range(starts[k], starts[k + 1])}
+    assert sorted(i for g in groups for i in g.members) == list(range(sum(sizes)))
+    assert all(len({blob_of[i] for i in g.members}) == 1 for g in groups)
+
+
+def test_stray_papers_join_a_close_theme_or_share_other_papers():
+    vectors = _blobs([4, 4, 1, 1, 1], spread=0.1)  # three loners, each far from the rest
+    groups = group_papers(vectors)
+    assert [len(g.members) for g in groups] == [4, 4, 3]
+    assert groups[-1].other and not any(g.other for g in groups[:-1])
+
+
+def test_scattered_or_tiny_days_give_one_plain_group():
+    assert group_papers(np.eye(3)) == [ThemeGroup([0, 1, 2])]
+    assert group_papers(np.ones((1, 4))) == [ThemeGroup([0])]
+    assert group_papers(np.zeros((0, 4))) == []
+
+
+def test_average_linkage_merges_down_to_the_threshold():
+    vectors = _blobs([3, 3], spread=0.05)
+    assert len(average_linkage(vectors, threshold=0.5)) == 2
+    assert len(average_linkage(vectors, threshold=-1.0)) == 1  # everything merges
+    assert len(average_linkage(vectors, threshold=1.01)) == 6  # nothing merges
+
+
+def test_members_come_most_central_first():
+    vectors = np.array([[1.0, 0.0], [1.0, 0.2], [1.0, 0.4], [1.0, 1.5]])
+    (group,) = group_papers(vectors, threshold=0.5)
+    assert group.members[0] in (1, 2) and group.members[-1] == 3  # the outlier comes last
+
+
+def test_labels_use_distinctive_words():
+    texts = [
+        "Diffusion models for video generation. We train video diffusion models.",
+        "Fast video generation with diffusion. A diffusion sampler for video.",
+        "Reinforcement learning for robot control. A robot policy learned by reinforcement learning.",
+        "Robot grasping with reinforcement learning. Robot arms learn policies.",
+    ]
+    labels = label_themes(texts, [ThemeGroup([0, 1]), ThemeGroup([2, 3])])
+    assert "video" in labels[0].lower() or "diffusion" in labels[0].lower()
+    assert "robot" in labels[1].lower() or "reinforcement" in labels[1].lower()
+
+
+def test_labels_are_never_empty_or_duplicated_even_for_identical_groups():
+    texts = ["Graph neural networks for molecules."] * 6 + ["the of and"] * 2
+    groups = [ThemeGroup([0, 1]), ThemeGroup([2, 3]), ThemeGroup([4, 5]), ThemeGroup([6, 7]), ThemeGroup([], other=True)]
+    labels = label_themes(texts, groups)
+    assert all(label.strip() for label in labels)
+    assert len({label.lower() for label in labels}) == len(labels)
+    assert labels[-1] == OTHER_LABEL
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("ab cde LLM GNN video, robot. "), max_size=60), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=5),
+    st.booleans(),
+)
+def test_labels_property(texts, n_groups, with_other):
+    groups = [ThemeGroup([i for i in range(len(texts)) if i % n_groups == k]) for k in range(n_groups)]
+    if with_other:
+        groups.append(ThemeGroup([], other=True))
+    labels = label_themes(texts, groups)
+    assert len(labels) == len(groups)
+    assert all(label.strip() for label in labels)
+    assert len({label.lower() for label in labels}) == len(labels)
+
+
+def test_template_highlights_mentions_the_counts_and_themes():
+    from rag.digest import DigestTheme
+
+    themes = [DigestTheme(label="Video, diffusion", paper_ids=["a", "b"]), DigestTheme(label=OTHER_LABEL, paper_ids=["c"])]
+    text = template_highlights(themes, ["Lead line."])
+    assert text.startswith("3 new papers in 2 themes, led by video, diffusion (2).") and text.endswith("Lead line.")
+
+
+# ---------------------------------------------------------------------------- the service
+
+
+@pytest.fixture(scope="module")
+def sample_papers() -> list[Paper]:
+    """Eight real papers from the bundled corpus: a couple of topics."""
+    papers = read_sources([str(bundled_corpus_dir())]).papers
+    return papers[:8]
+
+
+def _ingest(bot: Paperbot, papers: list[Paper], seen: datetime | None = None) -> None:
+    if seen is not None:
+        papers = [p.model_copy(update={"first_seen": seen}) for p in papers]
+    report = ingest_papers(ParseResult(papers=papers), bot.store, bot.embedder, bot.settings)
+    assert not report.errors
+
+
+def _mark_posted(bot: Paperbot, until: datetime) -> None:
+    state = DigestStore(bot.settings.home)
+    state.claim_new(
+        channel="C1", day=until.date().isoformat(), since=None, until=until, status=POSTED, digest_json="{}",
+        messages=[], owner="t", lease_s=1, force=False, seen_post_id=None,
+    )
+
+
+def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_papers):
+    model = FakeModel(default="The paper studies the problem with a new method.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:5])
+
+    digest = build_digest(bot)
+    assert len(digest.papers) == 5 and digest.since is None and not digest.posted
+    assert {p.paper_id for p in digest.papers} == {p.paper_id for p in sample_papers[:5]}
+    assert all(p.tldr == "The paper studies the problem with a new method." for p in digest.papers)
+    assert sum(len(t.paper_ids) for t in digest.themes) == 5
+    assert {p.theme for p in digest.papers} == {t.label for t in digest.themes}
+    calls = len(model.history)
+    named_themes = [t for t in digest.themes if t.label != OTHER_LABEL]
+    assert calls == 5 + (len(named_themes) > 1)  # five one-liners, and highlights when there is more than one theme
+
+    again = build_digest(bot)  # unchanged abstracts: nothing is generated again
+    assert len(model.history) == calls
+    assert [p.tldr for p in again.papers] == [p.tldr for p in digest.papers]
+    assert again.highlights == digest.highlights
+
+
+def test_prompt_is_short_title_and_abstract_head(sample_papers):
+    messages = oneliner_messages(sample_papers[0], load_prompt("oneliner"))
+    assert messages[0]["role"] == "system" and sample_papers[0].title in messages[1]["content"]
+    assert len(messages[1]["content"]) < len(sample_papers[0].title) + 520
+
+
+def test_unfaithful_one_liner_falls_back_to_an_abstract_sentence(settings, sample_papers):
+    paper = sample_papers[0]
+    model = FakeModel(["It reaches 97.3% accuracy, beating Google DeepMind."], default="Six words in a plain line.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, [paper])
+
+    digest = build_digest(bot)
+    (line,) = [p.tldr for p in digest.papers]
+    assert "97.3" not in line and "Google" not in line
+    assert line == extractive_oneliner(paper.abstract)
+    assert line.rstrip("…") in paper.abstract or line.rstrip("…").split()[0] in paper.abstract
+    assert digest.stats.unfaithful == 1 and digest.stats.model_lines == 0
+
+    calls = len(model.history)
+    build_digest(bot)  # the rejection is cached too: the same model would write the same line
+    assert len(model.history) == calls
+
+
+def test_budget_limits_model_lines_and_later_runs_upgrade_the_rest(settings, sample_papers):
+    model = FakeModel(default="A plain summary line of the paper.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:6])
+
+    first = build_digest(bot, model_budget=2)
+    model_lines = [p for p in first.papers if p.tldr == "A plain summary line of the paper."]
+    assert len(model_lines) == 2 and first.stats.pending == 4
+    # round-robin over themes: the two model lines lead different themes when there are two
+    if len(first.themes) >= 2:
+        assert {p.paper_id for p in model_lines} == {t.paper_ids[0] for t in first.themes[:2]}
+
+    second = build_digest(bot, model_budget=10)
+    assert all(p.tldr == "A plain summary line of the paper." for p in second.papers)
+    assert second.stats.pending == 0 and second.stats.generated == 4
+
+
+def test_no_model_at_all_still_gives_a_digest(settings, sample_papers):
+    model = FakeModel()
+    model.fail(ModelError("Default model packages are missing"))
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:3])
+    digest = build_digest(bot)
+    assert len(digest.papers) == 3 and all(p.tldr for p in digest.papers)
+    assert digest.stats.model_error and digest.highlights
+
+
+def test_window_starts_at_the_last_posted_digest_and_a_quiet_day_is_empty(settings, sample_papers):
+    bot = Paperbot(settings, model=FakeModel(default="A plain summary line of the paper."))
+    day1 = datetime(2024, 3, 11, 8, tzinfo=timezone.utc)
+    _ingest(bot, sample_papers[:3], seen=day1)
+    _mark_posted(bot, day1 + timedelta(hours=1))
+
+    quiet = build_digest(bot)
+    assert quiet.empty and quiet.papers == [] and quiet.themes == [] and quiet.highlights == ""
+    assert quiet.since == day1 + timedelta(hours=1)
+
+    _ingest(bot, sample_papers[3:5], seen=day1 + timedelta(days=1))
+    digest = build_digest(bot)
+    assert {p.paper_id for p in digest.papers} == {p.paper_id for p in sample_papers[3:5]}
+    explicit = build_digest(bot, since=day1 - timedelta(minutes=1))
+    assert len(explicit.papers) == 5
+
+
+def test_json_contract_shape(settings, sample_papers):
+    bot = Paperbot(settings, model=FakeModel(default="A plain summary line of the paper."))
+    _ingest(bot, sample_papers[:4])
+    data = build_digest(bot).contract()
+    assert set(data) == {"since", "until", "papers", "themes", "highlights", "posted"}
+    assert set(data["papers"][0]) == {"paper_id", "title", "tldr", "theme", "url"}
+    assert set(data["themes"][0]) == {"label", "paper_ids"}
+    assert data["posted"] is False
+    assert Digest.model_validate(data).papers[0].paper_id == data["papers"][0]["paper_id"]
+
+
+def test_precompute_writes_missing_one_liners_for_the_next_digest(settings, sample_papers):
+    model = FakeModel(default="A plain summary line of the paper.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:4])
+    assert precompute_oneliners(bot, 3) == 3
+    assert precompute_oneliners(bot, 3) == 1
+    assert precompute_oneliners(bot, 3) == 0
+    digest = build_digest(bot, model_budget=0)
+    assert digest.stats.pending == 0 and digest.stats.model_lines == 4
+
+
+@pytest.mark.real_model
+def test_one_liners_through_the_real_default_model(settings, sample_papers, default_model_file):
+    settings.llm.model_path = default_model_file
+    bot = Paperbot(settings)
+    papers = sample_papers[:3]
+    _ingest(bot, papers)
+    digest = build_digest(bot)
+    assert digest.stats.generated == 3
+    by_id = {p.paper_id: p for p in papers}
+    for item in digest.papers:
+        paper = by_id[item.paper_id]
+        assert 4 <= len(item.tldr.split()) <= 40
+        assert unsupported_terms(item.tldr, f"{paper.title}\n{paper.abstract}") == []
+    # most lines are the model's own words, not the extractive fallback
+    assert digest.stats.model_lines >= 2, [p.tldr for p in digest.papers]
+    assert digest.highlights
+    bot.model.close()
