@@ -1,0 +1,108 @@
+"""Feedback on answers (👍 / 👎), kept in the home's SQLite database.
+
+An answer shown with feedback buttons is remembered first (`remember_answer`), and the
+buttons carry only its key: Slack limits a button's value to 2,000 characters, and the
+click must record the question, answer and sources exactly as they were shown. One vote
+per user per answer; clicking again replaces the vote.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.models import Answer, utcnow
+from rag.store import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback_answers (
+    answer_key TEXT PRIMARY KEY,
+    question   TEXT NOT NULL,
+    answer     TEXT NOT NULL,
+    sources    TEXT NOT NULL,      -- JSON [{n, paper_id, title, url}]
+    found      INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_key TEXT NOT NULL REFERENCES feedback_answers(answer_key),
+    user       TEXT NOT NULL,
+    value      TEXT NOT NULL CHECK (value IN ('up', 'down')),
+    question   TEXT NOT NULL,
+    answer     TEXT NOT NULL,
+    sources    TEXT NOT NULL,
+    channel    TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (answer_key, user)
+);
+"""
+
+VALUES = ("up", "down")
+
+
+@dataclass
+class FeedbackRecord:
+    answer_key: str
+    user: str
+    value: str
+    question: str
+    answer: str
+    sources: list[dict]
+    channel: str | None
+    created_at: str
+
+
+class FeedbackStore:
+    def __init__(self, home: Path):
+        self._db = connect(Path(home))
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def remember_answer(self, answer: Answer) -> str:
+        """Store an answer as shown; returns the key its feedback buttons carry."""
+        key = uuid.uuid4().hex
+        sources = [{"n": c.n, "paper_id": c.paper_id, "title": c.title, "url": c.url} for c in answer.citations]
+        with self._db:
+            self._db.execute(
+                "INSERT INTO feedback_answers VALUES (?,?,?,?,?,?)",
+                (key, answer.question, answer.answer, json.dumps(sources), int(answer.found), utcnow().isoformat()),
+            )
+        return key
+
+    def record(self, answer_key: str, user: str, value: str, channel: str | None = None) -> FeedbackRecord | None:
+        """Record a vote. None when the answer is unknown (e.g. a home that was wiped)."""
+        if value not in VALUES:
+            raise ValueError(f"feedback value must be one of {VALUES}, not {value!r}")
+        row = self._db.execute("SELECT * FROM feedback_answers WHERE answer_key = ?", (answer_key,)).fetchone()
+        if row is None:
+            return None
+        record = FeedbackRecord(answer_key, user, value, row["question"], row["answer"], json.loads(row["sources"]),
+                                channel, utcnow().isoformat())
+        with self._db:
+            self._db.execute(
+                "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(answer_key, user) DO UPDATE SET "
+                "value = excluded.value, channel = excluded.channel, created_at = excluded.created_at",
+                (answer_key, user, value, record.question, record.answer, json.dumps(record.sources), channel, record.created_at),
+            )
+        return record
+
+    def all(self) -> list[FeedbackRecord]:
+        rows = self._db.execute("SELECT * FROM feedback ORDER BY created_at").fetchall()
+        return [FeedbackRecord(r["answer_key"], r["user"], r["value"], r["question"], r["answer"], json.loads(r["sources"]),
+                               r["channel"], r["created_at"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        found = dict(self._db.execute("SELECT value, COUNT(*) FROM feedback GROUP BY value").fetchall())
+        return {"up": found.get("up", 0), "down": found.get("down", 0)}
+
+
+def feedback_counts(home: Path) -> dict[str, int]:
+    """{"up": n, "down": n} for `paperbot stats`."""
+    store = FeedbackStore(home)
+    try:
+        return store.counts()
+    finally:
+        store.close()
