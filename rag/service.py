@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from rag.ingest import IngestReport, Progress, ingest
-from rag.models import Hit
+from rag.models import Answer, Hit, Turn
 from rag.retrieve import SearchFilter, search
 from rag.settings import Settings
 from rag.store import Store
@@ -40,10 +40,23 @@ class Paperbot:
     def ingest(self, locations: list[str], progress: Progress | None = None) -> IngestReport:
         return ingest(locations, self.store, self.embedder, self.settings, progress)
 
+    @cached_property
+    def answerer(self):
+        from rag.answer import Answerer
+
+        return Answerer(self.settings, self.store, self.embedder, self.model, self._search)
+
+    def _search(self, query: str, k: int | None = None, filters: SearchFilter | None = None, query_vector=None) -> list[Hit]:
+        return search(query, self.store, self.embedder, self.settings, k, filters, query_vector)
+
     def search(self, query: str, k: int | None = None, filters: SearchFilter | None = None) -> list[Hit]:
         if not query.strip():
             raise ValueError("the search query is empty: give some words to look for")
-        return search(query, self.store, self.embedder, self.settings, k, filters)
+        return self._search(query, k, filters)
+
+    def ask(self, question: str, history: list[Turn] | None = None, on_token=None) -> Answer:
+        """Answer from the papers, or say plainly that they do not answer (see rag/answer.py)."""
+        return self.answerer.ask(question, history, on_token)
 
     def stats(self) -> dict:
         return self.store.stats()

@@ -27,3 +27,25 @@ def paperbot_home(tmp_path, monkeypatch, model_dir):
 @pytest.fixture
 def settings(paperbot_home):
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def corpus_bot(tmp_path_factory, model_dir):
+    """A Paperbot whose home holds the whole bundled corpus (ingested once per session).
+
+    Tests must treat it as read-only.
+    """
+    from rag.service import Paperbot
+    from rag.sources import bundled_corpus_dir
+
+    settings = load_settings(home=tmp_path_factory.mktemp("corpus-home"), model_dir=model_dir)
+    bot = Paperbot(settings)
+    report = bot.ingest([str(bundled_corpus_dir())])
+    assert report.added == 687 and not report.errors
+    return bot
+
+
+def write_listing(path, papers):
+    """Write (title, abstract) pairs in the blank-line separated listing layout."""
+    path.write_text("".join(f"{title}\n\n{abstract}\n\n" for title, abstract in papers))
+    return path

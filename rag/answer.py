@@ -1,0 +1,367 @@
+"""Grounded answers: the system decides whether the papers answer, which papers are cited
+and which sentence supports each; the model only writes the short synthesis.
+
+Pure functions (question preparation, follow-up detection, the found decision, prompt
+building, citation checking, attribution) come first; `Answerer` does the I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from rag.chunk import split_sentences
+from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
+
+# Sentinel phrases, named so that tests and front ends can recognise them.
+NOT_FOUND_ANSWER = "The papers I have do not answer this question."
+CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
+EMPTY_QUESTION = "The question is empty: ask something about the papers."
+# What a small model says when it declines; the system then answers extractively.
+MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no information", "cannot answer", "can't answer",
+                  "not mentioned", "does not mention", "do not mention", "don't contain", "doesn't contain", "not specified",
+                  "is not clear", "unable to")
+
+_CITATION = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]", re.IGNORECASE)
+_FOLLOWUP = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|the (paper|papers|method|model|approach|"
+    r"authors?|work|study|framework|technique|system|results?|dataset|benchmark|algorithm|proposed))\b|^(and|what about|how about|also)\b",
+    re.IGNORECASE,
+)
+
+
+def load_prompt(name: str) -> str:
+    return (resources.files("prompts") / f"{name}.txt").read_text()
+
+
+def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
+    """Collapse whitespace, refuse an empty question, and cut an over-long one with a notice."""
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError(EMPTY_QUESTION)
+    if len(question) <= max_chars:
+        return question, None
+    cut = question[:max_chars].rsplit(" ", 1)[0] or question[:max_chars]
+    return cut, CUT_NOTICE.format(limit=max_chars)
+
+
+def is_followup(question: str, history: list[Turn]) -> bool:
+    """A question that leans on an earlier turn: it refers back ('they', 'the method', ...)."""
+    return bool(history) and bool(_FOLLOWUP.search(question))
+
+
+def retrieval_query(question: str, history: list[Turn]) -> str:
+    """What to search for: a follow-up is searched together with the turn it follows."""
+    if is_followup(question, history):
+        return f"{history[-1].question} {question}"
+    return question
+
+
+# ---- the found decision ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Retrieval evidence about the best paper, the inputs of the found decision."""
+
+    dense: float  # best chunk cosine similarity to the question
+    sentence: float  # best single abstract sentence cosine similarity
+    coverage: float  # IDF-weighted share of the question's terms found in the paper
+    agree: bool  # the paper is first in both the dense and the BM25 ranking
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Thresholds of the found decision; see docs/calibration.md for how they were set."""
+
+    accept_sentence: float = 0.62
+    accept_coverage: float = 0.62
+    reject_sentence: float = 0.42
+    score_threshold: float = 1.0
+    w_dense: float = 1.0
+    w_sentence: float = 2.0
+    w_coverage: float = 1.0
+    w_agree: float = 0.1
+
+    def score(self, ev: Evidence) -> float:
+        return self.w_dense * ev.dense + self.w_sentence * ev.sentence + self.w_coverage * ev.coverage + self.w_agree * ev.agree
+
+
+def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool:
+    if ev.sentence < calibration.reject_sentence:
+        return False
+    if ev.sentence >= calibration.accept_sentence and ev.coverage >= calibration.accept_coverage:
+        return True
+    return calibration.score(ev) >= calibration.score_threshold
+
+
+# ---- prompt ---------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    n: int
+    paper: Paper
+    hit: Hit
+
+
+def format_sources(sources: list[Source], chunks_per_source: int) -> str:
+    blocks = []
+    for source in sources:
+        passages = " ".join(source.hit.chunks[:chunks_per_source] or [source.hit.chunk])
+        # Angle brackets inside abstracts cannot close our delimiters.
+        passages = passages.replace("<", "(").replace(">", ")")
+        blocks.append(f'<source n="{source.n}">\nTitle: {source.paper.title}\n{passages}\n</source>')
+    return "\n".join(blocks)
+
+
+def build_messages(question: str, sources: list[Source], history: list[Turn], chunks_per_source: int) -> list[dict]:
+    earlier = ""
+    if history:
+        last = history[-1]
+        earlier = f"Earlier question: {last.question}\n" + (f"Earlier answer: {last.answer}\n" if last.answer else "") + "\n"
+    user = load_prompt("answer_user").format(sources=format_sources(sources, chunks_per_source), history=earlier, question=question)
+    return [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": user}]
+
+
+# ---- citations ------------------------------------------------------------------------
+
+
+def check_citations(text: str, valid: set[int]) -> tuple[str, list[int]]:
+    """Keep only [n] markers that point at a given source; return the text and cited ns in order."""
+    cited: list[int] = []
+
+    def replace(match: re.Match) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        kept = [n for n in numbers if n in valid]
+        for n in kept:
+            if n not in cited:
+                cited.append(n)
+        return "".join(f"[{n}]" for n in dict.fromkeys(kept))
+
+    cleaned = _CITATION.sub(replace, text)
+    cleaned = re.sub(r"\[(\d+)\]", r"[\1]", cleaned)
+    return re.sub(r"[ \t]+([.,;])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip(), cited
+
+
+def answer_sentences(text: str) -> list[str]:
+    return [s for s in split_sentences(text) if re.sub(_CITATION, "", s).strip()]
+
+
+def attribute(similarity: np.ndarray, threshold: float) -> list[int | None]:
+    """For each answer sentence (row), the source index (column) it rests on, if any."""
+    if similarity.size == 0:
+        return [None] * similarity.shape[0]
+    best = similarity.argmax(axis=1)
+    return [int(b) if similarity[i, b] >= threshold else None for i, b in enumerate(best)]
+
+
+def looks_like_refusal(text: str) -> bool:
+    lowered = text.lower()
+    return not text.strip() or any(marker in lowered for marker in MODEL_REFUSALS)
+
+
+class StreamFilter:
+    """Passes streamed text through, holding back a '[...' until it is known to be a valid citation."""
+
+    def __init__(self, valid: set[int], emit: Callable[[str], None]):
+        self.valid, self.emit, self.pending = valid, emit, ""
+
+    def feed(self, piece: str) -> None:
+        self.pending += piece
+        while self.pending:
+            start = self.pending.find("[")
+            if start < 0:
+                self.emit(self.pending)
+                self.pending = ""
+                return
+            if start:
+                self.emit(self.pending[:start])
+                self.pending = self.pending[start:]
+            end = self.pending.find("]")
+            if end < 0:
+                if len(self.pending) > 24:  # not a citation after all
+                    self.emit(self.pending[0])
+                    self.pending = self.pending[1:]
+                    continue
+                return
+            self.emit(check_citations(self.pending[: end + 1], self.valid)[0])
+            self.pending = self.pending[end + 1 :]
+
+    def close(self) -> None:
+        if self.pending:
+            self.emit(self.pending)
+            self.pending = ""
+
+
+# ---- the I/O side ---------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    "a about above after again all also am an and any are as at be because been before being below between both but by can could "
+    "did do does doing done during each few for from further had has have having how i if in into is it its itself just more most "
+    "my no nor not now of off on once only or other our out over own paper papers same should so some such than that the their "
+    "them then there these they this those through to too under until up use used uses using very was we were what when where "
+    "which while who whom why will with would you your anyone someone something does did one two new show shows propose proposed "
+    "approach method methods model models work study".split()
+)
+
+
+def content_terms(text: str, stem: Callable[[str], str]) -> set[str]:
+    return {stem(w) for w in re.findall(r"[a-z0-9][a-z0-9\-]{2,}", text.lower()) if w not in _STOPWORDS}
+
+
+class Answerer:
+    """Answers questions over a store; holds small caches (sentence vectors, term statistics)."""
+
+    def __init__(self, settings, store, embedder, model, search_fn, calibration: Calibration = Calibration()):
+        self.settings, self.store, self.embedder, self.model = settings, store, embedder, model
+        self.search = search_fn
+        self.calibration = calibration
+        self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._idf: tuple[int, dict[str, float], float] | None = None
+        import Stemmer
+
+        self._stem = Stemmer.Stemmer("english").stemWord
+
+    # -- evidence ----------------------------------------------------------------------
+    def paper_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray]:
+        key = f"{paper.paper_id}:{paper.content_hash}"
+        if key not in self._sentences:
+            sentences = split_sentences(paper.abstract) or [paper.abstract]
+            self._sentences[key] = (sentences, np.asarray(self.embedder.embed(sentences), dtype=np.float32))
+        return self._sentences[key]
+
+    def idf(self) -> tuple[dict[str, float], float]:
+        version = self.store.version()
+        if self._idf is None or self._idf[0] != version:
+            papers = self.store.papers_seen_since()
+            df: dict[str, int] = {}
+            for paper in papers:
+                for term in content_terms(f"{paper.title} {paper.abstract}", self._stem):
+                    df[term] = df.get(term, 0) + 1
+            n = max(len(papers), 1)
+            self._idf = (version, {t: float(np.log((n + 1) / (c + 0.5))) for t, c in df.items()}, float(np.log((n + 1) / 0.5)))
+        return self._idf[1], self._idf[2]
+
+    def coverage(self, question: str, paper: Paper) -> float:
+        idf, unseen = self.idf()
+        terms = content_terms(question, self._stem)
+        if not terms:
+            return 0.0
+        present = content_terms(f"{paper.title} {paper.abstract}", self._stem)
+        total = sum(idf.get(t, unseen) for t in terms)
+        return sum(idf.get(t, unseen) for t in terms if t in present) / total
+
+    def evidence(self, question: str, question_vector: np.ndarray, hit: Hit, paper: Paper) -> Evidence:
+        _, vectors = self.paper_sentences(paper)
+        return Evidence(
+            dense=float(hit.dense or 0.0),
+            sentence=float((vectors @ question_vector).max()),
+            coverage=self.coverage(question, paper),
+            agree=hit.dense_rank == 0 and hit.bm25_rank == 0,
+        )
+
+    # -- answering ---------------------------------------------------------------------
+    def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
+        started = time.perf_counter()
+        history = list(history or [])
+        question, notice = prepare_question(question, self.settings.answer.max_question_chars)
+        followup = is_followup(question, history)
+        query = retrieval_query(question, history)
+        query_vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        hits = self.search(query, k=max(self.settings.answer.sources, self.settings.answer.suggestions, 5), query_vector=query_vector)
+        if followup:
+            hits = self._put_earlier_papers_first(hits, history[-1].paper_ids)
+        papers = self.store.get_many([h.paper_id for h in hits])
+        timings = {"retrieve": _ms(started)}
+
+        found = False
+        if hits:
+            evidence = self.evidence(query, query_vector, hits[0], papers[hits[0].paper_id])
+            found = decide_found(evidence, self.calibration) or (followup and hits[0].paper_id in history[-1].paper_ids)
+        timings["decide"] = _ms(started)
+        if not found:
+            timings["total"] = _ms(started)
+            suggestions = [Suggestion(paper_id=h.paper_id, title=h.title, url=papers[h.paper_id].url) for h in hits[: self.settings.answer.suggestions]]
+            return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, notice=notice, timings_ms=timings)
+
+        sources = [Source(n=i + 1, paper=papers[h.paper_id], hit=h) for i, h in enumerate(hits[: self.settings.answer.sources])]
+        text, first_token_ms = self._generate(question, sources, history, on_token, started)
+        timings["first_token"] = first_token_ms
+        timings["generate"] = _ms(started) - timings["decide"]
+        answer_text, citations = self._ground(text, question_vector, sources)
+        timings["total"] = _ms(started)
+        return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
+
+    def _put_earlier_papers_first(self, hits: list[Hit], paper_ids: list[str]) -> list[Hit]:
+        earlier = [h for pid in paper_ids for h in hits if h.paper_id == pid]
+        missing = [pid for pid in paper_ids if pid not in {h.paper_id for h in earlier}]
+        for paper_id, paper in self.store.get_many(missing).items():
+            chunks = [c.body for c in self.store.chunks_of(paper_id)]
+            earlier.append(Hit(paper_id=paper_id, title=paper.title, score=0.0, chunk=chunks[0], chunks=chunks))
+        return earlier + [h for h in hits if h.paper_id not in paper_ids]
+
+    def _generate(self, question, sources, history, on_token, started) -> tuple[str, float]:
+        messages = build_messages(question, sources, history, self.settings.answer.chunks_per_source)
+        first_token: list[float] = []
+        pieces: list[str] = []
+        stream = StreamFilter({s.n for s in sources}, on_token) if on_token else None
+        for piece in self.model.execute(messages, max_tokens=self.settings.llm.max_tokens, temperature=self.settings.llm.temperature):
+            if not first_token:
+                first_token.append(_ms(started))
+            pieces.append(piece)
+            if stream:
+                stream.feed(piece)
+        if stream:
+            stream.close()
+        return "".join(pieces), (first_token[0] if first_token else _ms(started))
+
+    def _ground(self, text: str, question_vector: np.ndarray, sources: list[Source]) -> tuple[str, list[Citation]]:
+        """Check the model's citations, attribute uncited sentences, pick evidence sentences."""
+        by_n = {s.n: s for s in sources}
+        text, cited = check_citations(text, set(by_n))
+        if looks_like_refusal(text):
+            # Retrieval says the top paper answers; a small model that declines is overruled
+            # by an extractive answer from that paper.
+            top = sources[0]
+            sentences, vectors = self.paper_sentences(top.paper)
+            text, cited = f"{sentences[int((vectors @ question_vector).argmax())]} [{top.n}]", [top.n]
+
+        sentences = answer_sentences(text)
+        sentence_vectors = np.asarray(self.embedder.embed(sentences), dtype=np.float32) if sentences else np.zeros((0, 384), np.float32)
+        source_support = np.stack(
+            [(sentence_vectors @ self.paper_sentences(s.paper)[1].T).max(axis=1) for s in sources], axis=1
+        ) if sentences else np.zeros((0, len(sources)))
+        rebuilt = []
+        for sentence, column in zip(sentences, attribute(source_support, threshold=0.5)):
+            if column is not None and not _CITATION.search(sentence):
+                n = sources[column].n
+                sentence = re.sub(r"([.!?]?)$", lambda m: f" [{n}]{m.group(1)}", sentence, count=1)
+                cited.append(n) if n not in cited else None
+            rebuilt.append(sentence)
+        text = " ".join(rebuilt) if rebuilt else text
+        if sources[0].n not in cited:  # the found decision rests on the top paper: always show it
+            text = f"{text} [{sources[0].n}]"
+            cited.append(sources[0].n)
+
+        citations = []
+        for n in cited:
+            source = by_n[n]
+            sentences_p, vectors_p = self.paper_sentences(source.paper)
+            relevance = vectors_p @ question_vector
+            own = [i for i, s in enumerate(rebuilt) if f"[{n}]" in s]
+            if own:
+                relevance = relevance + (vectors_p @ sentence_vectors[own].T).max(axis=1)
+            citations.append(
+                Citation(n=n, paper_id=source.paper.paper_id, title=source.paper.title, evidence=sentences_p[int(relevance.argmax())], url=source.paper.url)
+            )
+        return text, citations
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
