@@ -7,8 +7,8 @@
   key in its message metadata, and before trying again we look for a message with that
   key in the thread. Found: that was our post. Cannot look: we do not repost, because a
   missing follow-up part is better than the same answer twice.
-- `chat.update` is idempotent, so it keeps the full retrying client; the first part
-  of an answer replaces the placeholder in place.
+- `chat.update` is idempotent, so 5xx and connection errors are simply retried with
+  backoff; the first part of an answer replaces the placeholder in place.
 - `msg_too_long` / `invalid_blocks`: that message is sent again as plain text.
 """
 
@@ -31,7 +31,8 @@ PLAIN_TEXT_ERRORS = {"msg_too_long", "invalid_blocks", "invalid_blocks_format", 
 
 
 def rate_limit_only(client: WebClient) -> WebClient:
-    """A copy of `client` that retries 429s (nothing was posted) and nothing else."""
+    """A copy of `client` that retries 429s (nothing was posted) and nothing else: the
+    other failures are handled here, where we know whether a retry is safe."""
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
                      retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)])
 
@@ -78,9 +79,22 @@ class Delivery:
         raise last_error
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> str:
-        kwargs = dict(channel=channel, ts=ts, text=message.text)
-        kwargs["blocks"] = message.blocks  # [] clears the placeholder's blocks
-        return self.client.chat_update(**kwargs)["ts"]
+        """Replace a message. Idempotent, so any 5xx or connection error is simply retried."""
+        kwargs = dict(channel=channel, ts=ts, text=message.text, blocks=message.blocks)  # [] clears the placeholder's blocks
+        for attempt in range(self.attempts):
+            if attempt:
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                return self.poster.chat_update(**kwargs)["ts"]
+            except SlackApiError as exc:
+                if exc.response.status_code < 500 or attempt == self.attempts - 1:
+                    raise
+                log.warning("updating a message in %s failed (%s); trying again", channel, exc.response.status_code)
+            except OSError as exc:
+                if attempt == self.attempts - 1:
+                    raise
+                log.warning("updating a message in %s failed (%s); trying again", channel, exc)
+        raise AssertionError("unreachable")
 
     def _find_posted(self, channel: str, thread_ts: str | None, key: str) -> str | None:
         if thread_ts:
