@@ -1,0 +1,33 @@
+"""Terminal rendering of answers, shared by `ask` and `chat`."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+
+from bot.console import console
+from rag.models import Answer
+
+
+def print_sources(answer: Answer) -> None:
+    if answer.citations:
+        console.print("\n[bold]Sources[/bold]")
+        for citation in answer.citations:
+            link = f" [dim]{citation.url}[/dim]" if citation.url else ""
+            console.print(f"[{citation.n}] [bold]{escape(citation.title)}[/bold]{link}")
+            console.print(f"    [italic]\u201c{escape(citation.evidence)}\u201d[/italic]")
+    elif answer.suggestions:
+        console.print("\n[bold]You might look at[/bold]")
+        for suggestion in answer.suggestions:
+            console.print(f"  - {escape(suggestion.title)}" + (f" [dim]{suggestion.url}[/dim]" if suggestion.url else ""))
+
+
+def print_answer(answer: Answer, streamed: bool) -> None:
+    """Print the final answer (unless it was streamed already), then its sources."""
+    if answer.notice:
+        console.print(f"[yellow]{escape(answer.notice)}[/yellow]")
+    if not streamed or not answer.found:
+        console.print(escape(answer.answer), highlight=False)
+    else:
+        # The stream showed the model's words; the checked answer may add [n] markers.
+        console.print(f"\n[dim]checked answer:[/dim] {escape(answer.answer)}", highlight=False)
+    print_sources(answer)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from bot.console import console, print_json, progress_bar
+from rag.evaluate import load_questions, run_eval, summarize, summarize_by_kind, write_results
+from rag.service import Paperbot
+
+COLUMNS = ["recall@1", "recall@5", "mrr", "topic_recall@10", "gold_cited", "first_citation_gold", "refusal_accuracy", "false_refusal_rate", "fact_recall"]
+
+
+def register(subparsers, common) -> None:
+    parser = subparsers.add_parser("eval", parents=[common], help="measure answers on a question file (dev-set format)")
+    parser.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--details", type=Path, help="also write one JSON line per question to this file")
+    parser.set_defaults(func=run)
+
+
+def run(args, settings) -> int:
+    questions = load_questions(args.questions)
+    with progress_bar("asking", enabled=not args.json) as progress:
+        results = run_eval(questions, Paperbot(settings), progress)
+    if args.details:
+        write_results(results, args.details)
+    overall, by_kind = summarize(results), summarize_by_kind(results)
+    if args.json:
+        print_json({"overall": overall, "by_kind": by_kind})
+        return 0
+    table = Table("kind", "n", *COLUMNS, "p50 ms", "p95 ms")
+    for kind, summary in [*by_kind.items(), ("all", overall)]:
+        cells = ["-" if summary[c] is None else f"{summary[c]:.2f}" for c in COLUMNS]
+        table.add_row(kind, str(summary["questions"]), *cells, str(summary["latency_ms"]["p50"]), str(summary["latency_ms"]["p95"]))
+    console.print(table)
+    return 0

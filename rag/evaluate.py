@@ -1,0 +1,153 @@
+"""`paperbot eval`: answer quality and retrieval metrics over a question file.
+
+The file is JSON lines in the format of the dev sets: `question`, `gold_titles`, `answer`
+(reference), `kind` (detail, identify, named, paraphrase, topic, followup, unanswerable)
+and, for follow-ups, `history: [{question, gold_titles}]`. Scoring is pure
+(`score_question`, `summarize`); `run_eval` does the asking.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from rag.answer import retrieval_query
+from rag.models import Answer, Turn, normalize_title
+
+
+class EvalQuestion(BaseModel):
+    id: str = ""
+    question: str
+    gold_titles: list[str] = Field(default_factory=list)
+    answer: str = ""
+    evidence: str = ""
+    kind: str = "detail"
+    history: list[dict] = Field(default_factory=list)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold_titles)
+
+
+class QuestionResult(BaseModel):
+    id: str
+    kind: str
+    answerable: bool
+    found: bool
+    retrieval_rank: int | None = Field(None, description="1-based rank of the first gold paper in search results.")
+    topic_recall: float | None = Field(None, description="For topic questions: share of gold papers in the top 10.")
+    gold_cited: bool = False
+    first_citation_gold: bool = False
+    fact_recall: float | None = None
+    total_ms: float = 0.0
+    first_token_ms: float | None = None
+    answer: str = ""
+    cited_titles: list[str] = Field(default_factory=list)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    questions = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                questions.append(EvalQuestion.model_validate_json(line))
+            except ValueError as error:
+                raise ValueError(f"{path}:{number}: not a question record: {error}") from None
+    return questions
+
+
+def reference_facts(reference: str) -> set[str]:
+    """Checkable facts in a reference answer: numbers, acronyms and names (tokens with digits or capitals)."""
+    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.\-+/^]*[A-Za-z0-9%]|\d", reference)
+    facts = {t.lower() for t in tokens if re.search(r"\d", t) or re.search(r"[A-Z]", t[1:]) or (t[0].isupper() and len(t) > 2 and t.isupper())}
+    return facts
+
+
+def fact_recall(reference: str, answer: Answer) -> float | None:
+    facts = reference_facts(reference)
+    if not facts:
+        return None
+    shown = (answer.answer + " " + " ".join(c.evidence for c in answer.citations)).lower()
+    return sum(fact in shown for fact in facts) / len(facts)
+
+
+def score_question(q: EvalQuestion, answer: Answer, ranked_titles: list[str]) -> QuestionResult:
+    gold = {normalize_title(t) for t in q.gold_titles}
+    ranked = [normalize_title(t) for t in ranked_titles]
+    cited = [normalize_title(c.title) for c in answer.citations]
+    rank = next((i + 1 for i, t in enumerate(ranked) if t in gold), None)
+    return QuestionResult(
+        id=q.id,
+        kind=q.kind,
+        answerable=q.answerable,
+        found=answer.found,
+        retrieval_rank=rank,
+        topic_recall=(len(gold & set(ranked[:10])) / len(gold)) if q.kind == "topic" and gold else None,
+        gold_cited=bool(gold & set(cited)),
+        first_citation_gold=bool(cited) and cited[0] in gold,
+        fact_recall=fact_recall(q.answer, answer) if q.answerable and q.answer else None,
+        total_ms=answer.timings_ms.get("total", 0.0),
+        first_token_ms=answer.timings_ms.get("first_token"),
+        answer=answer.answer,
+        cited_titles=[c.title for c in answer.citations],
+    )
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(float(np.mean(values)), 3) if values else None
+
+
+def summarize(results: list[QuestionResult]) -> dict:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    ranked = [r for r in answerable if r.kind != "topic"]
+    totals = [r.total_ms for r in results]
+    first = [r.first_token_ms for r in results if r.first_token_ms is not None]
+    return {
+        "questions": len(results),
+        "recall@1": _mean([r.retrieval_rank == 1 for r in ranked]),
+        "recall@5": _mean([r.retrieval_rank is not None and r.retrieval_rank <= 5 for r in ranked]),
+        "mrr": _mean([1 / r.retrieval_rank if r.retrieval_rank else 0.0 for r in ranked]),
+        "topic_recall@10": _mean([r.topic_recall for r in answerable if r.kind == "topic"]),
+        "gold_cited": _mean([r.gold_cited for r in answerable]),
+        "first_citation_gold": _mean([r.first_citation_gold for r in answerable]),
+        "refusal_accuracy": _mean([not r.found for r in unanswerable]),
+        "false_refusal_rate": _mean([not r.found for r in answerable]),
+        "fact_recall": _mean([r.fact_recall for r in answerable]),
+        "latency_ms": {
+            "p50": round(float(np.percentile(totals, 50)), 1) if totals else None,
+            "p95": round(float(np.percentile(totals, 95)), 1) if totals else None,
+            "first_token_p50": round(float(np.percentile(first, 50)), 1) if first else None,
+        },
+    }
+
+
+def summarize_by_kind(results: list[QuestionResult]) -> dict[str, dict]:
+    kinds = sorted({r.kind for r in results})
+    return {kind: summarize([r for r in results if r.kind == kind]) for kind in kinds}
+
+
+def run_eval(questions: list[EvalQuestion], bot, progress: Callable[[int, int], None] | None = None) -> list[QuestionResult]:
+    results = []
+    for i, q in enumerate(questions):
+        history: list[Turn] = []
+        for turn in q.history:  # ask the earlier turn for real, as a user would have
+            earlier = bot.ask(turn["question"], history)
+            history.append(Turn(question=earlier.question, answer=earlier.answer, paper_ids=[c.paper_id for c in earlier.citations]))
+        answer = bot.ask(q.question, history)
+        k = 10 if q.kind == "topic" else 5
+        ranked = [h.title for h in bot.search(retrieval_query(q.question, history), k=k)]
+        results.append(score_question(q, answer, ranked))
+        if progress:
+            progress(i + 1, len(questions))
+    return results
+
+
+def write_results(results: list[QuestionResult], path: Path) -> None:
+    path.write_text("".join(json.dumps(r.model_dump()) + "\n" for r in results))
