@@ -91,28 +91,3 @@ def socket_bot(bot_settings, paperbot, slack_standin):
     yield bot
     bot.stop()
 
-
-# TODO(remove when Paperbot.ask lands): a stand-in with the agreed signature, so the Slack
-# scenarios run before the answer service exists.
-def _interim_ask(self, question, history=None, on_token=None):
-    from rag.models import Answer, Citation, Suggestion
-
-    if not question.strip():
-        raise ValueError("the question is empty")
-    hits = self.search(question, k=3)
-    text = self.model.generate([{"role": "user", "content": question}], max_tokens=160)
-    if "[1]" not in text:
-        return Answer(question=question, answer="", found=False,
-                      suggestions=[Suggestion(paper_id=h.paper_id, title=h.title, url=f"https://arxiv.org/abs/{h.paper_id}") for h in hits])
-    top = hits[0]
-    return Answer(question=question, answer=text, found=True,
-                  citations=[Citation(n=1, paper_id=top.paper_id, title=top.title, evidence=top.chunk.split(". ")[0] + ".",
-                                      url=f"https://arxiv.org/abs/{top.paper_id}")])
-
-
-@pytest.fixture(autouse=True)
-def _ask_until_it_lands(monkeypatch):
-    from rag.service import Paperbot
-
-    if not hasattr(Paperbot, "ask"):
-        monkeypatch.setattr(Paperbot, "ask", _interim_ask, raising=False)
