@@ -195,9 +195,8 @@ def test_abstract_with_channel_markup_is_escaped(http_bot, fake_model):
     for call in http_bot.standin.calls("chat.postMessage") + http_bot.standin.calls("chat.update"):
         assert not MARKUP.search(_payload_text(call)), _payload_text(call)
     shown = json.dumps(answer["blocks"])
-    assert "&lt;!here&gt;" in shown
-    if any("2405.10003" in s for s in _sources(answer)):  # the abstract itself, when cited
-        assert "&lt;!channel&gt;" in shown
+    assert any("2405.10003" in s for s in _sources(answer))  # the abstract with the markup is cited...
+    assert "&lt;!channel&gt;" in shown and "&lt;!here&gt;" in shown  # ...and shown inert
 
 
 def test_abstract_with_instructions_causes_no_extra_post(http_bot, fake_model):
@@ -205,13 +204,24 @@ def test_abstract_with_instructions_causes_no_extra_post(http_bot, fake_model):
     fake_model.default = "HACKED <!channel> posting to #general now [1]."
     event = h.mention("do retrieval-augmented assistants follow instructions embedded in retrieved documents?")
     http_bot.send_event(event)
-    http_bot.wait_answer(h.CHANNEL, event["ts"])
+    [answer] = http_bot.wait_answer(h.CHANNEL, event["ts"])
     http_bot.settle()
+    assert any("2405.10004" in s for s in _sources(answer))  # the injected abstract was in the context
     posts = http_bot.standin.calls("chat.postMessage")
     assert [(p["channel"], p["thread_ts"]) for p in posts] == [(h.CHANNEL, event["ts"])]
     writes = [c for c in http_bot.standin.calls() if c.method not in ("auth.test", "chat.postMessage", "chat.update")]
     assert writes == []
     assert not any(MARKUP.search(_payload_text(c)) for c in posts + http_bot.standin.calls("chat.update"))
+
+
+def test_not_found_says_so_and_offers_the_nearest_papers(http_bot):
+    event = h.mention("what is the capital of France?")
+    http_bot.send_event(event)
+    [answer] = http_bot.wait_answer(h.CHANNEL, event["ts"])
+    texts = [b["text"]["text"] for b in answer["blocks"] if b["type"] == "section"]
+    assert texts[0] == "The papers I have do not answer this question."
+    assert texts[1].startswith("*Nearest papers*\n• <https://arxiv.org/abs/2405.")
+    assert not _sources(answer)
 
 
 def test_slash_commands(http_bot, paperbot):
