@@ -1,9 +1,9 @@
 """The Slack bot's work, off the request path.
 
 Listeners hand events here and return at once, so Slack gets its ack within 3 s. This
-module decides whether a message is a question for the bot, makes sure each question is
-answered once, queues it for the single model worker, and always replies: an answer, a
-queue position, "busy", or a short error. Never silence.
+module takes the questions that `slack_routing` picks out, makes sure each is answered
+once, queues it for the single model worker (`answer_queue`), and always replies: an
+answer, a queue position, "busy", or a short error. Never silence.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
 from bot import slack_render as render
+from bot.answer_queue import AnswerQueue, QueueFull
 from bot.slack_delivery import Delivery
 from bot.slack_render import SlackMessage
+from bot.slack_routing import Route, route_message
 from bot.slack_state import SlackState
 from rag.feedback import FeedbackStore
 from rag.llm import ModelTimeout
@@ -28,133 +28,9 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Message subtypes that are still a person writing. Everything else (edits, deletes,
-# bot_message, joins, ...) is ignored, which also keeps the bot out of loops.
-ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast"}
 # A DM is a conversation without threads: its recent turns are the follow-up history.
 DM_HISTORY_WINDOW_S = 15 * 60
 PLACEHOLDER_WAIT_S = 30.0
-
-
-# ----------------------------------------------------------------------------- routing
-
-
-@dataclass
-class Route:
-    """Where a question came from and where its answer goes."""
-
-    channel: str
-    ts: str  # the user's message
-    user: str
-    question: str
-    reply_thread_ts: str | None  # None: answer at the top level (a DM)
-    conversation: str  # turns are kept per (channel, conversation): a thread root, or "" in a DM
-
-
-def route_message(event: dict, *, bot_user_id: str | None, mentioned: bool, allowed_channels: list[str],
-                  answered_in: Callable[[str, str], bool]) -> Route | None:
-    """The route for a user message the bot should answer, or None to ignore it.
-
-    `mentioned` is True for app_mention events; a plain `message` that contains the
-    bot's mention counts too, so it does not matter which of the two arrives first.
-    """
-    if event.get("subtype") not in ANSWERABLE_SUBTYPES or event.get("bot_id") or event.get("hidden"):
-        return None
-    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
-    if not user or not channel or not ts or user == bot_user_id:
-        return None
-    text = event.get("text") or ""
-    mentioned = mentioned or bool(bot_user_id and f"<@{bot_user_id}>" in text)
-    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
-    if not is_dm and allowed_channels and channel not in allowed_channels:
-        return None
-    thread_ts = event.get("thread_ts")
-    question = render.plain_question(text, bot_user_id)
-    if is_dm:
-        return Route(channel, ts, user, question, reply_thread_ts=thread_ts, conversation=thread_ts or "")
-    if mentioned:
-        root = thread_ts or ts
-        return Route(channel, ts, user, question, reply_thread_ts=root, conversation=root)
-    if thread_ts and answered_in(channel, thread_ts):  # a follow-up in a thread the bot is part of
-        return Route(channel, ts, user, question, reply_thread_ts=thread_ts, conversation=thread_ts)
-    return None
-
-
-# ----------------------------------------------------------------------------- the queue
-
-
-class QueueFull(RuntimeError):
-    def __init__(self, waiting: int):
-        super().__init__(f"{waiting} questions are already waiting")
-        self.waiting = waiting
-
-
-class AnswerQueue:
-    """Questions waiting for the one model worker, answered in order by one thread.
-
-    The model serves one request at a time anyway; a single consumer makes queue
-    positions true and keeps retrieval from competing with generation for the CPU.
-    """
-
-    def __init__(self, size: int, name: str = "slack-answers"):
-        self.size = size
-        self._waiting: deque[Callable[[], None]] = deque()
-        self._running = 0
-        self._stopped = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[], None]) -> int:
-        """Queue `job`; returns how many questions are ahead of it (0: it starts now)."""
-        with self._cond:
-            if self._stopped or len(self._waiting) >= self.size:
-                raise QueueFull(len(self._waiting) + self._running)
-            ahead = len(self._waiting) + self._running
-            self._waiting.append(job)
-            self._cond.notify_all()
-            return ahead
-
-    def depth(self) -> int:
-        with self._cond:
-            return len(self._waiting) + self._running
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._waiting or self._running:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._waiting and not self._stopped:
-                    self._cond.wait()
-                if not self._waiting:
-                    return
-                job = self._waiting.popleft()
-                self._running = 1
-            try:
-                job()
-            except Exception:  # a job reports its own errors; this only keeps the worker alive
-                log.exception("answer job failed")
-            finally:
-                with self._cond:
-                    self._running = 0
-                    self._cond.notify_all()
-
-
-# ----------------------------------------------------------------------------- the services
 
 
 class _Placeholder:

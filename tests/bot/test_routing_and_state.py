@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack_service import AnswerQueue, QueueFull, route_message
+from bot.answer_queue import AnswerQueue, QueueFull
+from bot.slack_routing import route_message
 from bot.slack_state import SEEN_TTL_S, SlackState
 from rag.feedback import FeedbackStore, feedback_counts
 from rag.models import Answer, Citation

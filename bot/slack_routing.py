@@ -1,0 +1,53 @@
+"""Which Slack messages are questions for the bot, and where their answers go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.slack_render import plain_question
+
+# Message subtypes that are still a person writing. Everything else (edits, deletes,
+# bot_message, joins, ...) is ignored, which also keeps the bot out of loops.
+ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+@dataclass
+class Route:
+    """Where a question came from and where its answer goes."""
+
+    channel: str
+    ts: str  # the user's message
+    user: str
+    question: str
+    reply_thread_ts: str | None  # None: answer at the top level (a DM)
+    conversation: str  # turns are kept per (channel, conversation): a thread root, or "" in a DM
+
+
+def route_message(event: dict, *, bot_user_id: str | None, mentioned: bool, allowed_channels: list[str],
+                  answered_in: Callable[[str, str], bool]) -> Route | None:
+    """The route for a user message the bot should answer, or None to ignore it.
+
+    `mentioned` is True for app_mention events; a plain `message` that contains the
+    bot's mention counts too, so it does not matter which of the two arrives first.
+    """
+    if event.get("subtype") not in ANSWERABLE_SUBTYPES or event.get("bot_id") or event.get("hidden"):
+        return None
+    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+    if not user or not channel or not ts or user == bot_user_id:
+        return None
+    text = event.get("text") or ""
+    mentioned = mentioned or bool(bot_user_id and f"<@{bot_user_id}>" in text)
+    is_dm = event.get("channel_type") == "im" or channel.startswith("D")
+    if not is_dm and allowed_channels and channel not in allowed_channels:
+        return None
+    thread_ts = event.get("thread_ts")
+    question = plain_question(text, bot_user_id)
+    if is_dm:
+        return Route(channel, ts, user, question, reply_thread_ts=thread_ts, conversation=thread_ts or "")
+    if mentioned:
+        root = thread_ts or ts
+        return Route(channel, ts, user, question, reply_thread_ts=root, conversation=root)
+    if thread_ts and answered_in(channel, thread_ts):  # a follow-up in a thread the bot is part of
+        return Route(channel, ts, user, question, reply_thread_ts=thread_ts, conversation=thread_ts)
+    return None
