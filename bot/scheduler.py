@@ -142,7 +142,8 @@ class DigestScheduler:
                     log.info("digest fetch for %s: %d added, %d errors", report.day, report.added, len(report.errors))
             except Exception:  # a fetch problem must not cost the day's digest
                 log.exception("digest fetch failed; posting what is already ingested")
-        result = post_digest(self.services, self.client, now=now, pace_s=self.pace_s)
+        # The window ends after the fetch, or the papers it just added would be left out.
+        result = post_digest(self.services, self.client, now=max(now, self.clock()), pace_s=self.pace_s)
         log.info("digest: %s", result.message)
         return result
 

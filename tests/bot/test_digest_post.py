@@ -231,3 +231,43 @@ def test_a_quiet_day_posts_nothing_unless_configured(bot, client, slack_standin)
 def test_posting_without_a_channel_is_a_clear_error(settings, client):
     with pytest.raises(ValueError, match="PAPERBOT_DIGEST__CHANNEL"):
         post_digest(Paperbot(settings, model=FakeModel()), client)
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def test_cli_digest_post_twice_posts_once(slack_standin, monkeypatch, capsys):
+    from pathlib import Path
+
+    from bot.cli import main
+
+    fixture = Path(__file__).parents[1] / "rag" / "fixtures" / "hf_daily_papers.json"
+    assert main(["ingest", str(fixture), "--json"]) == 0
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("PAPERBOT_SLACK__API_BASE_URL", slack_standin.url)
+    monkeypatch.setenv("PAPERBOT_DIGEST__CHANNEL", CHANNEL)
+    capsys.readouterr()
+
+    assert main(["digest", "--post", "--json", "--model-lines", "0"]) == 0
+    out = capsys.readouterr()
+    first = json.loads(out.out)
+    assert first["posted"] is True and len(first["papers"]) == 3 and "posted the digest" in out.err
+    sent = len(slack_standin.calls("chat.postMessage"))
+    assert sent == 2  # summary + one thread message
+
+    assert main(["digest", "--post", "--json", "--model-lines", "0"]) == 0  # e.g. cron again
+    out = capsys.readouterr()
+    assert "already posted" in out.err and len(slack_standin.calls("chat.postMessage")) == sent
+    assert json.loads(out.out)["papers"] == first["papers"]
+
+    # after a post, the terminal digest starts from it: nothing new
+    assert main(["digest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["papers"] == []
+
+
+def test_cli_post_without_token_says_what_to_set(monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("PAPERBOT_DIGEST__CHANNEL", CHANNEL)
+    assert main(["digest", "--post"]) == 1
+    assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
