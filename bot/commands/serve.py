@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ def run(args, settings: Settings) -> int:
     bot = start_bot(settings, host=args.host)
     where = f"HTTP on port {bot.http.port}, events at {bot.http.path}" if bot.http else "Socket Mode"
     log.info("paperbot is listening (%s); Ctrl-C stops it", where)
+    signal.signal(signal.SIGTERM, lambda *_: bot.stop())  # docker/systemd stop: finish cleanly too
     try:
         bot.wait()
     finally:

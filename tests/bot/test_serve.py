@@ -62,3 +62,48 @@ def test_tokens_never_reach_the_logs(mode, slack_standin, bot_settings, paperbot
     assert "draft trees" in logged or caplog.records  # logging was on
     for secret in (h.BOT_TOKEN, h.APP_TOKEN, h.SIGNING_SECRET):
         assert secret not in logged
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_paperbot_serve_process_answers_http_and_stops_on_sigterm(slack_standin, paperbot_home, tmp_path):
+    """The real command in its own process: HTTP mode, Slack's URL check, clean SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = dict(os.environ, SLACK_BOT_TOKEN=h.BOT_TOKEN, SLACK_SIGNING_SECRET=h.SIGNING_SECRET,
+               PAPERBOT_SLACK__API_BASE_URL=slack_standin.url, PAPERBOT_SLACK__PORT=str(port), PAPERBOT_LLM__MODEL="smollm2-135m")
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as health:
+                    assert health.read() == b"ok"
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(0.1)
+        body = '{"type": "url_verification", "challenge": "c-42", "token": "legacy"}'
+        reply = h.post(f"http://127.0.0.1:{port}/slack/events", body, "application/json", h.sign(body))
+        assert reply.status == 200 and "c-42" in reply.body
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert f"HTTP on port {port}" in output
+    for secret in (h.BOT_TOKEN, h.SIGNING_SECRET):
+        assert secret not in output
