@@ -9,6 +9,7 @@ per user per answer; clicking again replaces the vote.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,9 @@ class FeedbackStore:
     def __init__(self, home: Path):
         self._db = connect(Path(home))
         self._db.executescript(SCHEMA)
+        # One connection serves the answer worker and the Slack listener threads; the lock
+        # keeps one thread's transaction from being committed by another.
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -65,7 +69,7 @@ class FeedbackStore:
         """Store an answer as shown; returns the key its feedback buttons carry."""
         key = uuid.uuid4().hex
         sources = [{"n": c.n, "paper_id": c.paper_id, "title": c.title, "url": c.url} for c in answer.citations]
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO feedback_answers VALUES (?,?,?,?,?,?)",
                 (key, answer.question, answer.answer, json.dumps(sources), int(answer.found), utcnow().isoformat()),
@@ -76,12 +80,13 @@ class FeedbackStore:
         """Record a vote. None when the answer is unknown (e.g. a home that was wiped)."""
         if value not in VALUES:
             raise ValueError(f"feedback value must be one of {VALUES}, not {value!r}")
-        row = self._db.execute("SELECT * FROM feedback_answers WHERE answer_key = ?", (answer_key,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT * FROM feedback_answers WHERE answer_key = ?", (answer_key,)).fetchone()
         if row is None:
             return None
         record = FeedbackRecord(answer_key, user, value, row["question"], row["answer"], json.loads(row["sources"]),
                                 channel, utcnow().isoformat())
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(answer_key, user) DO UPDATE SET "
                 "value = excluded.value, channel = excluded.channel, created_at = excluded.created_at",
@@ -90,12 +95,14 @@ class FeedbackStore:
         return record
 
     def all(self) -> list[FeedbackRecord]:
-        rows = self._db.execute("SELECT * FROM feedback ORDER BY created_at").fetchall()
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM feedback ORDER BY created_at").fetchall()
         return [FeedbackRecord(r["answer_key"], r["user"], r["value"], r["question"], r["answer"], json.loads(r["sources"]),
                                r["channel"], r["created_at"]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        found = dict(self._db.execute("SELECT value, COUNT(*) FROM feedback GROUP BY value").fetchall())
+        with self._lock:
+            found = dict(self._db.execute("SELECT value, COUNT(*) FROM feedback GROUP BY value").fetchall())
         return {"up": found.get("up", 0), "down": found.get("down", 0)}
 
 
