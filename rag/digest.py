@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.digest_store import DigestStore
-from rag.digest_text import clean_model_line, extractive_oneliner, truncate, unsupported_terms
+from rag.digest_text import clean_model_line, echoes_title, extractive_oneliner, prompt_excerpt, unsupported_terms
 from rag.llm import ModelError
 from rag.models import Paper
 from rag.settings import LLMSettings
@@ -38,10 +38,10 @@ log = logging.getLogger("paperbot.digest")
 
 #: Model one-liners generated per run at most; the rest get an extractive sentence for now.
 MODEL_ONELINERS_PER_RUN = 60
-#: Characters of the abstract shown to the model. Reading the prompt is a third of the
-#: cost of a one-liner, and an abstract's first sentences carry its claim.
+#: Characters of the abstract shown to the model (its opening and its contribution
+#: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 420
-ONELINER_MAX_TOKENS = 48
+ONELINER_MAX_TOKENS = 40
 HIGHLIGHTS_MAX_TOKENS = 110
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
 HIGHLIGHT_SOURCES = 6
@@ -106,7 +106,7 @@ def oneliner_messages(paper: Paper, prompt: tuple[str, str]) -> list[dict]:
     """Instructions go in the system message, identical for every paper, so llama.cpp
     reuses their evaluated prefix and each call only reads the title and abstract head."""
     system, user = prompt
-    abstract = truncate(paper.abstract, PROMPT_ABSTRACT_CHARS)
+    abstract = prompt_excerpt(paper.abstract, PROMPT_ABSTRACT_CHARS)
     return [{"role": "system", "content": system}, {"role": "user", "content": user.format(title=paper.title, abstract=abstract)}]
 
 
@@ -137,7 +137,7 @@ def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, b
     reply = model.generate(oneliner_messages(paper, prompt), max_tokens=ONELINER_MAX_TOKENS, temperature=0.0, stop=["\n"])
     cut_off = model.count_tokens(reply) >= ONELINER_MAX_TOKENS
     line = clean_model_line(reply, cut_off=cut_off)
-    if line and not unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
+    if line and not echoes_title(line, paper.title) and not unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
         return line, True
     log.info("one-liner for %s rejected (%r); using an abstract sentence", paper.paper_id, reply[:200])
     return extractive_oneliner(paper.abstract), False

@@ -156,6 +156,30 @@ def extractive_oneliner(abstract: str, max_words: int = 32) -> str:
     return _cut_words(chosen, max_words)
 
 
+def prompt_excerpt(abstract: str, limit: int) -> str:
+    """The part of an abstract a one-liner prompt shows: the sentences from the first
+    contribution statement on ("we propose ..."), else from the start, within `limit`
+    characters. Abstracts often open with background, which a small model then
+    summarises instead of the paper; and a short prompt is what keeps one-liners fast."""
+    sentences = split_sentences(abstract)
+    start = next((i for i, s in enumerate(sentences[:6]) if _CONTRIBUTION.search(s)), 0)
+    chosen = sentences[start:]
+    text = ""
+    for sentence in chosen:
+        candidate = f"{text} {sentence}".strip()
+        if text and len(candidate) > limit:
+            break
+        text = candidate
+    return truncate(text, limit)
+
+
+def echoes_title(line: str, title: str) -> bool:
+    """True when a 'summary' merely restates the title."""
+    words = [w.lower() for w in _WORD.findall(line)]
+    title_words = {w.lower() for w in _WORD.findall(title)}
+    return bool(words) and sum(w in title_words for w in words) / len(words) >= 0.8
+
+
 def clean_model_line(text: str, *, cut_off: bool = False, max_words: int = 40) -> str | None:
     """The model's reply as one tidy sentence, or None when it is not a usable one-liner.
 
@@ -168,6 +192,8 @@ def clean_model_line(text: str, *, cut_off: bool = False, max_words: int = 40) -
     line = " ".join(line.split())
     words = line.split()
     if len(words) < 4 or len(words) > max_words or _REFUSAL.match(line):
+        return None
+    if len(split_sentences(line)) > 1:  # asked for one sentence; run-ons are where it invents
         return None
     if not line.endswith((".", "!", "?", ")")):
         if cut_off:

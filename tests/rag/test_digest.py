@@ -67,6 +67,23 @@ def test_numbers_are_compared_by_value():
     assert numbers_in("two models, 1,000 steps and 3.5 points") == {2, 1000, 3.5}
 
 
+def test_prompt_excerpt_starts_at_the_contribution_and_stays_short():
+    from rag.digest_text import prompt_excerpt
+
+    abstract = "Background one. Background two. We propose a fast planner. It beats baselines. " + "More text. " * 50
+    excerpt = prompt_excerpt(abstract, 60)
+    assert excerpt.startswith("We propose a fast planner.") and len(excerpt) <= 60
+    assert prompt_excerpt("No claim here. Just facts.", 400) == "No claim here. Just facts."
+
+
+def test_a_title_echo_is_not_a_summary():
+    from rag.digest_text import echoes_title
+
+    title = "A Nearly-Optimal Bound for Fast Regression with ell_infty Guarantee"
+    assert echoes_title("A nearly-Optimal Bound for Fast Regression with ell_infty Guarantee.", title)
+    assert not echoes_title("Sketching gives fast regression with an ell_infty guarantee in nearly linear time.", title)
+
+
 def test_extractive_one_liner_prefers_the_contribution_sentence_and_is_verbatim():
     abstract = "Planning is hard. Many methods fail, e.g. on travel. In this work, we propose a solver-backed planner. It works."
     line = extractive_oneliner(abstract)
@@ -84,6 +101,7 @@ def test_extractive_one_liner_prefers_the_contribution_sentence_and_is_verbatim(
         ("Summary: a fine line here\nand a second line", False, "A fine line here."),
         ("Sorry, I cannot summarise this abstract.", False, None),
         ("Too short.", False, None),
+        ("Neural collapse is a node. This paper proposes a model.", False, None),  # two sentences
         ("A reply that the token limit cut off in the middle of", True, None),
     ],
 )
