@@ -32,7 +32,7 @@ from rag.digest_text import clean_model_line, echoes_title, extractive_oneliner,
 from rag.llm import ModelError
 from rag.models import Paper
 from rag.settings import LLMSettings
-from rag.themes import OTHER_LABEL, group_papers, label_themes
+from rag.themes import OTHER_LABEL, document_frequencies, group_papers, label_themes
 
 log = logging.getLogger("paperbot.digest")
 
@@ -45,6 +45,9 @@ ONELINER_MAX_TOKENS = 40
 HIGHLIGHTS_MAX_TOKENS = 110
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
 HIGHLIGHT_SOURCES = 6
+#: Theme labels are words that are rare in the library; this many of its newest papers
+#: stand for it (enough for stable word statistics, cheap to tokenise).
+BACKGROUND_PAPERS = 2000
 
 Progress = Callable[[int, int], None]
 
@@ -328,7 +331,9 @@ def build_digest(
     t = time.perf_counter()
     vectors = paper_vectors(bot, papers)
     groups = group_papers(vectors)
-    labels = label_themes([f"{p.title}\n{p.abstract}" for p in papers], groups)
+    library = bot.store.papers_seen_since()[-BACKGROUND_PAPERS:]
+    background = document_frequencies([f"{p.title}\n{p.abstract}" for p in library])
+    labels = label_themes([f"{p.title}\n{p.abstract}" for p in papers], groups, background=background, titles=[p.title for p in papers])
     stats.seconds["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -9,7 +9,7 @@ and the rest share one "Other papers" theme, so a digest never lists a wall of
 one-paper themes.
 
 Labels are the theme's most distinctive words and phrases (class-based TF-IDF over
-titles and abstracts): frequent inside the theme, rare in the day's other papers.
+titles and abstracts): frequent inside the theme, rare in the library as a whole.
 """
 
 from __future__ import annotations
@@ -181,34 +181,48 @@ def _display(surfaces: Counter) -> str:
     return " ".join(w if any(c.isupper() for c in w[1:]) or w.isupper() else w.lower() for w in form.split())
 
 
-def distinctive_terms(texts: list[str], groups: list[list[int]], top: int = 6) -> list[list[str]]:
+def document_frequencies(texts: list[str]) -> tuple[Counter, int]:
+    """(papers using each term, number of papers): the background labels are measured against."""
+    frequencies: Counter = Counter()
+    for text in texts:
+        frequencies.update(_terms(text).keys())
+    return frequencies, len(texts)
+
+
+def distinctive_terms(
+    texts: list[str], groups: list[list[int]], top: int = 6, background: tuple[Counter, int] | None = None,
+    titles: list[str] | None = None,
+) -> list[list[str]]:
     """For each group of texts, its most distinctive terms, best first (class-based TF-IDF).
 
-    A term scores by the share of the group's papers that use it, times how rare it is in
-    the other papers of the day. Two-word phrases get a bonus (they read better as labels);
-    in a group of two or more papers a term must occur in at least two of them.
+    A term scores by the share of the group's papers that use it (counted again for the
+    titles that use it: titles say what a paper is about) times its rarity in
+    `background` (the whole library when given, else the texts themselves), so words
+    every paper uses ("exist", "order") lose to topic words ("diffusion", "PDE").
+    Two-word phrases get a bonus; in a group of two or more papers a term must occur in
+    at least two of them.
     """
     per_text = [_terms(t) for t in texts]
-    doc_freq: Counter = Counter()
-    for terms in per_text:
-        doc_freq.update(terms.keys())
-    n = len(texts)
+    per_title = [set(_terms(t)) for t in titles] if titles else [set() for _ in texts]
+    frequencies, n = background or document_frequencies(texts)
     results = []
     for group in groups:
         counts: Counter = Counter()
+        in_titles: Counter = Counter()
         surfaces: dict[str, Counter] = {}
         for index in group:
             for term, surface in per_text[index].items():
                 counts[term] += 1
+                in_titles[term] += term in per_title[index]
                 surfaces.setdefault(term, Counter())[surface] += 1
         minimum = 2 if len(group) > 1 else 1
         scored = []
         for term, count in counts.items():
             if count < minimum:
                 continue
-            outside = doc_freq[term] - count
-            score = (count / len(group)) * math.log((1 + n) / (1 + outside)) * (1.5 if " " in term else 1.0)
-            scored.append((score, term))
+            rarity = math.log((1 + n) / (1 + max(frequencies.get(term, 0), count)))
+            coverage = (count + in_titles[term]) / len(group)
+            scored.append((coverage * rarity * (1.5 if " " in term else 1.0), term))
         scored.sort(key=lambda x: (-x[0], x[1]))
         chosen: list[str] = []
         for _, term in scored:
@@ -226,14 +240,18 @@ def _capitalise(label: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def label_themes(texts: list[str], groups: list[ThemeGroup], words_per_label: int = 2) -> list[str]:
+def label_themes(
+    texts: list[str], groups: list[ThemeGroup], words_per_label: int = 2, background: tuple[Counter, int] | None = None,
+    titles: list[str] | None = None,
+) -> list[str]:
     """One label per group: never empty, never repeated.
 
-    Each label joins the group's `words_per_label` best distinctive terms. When that label
-    is taken already, further terms are tried, then a number is added. "Other papers" is
-    reserved for the catch-all group.
+    Each label joins the group's `words_per_label` best distinctive terms (see
+    `distinctive_terms` for `background` and `titles`). When that label is taken already,
+    further terms are tried, then a number is added. "Other papers" is reserved for the
+    catch-all group.
     """
-    terms = distinctive_terms(texts, [g.members for g in groups], top=words_per_label + 4)
+    terms = distinctive_terms(texts, [g.members for g in groups], top=words_per_label + 4, background=background, titles=titles)
     labels: list[str] = []
     used = {OTHER_LABEL.lower()}
     for number, (group, candidates) in enumerate(zip(groups, terms), start=1):

@@ -173,6 +173,17 @@ def test_labels_use_distinctive_words():
     assert "robot" in labels[1].lower() or "reinforcement" in labels[1].lower()
 
 
+def test_labels_prefer_words_rare_in_the_library():
+    from rag.themes import document_frequencies
+
+    texts = ["Some methods exist for sampling. Diffusion sampling.", "Methods exist. Diffusion models sample."]
+    library = texts + [f"Many results exist for topic {i}." for i in range(50)]
+    alone = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=1)
+    with_library = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=1, background=document_frequencies(library))
+    assert with_library == ["Diffusion"]
+    assert alone[0]  # without a background every shared word is as rare as any other
+
+
 def test_labels_are_never_empty_or_duplicated_even_for_identical_groups():
     texts = ["Graph neural networks for molecules."] * 6 + ["the of and"] * 2
     groups = [ThemeGroup([0, 1]), ThemeGroup([2, 3]), ThemeGroup([4, 5]), ThemeGroup([6, 7]), ThemeGroup([], other=True)]
