@@ -266,6 +266,12 @@ class Answerer:
             agree=hit.dense_rank == 0 and hit.bm25_rank == 0,
         )
 
+    def judge(self, question: str, hit: Hit, paper: Paper) -> float:
+        """The model's probability that this paper answers the question (a narrow yes/no)."""
+        passage = " ".join(hit.chunks[:2] or [hit.chunk]).replace("<", "(").replace(">", ")")
+        prompt = load_prompt("judge").format(title=paper.title, passage=passage, question=question)
+        return self.model.yes_probability([{"role": "user", "content": prompt}])
+
     # -- answering ---------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
         started = time.perf_counter()
@@ -294,7 +300,7 @@ class Answerer:
         text, first_token_ms = self._generate(question, sources, history, on_token, started)
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
-        answer_text, citations = self._ground(text, question_vector, sources)
+        answer_text, citations = self._ground(text, query_vector, sources)
         timings["total"] = _ms(started)
         return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
 

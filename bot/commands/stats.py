@@ -3,6 +3,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from bot.console import console, print_json
+from rag.feedback import feedback_counts
 from rag.service import Paperbot
 
 
@@ -14,12 +15,14 @@ def register(subparsers, common) -> None:
 
 def run(args, settings) -> int:
     stats = Paperbot(settings).stats()
+    stats["feedback"] = feedback_counts(settings.home)
     if args.json:
         print_json(stats)
         return 0
     table = Table("what", "value")
     for key in ("papers", "chunks", "vectors", "last_ingest"):
         table.add_row(key, str(stats[key]))
+    table.add_row("feedback", f"{stats['feedback']['up']} up, {stats['feedback']['down']} down")
     for source in stats["sources"]:
         table.add_row("source", f"{source['source']} ({source['papers']} papers)")
     for key, size in stats["sizes_bytes"].items():
