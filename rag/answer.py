@@ -67,37 +67,34 @@ def retrieval_query(question: str, history: list[Turn]) -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """Retrieval evidence about the best paper, the inputs of the found decision."""
+    """Retrieval evidence about the best paper: the inputs of the found decision."""
 
-    dense: float  # best chunk cosine similarity to the question
-    sentence: float  # best single abstract sentence cosine similarity
-    coverage: float  # IDF-weighted share of the question's terms found in the paper
-    agree: bool  # the paper is first in both the dense and the BM25 ranking
+    sentence: float  # best cosine similarity of one abstract sentence to the question
+    gap: float  # how far that beats the runner-up paper's best sentence
+    lexical: float  # the paper's best BM25 score over ln(1 + chunks), so it means the same for any store size
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Thresholds of the found decision; see docs/calibration.md for how they were set."""
+    """A logistic score over the evidence, fitted on both dev sets (docs/calibration.md).
 
-    accept_sentence: float = 0.62
-    accept_coverage: float = 0.62
-    reject_sentence: float = 0.42
-    score_threshold: float = 1.0
-    w_dense: float = 1.0
-    w_sentence: float = 2.0
-    w_coverage: float = 1.0
-    w_agree: float = 0.1
+    A single similarity cannot tell a near-miss from a plain-words question; a paper that
+    clearly beats its runner-up and shares rare words with the question usually answers.
+    """
 
-    def score(self, ev: Evidence) -> float:
-        return self.w_dense * ev.dense + self.w_sentence * ev.sentence + self.w_coverage * ev.coverage + self.w_agree * ev.agree
+    w_sentence: float = 4.842
+    w_gap: float = 7.567
+    w_lexical: float = 2.518
+    bias: float = -6.123
+    threshold: float = 0.5
+
+    def probability(self, ev: Evidence) -> float:
+        z = self.w_sentence * ev.sentence + self.w_gap * ev.gap + self.w_lexical * ev.lexical + self.bias
+        return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool:
-    if ev.sentence < calibration.reject_sentence:
-        return False
-    if ev.sentence >= calibration.accept_sentence and ev.coverage >= calibration.accept_coverage:
-        return True
-    return calibration.score(ev) >= calibration.score_threshold
+    return calibration.probability(ev) >= calibration.threshold
 
 
 # ---- prompt ---------------------------------------------------------------------------
@@ -201,20 +198,6 @@ class StreamFilter:
 
 # ---- the I/O side ---------------------------------------------------------------------
 
-_STOPWORDS = frozenset(
-    "a about above after again all also am an and any are as at be because been before being below between both but by can could "
-    "did do does doing done during each few for from further had has have having how i if in into is it its itself just more most "
-    "my no nor not now of off on once only or other our out over own paper papers same should so some such than that the their "
-    "them then there these they this those through to too under until up use used uses using very was we were what when where "
-    "which while who whom why will with would you your anyone someone something does did one two new show shows propose proposed "
-    "approach method methods model models work study".split()
-)
-
-
-def content_terms(text: str, stem: Callable[[str], str]) -> set[str]:
-    return {stem(w) for w in re.findall(r"[a-z0-9][a-z0-9\-]{2,}", text.lower()) if w not in _STOPWORDS}
-
-
 class Answerer:
     """Answers questions over a store; holds small caches (sentence vectors, term statistics)."""
 
@@ -223,10 +206,6 @@ class Answerer:
         self.search = search_fn
         self.calibration = calibration
         self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
-        self._idf: tuple[int, dict[str, float], float] | None = None
-        import Stemmer
-
-        self._stem = Stemmer.Stemmer("english").stemWord
 
     # -- evidence ----------------------------------------------------------------------
     def paper_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray]:
@@ -236,41 +215,10 @@ class Answerer:
             self._sentences[key] = (sentences, np.asarray(self.embedder.embed(sentences), dtype=np.float32))
         return self._sentences[key]
 
-    def idf(self) -> tuple[dict[str, float], float]:
-        version = self.store.version()
-        if self._idf is None or self._idf[0] != version:
-            papers = self.store.papers_seen_since()
-            df: dict[str, int] = {}
-            for paper in papers:
-                for term in content_terms(f"{paper.title} {paper.abstract}", self._stem):
-                    df[term] = df.get(term, 0) + 1
-            n = max(len(papers), 1)
-            self._idf = (version, {t: float(np.log((n + 1) / (c + 0.5))) for t, c in df.items()}, float(np.log((n + 1) / 0.5)))
-        return self._idf[1], self._idf[2]
-
-    def coverage(self, question: str, paper: Paper) -> float:
-        idf, unseen = self.idf()
-        terms = content_terms(question, self._stem)
-        if not terms:
-            return 0.0
-        present = content_terms(f"{paper.title} {paper.abstract}", self._stem)
-        total = sum(idf.get(t, unseen) for t in terms)
-        return sum(idf.get(t, unseen) for t in terms if t in present) / total
-
-    def evidence(self, question: str, question_vector: np.ndarray, hit: Hit, paper: Paper) -> Evidence:
-        _, vectors = self.paper_sentences(paper)
-        return Evidence(
-            dense=float(hit.dense or 0.0),
-            sentence=float((vectors @ question_vector).max()),
-            coverage=self.coverage(question, paper),
-            agree=hit.dense_rank == 0 and hit.bm25_rank == 0,
-        )
-
-    def judge(self, question: str, hit: Hit, paper: Paper) -> float:
-        """The model's probability that this paper answers the question (a narrow yes/no)."""
-        passage = " ".join(hit.chunks[:2] or [hit.chunk]).replace("<", "(").replace(">", ")")
-        prompt = load_prompt("judge").format(title=paper.title, passage=passage, question=question)
-        return self.model.yes_probability([{"role": "user", "content": prompt}])
+    def evidence(self, question_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> Evidence:
+        best = [float((self.paper_sentences(papers[h.paper_id])[1] @ question_vector).max()) for h in hits[:2]]
+        lexical = float(hits[0].bm25 or 0.0) / float(np.log1p(max(self.store.chunk_count(), 1)))
+        return Evidence(sentence=best[0], gap=best[0] - (best[1] if len(best) > 1 else 0.0), lexical=lexical)
 
     # -- answering ---------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
@@ -288,7 +236,7 @@ class Answerer:
 
         found = False
         if hits:
-            evidence = self.evidence(query, query_vector, hits[0], papers[hits[0].paper_id])
+            evidence = self.evidence(query_vector, hits, papers)
             found = decide_found(evidence, self.calibration) or (followup and hits[0].paper_id in history[-1].paper_ids)
         timings["decide"] = _ms(started)
         if not found:

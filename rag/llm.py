@@ -78,9 +78,6 @@ def _estimate_tokens(text: str) -> int:
     return len(text) // 3 + 1
 
 
-YES_NO_GRAMMAR = 'root ::= "yes" | "no"'
-
-
 class Model(ABC):
     """A chat model. Subclasses implement `execute`; everything else builds on it."""
 
@@ -104,15 +101,6 @@ class Model(ABC):
     def generate(self, messages: list[dict], **kw: Any) -> str:
         """The whole reply as one string."""
         return "".join(self.execute(messages, **kw))
-
-    def yes_probability(self, messages: list[dict]) -> float:
-        """How likely the reply to a yes/no question is "yes", in [0, 1].
-
-        This default asks for one constrained word, so it answers 0 or 1; a local model
-        reads the probability off its logits instead, which the found decision can calibrate.
-        """
-        reply = self.generate(messages, max_tokens=2, temperature=0.0, grammar=YES_NO_GRAMMAR)
-        return 1.0 if reply.strip().lower().startswith("yes") else 0.0
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text`. Exact for local models; an estimate otherwise."""
@@ -423,11 +411,6 @@ class LocalModel(Model):
             raise ModelError(f"The model failed: {exc}") from exc
         except RuntimeError as exc:  # e.g. "llama_decode returned 1" (no room left in the KV cache)
             raise ModelError(f"The model failed: {exc}; a shorter prompt or a larger llm.n_ctx may help.") from exc
-
-    # -- judgements
-
-    def yes_probability(self, messages: list[dict]) -> float:
-        return self.run_on_worker(lambda llm: _yes_probability(llm, messages))
 
     # -- tokens
 
@@ -800,35 +783,3 @@ def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
         name = settings.model
     return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name)
 
-
-def _yes_probability(llm: Any, messages: list[dict]) -> float:
-    """P("yes") against P("no") for the next token after the chat prompt (on the worker).
-
-    The prompt is evaluated once, reusing the KV cache for the prefix it shares with the
-    previous call (the same sources are often judged, then answered), and the answer is
-    read off the last logits rather than sampled.
-    """
-    import numpy as np
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    special = lambda token: llm.detokenize([token], special=True).decode("utf-8", "ignore")  # noqa: E731
-    formatter = Jinja2ChatFormatter(
-        template=llm.metadata["tokenizer.chat_template"], eos_token=special(llm.token_eos()), bos_token=special(llm.token_bos())
-    )
-    tokens = llm.tokenize(formatter(messages=messages).prompt.encode("utf-8"), add_bos=True, special=True)
-    if len(tokens) >= llm.n_ctx():
-        raise ModelError(f"The judgement prompt ({len(tokens)} tokens) does not fit the context ({llm.n_ctx()}).")
-    shared = 0
-    for old, new in zip(llm.input_ids[: llm.n_tokens], tokens):
-        if old != new:
-            break
-        shared += 1
-    llm.n_tokens = min(shared, len(tokens) - 1)  # always evaluate at least the last token
-    llm.eval(tokens[llm.n_tokens :])
-    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-
-    def best(words: tuple[str, ...]) -> float:
-        return max(float(logits[llm.tokenize(w.encode(), add_bos=False, special=False)[0]]) for w in words)
-
-    yes, no = best(("yes", "Yes", " yes", " Yes", "YES")), best(("no", "No", " no", " No", "NO"))
-    return float(1.0 / (1.0 + np.exp(no - yes)))

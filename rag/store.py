@@ -153,6 +153,9 @@ class Store:
         rows = self._db.execute("SELECT * FROM chunks WHERE paper_id = ? ORDER BY idx", (paper_id,)).fetchall()
         return [Chunk(chunk_id=r["chunk_id"], paper_id=r["paper_id"], index=r["idx"], text=r["text"], body=r["body"]) for r in rows]
 
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
     def chunk_bodies(self, chunk_ids: list[str]) -> dict[str, str]:
         if not chunk_ids:
             return {}

@@ -43,20 +43,9 @@ def papers_template(tmp_path_factory, model_dir):
     return home, paperbot.embedder
 
 
-class ScriptedModel(FakeModel):
-    """FakeModel whose yes/no judgements (does this paper answer?) are fixed by the test,
-    so the Slack scenarios do not hinge on the answer service's borderline decisions."""
-
-    judgement = 1.0
-
-    def yes_probability(self, messages):
-        self.history.append(([dict(m) for m in messages], {"judgement": True}))
-        return self.judgement
-
-
 @pytest.fixture
 def fake_model():
-    return ScriptedModel(default=DEFAULT_REPLY)
+    return FakeModel(default=DEFAULT_REPLY)
 
 
 def make_paperbot(settings, template, model=None):

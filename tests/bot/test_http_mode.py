@@ -215,7 +215,6 @@ def test_abstract_with_instructions_causes_no_extra_post(http_bot, fake_model):
 
 
 def test_not_found_says_so_and_offers_the_nearest_papers(http_bot, fake_model):
-    fake_model.judgement = 0.0
     event = h.mention("what is the capital of France?")
     http_bot.send_event(event)
     [answer] = http_bot.wait_answer(h.CHANNEL, event["ts"])

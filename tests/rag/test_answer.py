@@ -86,8 +86,11 @@ def test_refusals_are_recognised():
 
 def test_found_decision_uses_thresholds():
     calibration = Calibration()
-    strong = Evidence(dense=0.7, sentence=0.75, coverage=0.8, agree=True)
-    weak = Evidence(dense=0.3, sentence=0.30, coverage=0.1, agree=False)
-    assert decide_found(strong, calibration)
-    assert not decide_found(weak, calibration)
+    # A paper that clearly beats the runner-up and shares rare words answers...
+    assert decide_found(Evidence(sentence=0.70, gap=0.20, lexical=2.5), calibration)
+    # ...a near-miss (similar topic, nothing stands out) does not, nor does a weak match.
+    assert not decide_found(Evidence(sentence=0.50, gap=0.01, lexical=1.0), calibration)
+    assert not decide_found(Evidence(sentence=0.30, gap=0.10, lexical=0.5), calibration)
+    # The gap matters on its own: same similarity, different verdicts.
+    assert decide_found(Evidence(sentence=0.55, gap=0.25, lexical=1.2), calibration) != decide_found(Evidence(sentence=0.55, gap=-0.05, lexical=1.2), calibration)
     assert NOT_FOUND_ANSWER.endswith("do not answer this question.")
