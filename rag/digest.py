@@ -40,7 +40,7 @@ log = logging.getLogger("paperbot.digest")
 MODEL_ONELINERS_PER_RUN = 60
 #: Characters of the abstract shown to the model (its opening and its contribution
 #: sentences): reading the prompt is a good part of a one-liner's cost.
-PROMPT_ABSTRACT_CHARS = 420
+PROMPT_ABSTRACT_CHARS = 300
 ONELINER_MAX_TOKENS = 40
 HIGHLIGHTS_MAX_TOKENS = 110
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
