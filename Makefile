@@ -26,4 +26,4 @@ test: install
 	$(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/ask.py && $(BIN)/python benchmarks/digest.py && $(BIN)/python benchmarks/slack_latency.py

@@ -1,0 +1,108 @@
+"""Benchmark `ask` on the dev questions and print a table.
+
+Usage: python benchmarks/ask.py [--home DIR] [--questions FILE] [-n N]
+The home must hold the bundled corpus (`paperbot --home DIR ingest bundled`); by default
+a temporary one is made. Measures, with the default model:
+- warm in-process ask: total latency median / p95 and first token median;
+- cold CLI ask (a new process: imports, model load, answer);
+- prompt tokens per question;
+- generation tokens/s through paperbot against raw `Llama.create_completion` on the same prompt;
+- peak RSS of this process.
+Goals from issue 3: warm ≤ 3 s, first token ≤ 1.5 s, cold CLI ≤ 8 s, speed ratio ≥ 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from rag.answer import Source, build_messages
+from rag.evaluate import load_questions
+from rag.service import Paperbot
+from rag.settings import load_settings
+from rag.sources import bundled_corpus_dir
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "questions-dev.jsonl"
+
+
+def generation_speed(bot: Paperbot, messages: list[dict], max_tokens: int = 96) -> tuple[float, float]:
+    """Tokens/s generating the same prompt through paperbot's model and through raw llama.cpp."""
+    model = bot.model
+
+    def ours() -> float:
+        started, pieces = time.perf_counter(), []
+        first = None
+        for piece in model.execute(messages, max_tokens=max_tokens, temperature=0.0):
+            first = first or time.perf_counter()
+            pieces.append(piece)
+        return model.count_tokens("".join(pieces)) / (time.perf_counter() - first)
+
+    def raw(llm) -> float:
+        stream = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True)
+        first, text = None, []
+        for chunk in stream:
+            first = first or time.perf_counter()
+            text.append(chunk["choices"][0]["delta"].get("content") or "")
+        return len(llm.tokenize("".join(text).encode(), add_bos=False)) / (time.perf_counter() - first)
+
+    ours()  # warm the prompt cache equally for both
+    return float(np.median([ours() for _ in range(3)])), float(np.median([model.run_on_worker(raw) for _ in range(3)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--questions", type=Path, default=DEV)
+    parser.add_argument("-n", type=int, default=20, help="questions to time")
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="paperbot-bench-"))
+    bot = Paperbot(load_settings(home=home))
+    if bot.stats()["papers"] == 0:
+        bot.ingest([str(bundled_corpus_dir())])
+
+    questions = [q for q in load_questions(args.questions) if not q.history][: args.n]
+    bot.ask(questions[0].question)  # warm: model loaded, caches filled
+    totals, firsts, prompt_tokens = [], [], []
+    for q in questions:
+        answer = bot.ask(q.question)
+        totals.append(answer.timings_ms["total"])
+        if answer.found:
+            firsts.append(answer.timings_ms["first_token"])
+            hits = bot.search(q.question, k=bot.settings.answer.sources)
+            papers = bot.store.get_many([h.paper_id for h in hits])
+            messages = build_messages(q.question, [Source(n=i + 1, paper=papers[h.paper_id], hit=h) for i, h in enumerate(hits)], [], bot.settings.answer.chunks_per_source)
+            prompt_tokens.append(sum(bot.model.count_tokens(m["content"]) for m in messages))
+    ours, raw = generation_speed(bot, messages)
+
+    env = {**os.environ, "PAPERBOT_HOME": str(home)}
+    cold = []
+    for q in questions[:3]:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot.cli", "ask", q.question, "--json"], env=env, check=True, capture_output=True)
+        cold.append((time.perf_counter() - started) * 1000)
+
+    table = Table("measure", "value", "goal", title=f"paperbot ask, {len(questions)} dev questions")
+    table.add_row("warm ask, median", f"{np.median(totals):.0f} ms", "≤ 3000 ms")
+    table.add_row("warm ask, p95", f"{np.percentile(totals, 95):.0f} ms", "")
+    table.add_row("first token, median (answered questions)", f"{np.median(firsts):.0f} ms" if firsts else "-", "≤ 1500 ms")
+    table.add_row("cold CLI ask, median of 3", f"{np.median(cold):.0f} ms", "≤ 8000 ms")
+    table.add_row("prompt tokens per question, median / max", f"{np.median(prompt_tokens):.0f} / {max(prompt_tokens)}" if prompt_tokens else "-", "")
+    table.add_row("generation tok/s: paperbot / raw llama.cpp", f"{ours:.1f} / {raw:.1f} = {ours / raw:.2f}", "≥ 0.95")
+    table.add_row("peak RSS", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", "")
+    Console().print(table)
+    print(json.dumps({"warm_ms": totals, "first_token_ms": firsts, "cold_ms": cold, "prompt_tokens": prompt_tokens, "tok_s": [ours, raw]}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
