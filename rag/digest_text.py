@@ -153,7 +153,17 @@ def extractive_oneliner(abstract: str, max_words: int = 32) -> str:
     if not sentences:
         return ""
     chosen = next((s for s in sentences[:5] if _CONTRIBUTION.search(s)), sentences[0])
-    return _cut_words(chosen, max_words)
+    return _cut_words(_drop_lead_in(chosen), max_words)
+
+
+# "In response, we ...", "To address this issue, we ...": a short opening clause before "we".
+_LEAD_IN = re.compile(r"^(?:[^,;:]{0,60},\s+)+(?=we\s)", re.IGNORECASE)
+
+
+def _drop_lead_in(sentence: str) -> str:
+    """Start at "We ..." when a short clause leads up to it; the rest stays verbatim."""
+    trimmed = _LEAD_IN.sub("", sentence, count=1)
+    return trimmed[:1].upper() + trimmed[1:] if trimmed != sentence else sentence
 
 
 def prompt_excerpt(abstract: str, limit: int) -> str:
