@@ -319,8 +319,13 @@ def build_digest(
     digest (all papers if none was posted), `until` to now. `model_budget` caps the model
     one-liners generated in this run (0: cached and extractive lines only, no model).
     """
+    if state is None:
+        state = DigestStore(bot.settings.home)
+        try:
+            return build_digest(bot, since=since, until=until, model_budget=model_budget, progress=progress, state=state)
+        finally:
+            state.close()
     started = time.perf_counter()
-    state = state or DigestStore(bot.settings.home)
     since = _utc(since) if since is not None else state.last_posted_until()
     until = _utc(until) or datetime.now(timezone.utc)
     stats = DigestStats()
@@ -362,7 +367,12 @@ def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> i
     The scheduler calls this while the bot is idle, so the daily run finds them cached.
     Returns how many were written.
     """
-    state = state or DigestStore(bot.settings.home)
+    if state is None:
+        state = DigestStore(bot.settings.home)
+        try:
+            return precompute_oneliners(bot, limit, state)
+        finally:
+            state.close()
     papers = bot.store.papers_seen_since(state.last_posted_until(), None)[::-1]
     if not papers or limit <= 0:
         return 0
