@@ -238,3 +238,28 @@ def test_the_daily_job_fetches_then_posts_the_fetched_papers(settings, slack_sta
     assert any("date=" in path for path in _Fixtures.requests)
     thread = "\n".join(json.dumps(c["blocks"]) for c in slack_standin.calls("chat.postMessage"))
     assert "Analytical Engines for Everyone" in thread and "https://arxiv.org/abs/2403.01234" in thread
+
+
+def test_idle_ticks_write_one_liners_before_the_daily_run(settings):
+    from rag.digest import build_digest
+    from rag.ingest import ingest_papers
+    from rag.sources import ParseResult, read_sources
+
+    settings.digest.channel = "CDIGEST"
+    model = FakeModel(default="A plain summary line of the paper.")
+    services = Paperbot(settings, model=model)
+    papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
+    ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)
+
+    clock = Clock(datetime.now(UTC).replace(hour=0, minute=1))
+    settings.digest.time = "23:59"  # not due: the thread only warms up
+    scheduler = DigestScheduler(settings, services, None, clock=clock, tick_s=0.02, fetch=False, precompute=True, pace_s=0).start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(model.history) < len(papers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert scheduler.runs == 0 and len(model.history) == len(papers)
+    digest = build_digest(services, model_budget=0)  # the daily run finds them all cached
+    assert digest.stats.model_lines == len(papers) and digest.stats.pending == 0
