@@ -138,8 +138,9 @@ def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, b
     An unusable or unfaithful reply gives the extractive sentence and False.
     """
     reply = model.generate(oneliner_messages(paper, prompt), max_tokens=ONELINER_MAX_TOKENS, temperature=0.0, stop=["\n"])
-    cut_off = model.count_tokens(reply) >= ONELINER_MAX_TOKENS
-    line = clean_model_line(reply, cut_off=cut_off)
+    # Only an unfinished-looking reply needs the (tokenizer-loading) length check.
+    unfinished = not reply.rstrip().endswith((".", "!", "?", ")"))
+    line = clean_model_line(reply, cut_off=unfinished and model.count_tokens(reply) >= ONELINER_MAX_TOKENS)
     if line and not echoes_title(line, paper.title) and not unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
         return line, True
     log.info("one-liner for %s rejected (%r); using an abstract sentence", paper.paper_id, reply[:200])
