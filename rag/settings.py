@@ -49,7 +49,7 @@ class LLMSettings(Section):
     model_path: Path | None = Field(None, description="Path to any GGUF; overrides `model`.")
     n_ctx: int = Field(4096, ge=512, description="Context window for the chat model.")
     n_threads: int | None = Field(None, description="CPU threads for generation; None lets llama.cpp decide.")
-    max_tokens: int = Field(160, ge=8, description="Most tokens generated for one answer.")
+    max_tokens: int = Field(96, ge=8, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 gives repeatable answers.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request time limit for a model call.")
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server base URL (backend 'openai').")
@@ -60,7 +60,7 @@ class LLMSettings(Section):
 class AnswerSettings(Section):
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut to this, with a notice.")
     sources: int = Field(3, ge=1, le=8, description="Papers given to the model as numbered sources.")
-    chunks_per_source: int = Field(2, ge=1, description="Best chunks of each source shown to the model.")
+    chunks_per_source: int = Field(1, ge=1, description="Best chunks of each source shown to the model.")
     suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
 
 
