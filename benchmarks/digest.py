@@ -65,6 +65,7 @@ def main() -> int:
         ingest_papers(ParseResult(papers=papers), bot.store, bot.embedder, settings)
         print(f"ingested {len(papers)} papers in {time.perf_counter() - t:.1f} s (not part of the digest time)", file=sys.stderr)
 
+        load_before = os.getloadavg()[0]
         rows = [_run(settings, "cold", budget=len(papers)), _run(settings, "warm", budget=len(papers))]
         env = {**os.environ, "PAPERBOT_HOME": str(home)} | ({"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {})
         t = time.perf_counter()
@@ -72,7 +73,9 @@ def main() -> int:
         rows.append(("warm CLI", {"wall": time.perf_counter() - t}, None))
         cold_digest = rows[0][2]
         stats = cold_digest.stats
-        print(f"\n{len(papers)} new papers, {len(cold_digest.themes)} themes; cold: {stats.model_lines} model one-liners, "
+        print(f"\n{os.cpu_count()} cores, llm.n_threads={settings.llm.n_threads}, 1-min load average {load_before:.1f} before and "
+              f"{os.getloadavg()[0]:.1f} after (llama.cpp slows down sharply when other processes share its cores)")
+        print(f"{len(papers)} new papers, {len(cold_digest.themes)} themes; cold: {stats.model_lines} model one-liners, "
               f"{stats.unfaithful} rejected by the faithfulness check, highlights: {stats.highlights}\n")
         print(f"{'run':9} {'themes s':>9} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
         for label, seconds, _ in rows:
