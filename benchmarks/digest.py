@@ -33,19 +33,46 @@ sys.path.insert(0, str(ROOT))
 
 from rag.digest import build_digest  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
+from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402
 
 
-def _run(settings, label: str, budget: int) -> tuple[str, dict, object]:
+class CountingModel(Model):
+    """The real model, counting what it reads and writes: the tokens of each call's last
+    message (the part not shared with the previous call: llama.cpp reuses the evaluated
+    system-prompt prefix) and of each reply, and the seconds spent in calls."""
+
+    def __init__(self, inner: Model):
+        self.inner = inner
+        self.calls, self.prompt_tokens, self.output_tokens, self.seconds = 0, 0, 0, 0.0
+
+    def execute(self, messages, **kw):
+        started = time.perf_counter()
+        reply = self.inner.generate(messages, **kw)
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+        self.prompt_tokens += self.inner.count_tokens(messages[-1]["content"])
+        self.output_tokens += self.inner.count_tokens(reply)
+        return iter([reply])
+
+    def count_tokens(self, text):
+        return self.inner.count_tokens(text)
+
+    def close(self):
+        self.inner.close()
+
+
+def _run(settings, label: str, budget: int) -> tuple[str, dict, object, CountingModel | None]:
     bot = Paperbot(settings)
+    counting = CountingModel(bot.model)
+    bot.model = counting  # building the wrapper object loads nothing
     started = time.perf_counter()
     digest = build_digest(bot, model_budget=budget)
     total = time.perf_counter() - started
-    if "model" in bot.__dict__:  # built only if something had to be generated
-        bot.model.close()
-    return label, {**digest.stats.seconds, "wall": total}, digest
+    counting.close()
+    return label, {**digest.stats.seconds, "wall": total}, digest, counting
 
 
 def main() -> int:
@@ -70,15 +97,24 @@ def main() -> int:
         env = {**os.environ, "PAPERBOT_HOME": str(home)} | ({"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {})
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "bot.cli", "digest", "--json"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        rows.append(("warm CLI", {"wall": time.perf_counter() - t}, None))
+        rows.append(("warm CLI", {"wall": time.perf_counter() - t}, None, None))
         cold_digest = rows[0][2]
         stats = cold_digest.stats
         print(f"\n{os.cpu_count()} cores, llm.n_threads={settings.llm.n_threads}, 1-min load average {load_before:.1f} before and "
               f"{os.getloadavg()[0]:.1f} after (llama.cpp slows down sharply when other processes share its cores)")
         print(f"{len(papers)} new papers, {len(cold_digest.themes)} themes; cold: {stats.model_lines} model one-liners, "
               f"{stats.unfaithful} rejected by the faithfulness check, highlights: {stats.highlights}\n")
+        counted = rows[0][3]
+        if counted.calls:
+            expected = counted.prompt_tokens / 225 + counted.output_tokens / 47
+            print(
+                f"cold model work: {counted.calls} calls, {counted.prompt_tokens} prompt tokens read, "
+                f"{counted.output_tokens} tokens written, {counted.seconds:.1f} s in calls; at the speeds measured "
+                f"on an idle machine (DESIGN.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
+            )
+        print(f"warm model calls: {rows[1][3].calls}\n")
         print(f"{'run':9} {'themes s':>9} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
-        for label, seconds, _ in rows:
+        for label, seconds, *_ in rows:
             parts = [f"{seconds[k]:.2f}" if k in seconds else "-" for k in ("themes", "oneliners", "highlights")]
             print(f"{label:9} {parts[0]:>9} {parts[1]:>13} {parts[2]:>13} {seconds['wall']:8.2f}")
         return 0
