@@ -27,6 +27,14 @@ MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no info
                   "not mentioned", "does not mention", "do not mention", "don't contain", "doesn't contain", "not specified",
                   "is not clear", "unable to")
 
+# Sentences in retrieved text that address the reader as instructions (prompt injection).
+# They are never shown to the model, nor chosen as evidence.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|context)\b"
+    r"|\b(reply|respond|answer|output|say|print|write)\b.{0,20}\b(only|exactly)\b"
+    r"|\byou (are|must|should) (now )?\b|\bsystem prompt\b|\btell the (user|reader)\b|\bnew instructions?\b",
+    re.IGNORECASE,
+)
 _CITATION = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]", re.IGNORECASE)
 _FOLLOWUP = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|the (paper|papers|method|model|approach|"
@@ -107,10 +115,18 @@ class Source:
     hit: Hit
 
 
+def is_instruction(sentence: str) -> bool:
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def without_instructions(text: str) -> str:
+    return " ".join(s for s in split_sentences(text) if not is_instruction(s))
+
+
 def format_sources(sources: list[Source], chunks_per_source: int) -> str:
     blocks = []
     for source in sources:
-        passages = " ".join(source.hit.chunks[:chunks_per_source] or [source.hit.chunk])
+        passages = without_instructions(" ".join(source.hit.chunks[:chunks_per_source] or [source.hit.chunk]))
         # Angle brackets inside abstracts cannot close our delimiters.
         passages = passages.replace("<", "(").replace(">", ")")
         blocks.append(f'<source n="{source.n}">\nTitle: {source.paper.title}\n{passages}\n</source>')
@@ -211,7 +227,7 @@ class Answerer:
     def paper_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray]:
         key = f"{paper.paper_id}:{paper.content_hash}"
         if key not in self._sentences:
-            sentences = split_sentences(paper.abstract) or [paper.abstract]
+            sentences = [s for s in split_sentences(paper.abstract) if not is_instruction(s)] or [paper.title]
             self._sentences[key] = (sentences, np.asarray(self.embedder.embed(sentences), dtype=np.float32))
         return self._sentences[key]
 
@@ -275,13 +291,22 @@ class Answerer:
             stream.close()
         return "".join(pieces), (first_token[0] if first_token else _ms(started))
 
+    def _grounded(self, text: str, sources: list[Source], threshold: float = 0.35) -> bool:
+        """Does at least one answer sentence resemble a sentence of the sources?"""
+        sentences = [_CITATION.sub("", s).strip() for s in answer_sentences(text)]
+        if not sentences:
+            return False
+        vectors = np.asarray(self.embedder.embed(sentences), dtype=np.float32)
+        support = max(float((vectors @ self.paper_sentences(s.paper)[1].T).max()) for s in sources)
+        return support >= threshold
+
     def _ground(self, text: str, question_vector: np.ndarray, sources: list[Source]) -> tuple[str, list[Citation]]:
         """Check the model's citations, attribute uncited sentences, pick evidence sentences."""
         by_n = {s.n: s for s in sources}
         text, cited = check_citations(text, set(by_n))
-        if looks_like_refusal(text):
-            # Retrieval says the top paper answers; a small model that declines is overruled
-            # by an extractive answer from that paper.
+        if looks_like_refusal(text) or not self._grounded(text, sources):
+            # Retrieval says the top paper answers; a small model that declines, or writes
+            # something the sources do not support, is overruled by an extractive answer.
             top = sources[0]
             sentences, vectors = self.paper_sentences(top.paper)
             text, cited = f"{sentences[int((vectors @ question_vector).argmax())]} [{top.n}]", [top.n]
