@@ -12,8 +12,10 @@ fall back, a time that happens twice runs at its first occurrence. Either way on
   papers instead);
 - a restart, a second bot process, or a cron `paperbot digest --post` never posts twice.
 
-Between runs, while the model is idle, the thread writes one-liners for the papers the
-next digest will show, so the daily run mostly reads them from the cache.
+An hour before the run it fetches once already, and between runs, while the model is
+idle, it writes one-liners for the papers the next digest will show (one at a time, so a
+question never waits behind more than one). The daily run then fetches again for late
+papers and finds most one-liners cached, even on a day too big for one run's budget.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from rag.digest_store import DigestStore
@@ -31,7 +34,7 @@ log = logging.getLogger("paperbot.scheduler")
 
 TICK_S = 60.0  # how often the thread wakes to check (it also wakes exactly at run time)
 RETRY_S = 300.0  # after a failed run (Slack down, ...), try again this much later
-PRECOMPUTE_PER_TICK = 2  # one-liners written per idle tick (about a second each)
+FETCH_LEAD = timedelta(hours=1)  # the early fetch, so idle time can write one-liners before the run
 
 
 def parse_hhmm(text: str) -> time:
@@ -77,6 +80,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+
 class DigestScheduler:
     """One daemon thread running the daily job. Use `start_scheduler`."""
 
@@ -104,7 +108,8 @@ class DigestScheduler:
         self.runs = 0  # jobs started, for tests and logs
         self._stop = threading.Event()
         self._retry_at: datetime | None = None
-        self._fetched_day: date | None = None  # fetch once a day, even if posting is retried
+        self._fetched_day: date | None = None  # the run's fetch: once a day, even if posting is retried
+        self._early_fetch_day: date | None = None
         self._thread = threading.Thread(target=self._loop, name="paperbot-digest-scheduler", daemon=True)
 
     def start(self) -> DigestScheduler:
@@ -126,22 +131,32 @@ class DigestScheduler:
             state.close()
         return due(now, last, self.settings.digest.time, self.tz)
 
-    def run_job(self, now: datetime):
-        """Fetch (best effort), then build and post the digest. Returns the PostResult."""
-        from bot.digest_post import post_digest
+    def early_fetch_due(self, now: datetime) -> bool:
+        today = local_day(now, self.tz)
+        start = scheduled_at(today, self.settings.digest.time, self.tz) - FETCH_LEAD
+        return self.fetch and self._early_fetch_day != today and start <= now
+
+    def fetch_papers(self) -> None:
+        """Best effort: a fetch problem must not cost the day's digest."""
         from rag.fetch import fetch_papers, offline_message
+
+        try:
+            report = fetch_papers(self.services)
+            if report.offline:
+                log.warning("digest fetch: %s", offline_message(report))
+            else:
+                log.info("digest fetch for %s: %d added, %d errors", report.day, report.added, len(report.errors))
+        except Exception:
+            log.exception("digest fetch failed; the digest covers what is already ingested")
+
+    def run_job(self, now: datetime):
+        """Fetch (once a day, even if posting is retried), then build and post the digest."""
+        from bot.digest_post import post_digest
 
         self.runs += 1
         if self.fetch and self._fetched_day != local_day(now, self.tz):
             self._fetched_day = local_day(now, self.tz)
-            try:
-                report = fetch_papers(self.services)
-                if report.offline:
-                    log.warning("digest fetch: %s", offline_message(report))
-                else:
-                    log.info("digest fetch for %s: %d added, %d errors", report.day, report.added, len(report.errors))
-            except Exception:  # a fetch problem must not cost the day's digest
-                log.exception("digest fetch failed; posting what is already ingested")
+            self.fetch_papers()
         # The window ends after the fetch, or the papers it just added would be left out.
         result = post_digest(self.services, self.client, now=max(now, self.clock()), pace_s=self.pace_s)
         log.info("digest: %s", result.message)
@@ -154,20 +169,27 @@ class DigestScheduler:
                 if self.is_due(now):
                     self._retry_at = None
                     self.run_job(now)
-                elif self.precompute:
-                    self._warm_up()
+                else:
+                    if self.early_fetch_due(now):
+                        self._early_fetch_day = local_day(now, self.tz)
+                        self.fetch_papers()
+                    if self.precompute:
+                        self._warm_up(time_limit_s=self.tick_s / 2)
             except Exception:
                 self._retry_at = now + timedelta(seconds=RETRY_S)
                 log.exception("digest run failed; retrying at %s", self._retry_at.isoformat(timespec="seconds"))
             wake = (next_run(now, self.settings.digest.time, self.tz) - now).total_seconds()
             self._stop.wait(max(0.05, min(self.tick_s, wake)))
 
-    def _warm_up(self) -> None:
-        """Write a few one-liners for the next digest, only while no one waits for the model."""
+    def _warm_up(self, time_limit_s: float) -> None:
+        """Write one-liners for the next digest, one at a time, while no one waits for the
+        model, for about `time_limit_s` (at least one per tick)."""
         from rag.digest import precompute_oneliners
 
-        if self.services.model.queue_depth() == 0:
-            precompute_oneliners(self.services, PRECOMPUTE_PER_TICK)
+        deadline = monotonic() + time_limit_s
+        while not self._stop.is_set() and self.services.model.queue_depth() == 0:
+            if precompute_oneliners(self.services, 1) == 0 or monotonic() >= deadline:
+                return
 
 
 def start_scheduler(settings: Settings, services, client, **options) -> Callable[[], None]:

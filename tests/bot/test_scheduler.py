@@ -263,3 +263,27 @@ def test_idle_ticks_write_one_liners_before_the_daily_run(settings):
     assert scheduler.runs == 0 and len(model.history) == len(papers)
     digest = build_digest(services, model_budget=0)  # the daily run finds them all cached
     assert digest.stats.model_lines == len(papers) and digest.stats.pending == 0
+
+
+def test_fetches_an_hour_early_then_again_at_the_run(setup, slack_standin, monkeypatch):
+    settings, services, client, made = setup
+    fetched = []
+    monkeypatch.setattr("rag.fetch.fetch_papers", lambda bot, *a, **kw: fetched.append(clock.now) or _Report())
+    clock = Clock(utc(2024, 7, 15, 5, 30))  # 07:30 in Berlin: nothing yet
+    scheduler = DigestScheduler(settings, services, client, clock=clock, tick_s=0.02, precompute=False, pace_s=0).start()
+    try:
+        time.sleep(0.2)
+        assert fetched == []
+        clock.now = utc(2024, 7, 15, 6, 5)  # 08:05: the early fetch, once
+        time.sleep(0.3)
+        assert fetched == [utc(2024, 7, 15, 6, 5)] and summaries(slack_standin) == []
+        clock.now = utc(2024, 7, 15, 7, 0)  # 09:00: fetch again, then post
+        slack_standin.wait_for("chat.postMessage", count=2)
+        time.sleep(0.2)
+    finally:
+        scheduler.stop()
+    assert fetched == [utc(2024, 7, 15, 6, 5), utc(2024, 7, 15, 7, 0)] and scheduler.runs == 1
+
+
+class _Report:
+    offline, day, added, errors = False, date(2024, 7, 15), 0, []
