@@ -110,7 +110,7 @@ def test_digest_so_far_is_one_message_within_limits(monkeypatch, settings):
 def bot(settings, monkeypatch):
     """A bot whose digest is a fixed synthetic one, whatever the store holds."""
     settings.digest.channel = CHANNEL
-    current = {"digest": make_digest(120)}
+    current = {"digest": make_digest(300)}  # a 300-paper day
     monkeypatch.setattr(digest_post, "build_digest", lambda bot, **kw: current["digest"].model_copy(deep=True))
     instance = Paperbot(settings, model=FakeModel())
     instance.current = current  # tests swap the digest here
