@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.digest_store import DigestStore
-from rag.digest_text import clean_model_line, echoes_title, extractive_oneliner, prompt_excerpt, unsupported_terms
+from rag.digest_text import clean_model_line, copies_or_repeats, echoes_title, extractive_oneliner, prompt_excerpt, unsupported_terms
 from rag.llm import ModelError
 from rag.models import Paper
 from rag.settings import LLMSettings
@@ -42,7 +42,7 @@ MODEL_ONELINERS_PER_RUN = 60
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
 ONELINER_MAX_TOKENS = 40
-HIGHLIGHTS_MAX_TOKENS = 110
+HIGHLIGHTS_MAX_TOKENS = 80
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
 HIGHLIGHT_SOURCES = 6
 #: Theme labels are words that are rare in the library; this many of its newest papers
@@ -211,7 +211,7 @@ def oneliners(
 
 
 def template_highlights(themes: list[DigestTheme], leads: list[str]) -> str:
-    """Highlights without a model: counts and theme names, then the largest theme's lead."""
+    """Highlights without a model: counts and theme names, then the two largest themes' leads."""
     n = sum(len(t.paper_ids) for t in themes)
     named = [t for t in themes if t.label != OTHER_LABEL][:3]
     papers = f"{n} new paper{'s' if n != 1 else ''}"
@@ -225,6 +225,8 @@ def template_highlights(themes: list[DigestTheme], leads: list[str]) -> str:
         text = f"{papers} in {len(themes)} theme{'s' if len(themes) != 1 else ''}, led by {listed}."
     if leads:
         text += f" Top of the list: {leads[0]}"
+    if len(leads) > 1:
+        text += f" Also: {leads[1]}"
     return text
 
 
@@ -242,8 +244,10 @@ def highlights(
     themes: list[DigestTheme], leads: list[str], state: DigestStore, get_model: Callable[[], object], llm: LLMSettings, stats: DigestStats,
     use_model: bool = True,
 ) -> str:
-    """A short paragraph written only from `leads` (one-liners); checked like a one-liner
-    against them, else the template."""
+    """A short paragraph written only from `leads` (one-liners). The model's paragraph is
+    kept only if it names nothing the leads do not, and neither pastes a lead nor repeats
+    itself (the 0.5B default model mostly does, so the template is the usual result; a
+    bigger configured model gets its paragraph through). Cached by its inputs."""
     if not leads:
         stats.highlights = "none"
         return ""
@@ -263,7 +267,7 @@ def highlights(
             model = get_model()
             reply = model.generate(messages, max_tokens=HIGHLIGHTS_MAX_TOKENS, temperature=0.0)
             text = _clean_paragraph(reply, model.count_tokens(reply) >= HIGHLIGHTS_MAX_TOKENS)
-            if text and not unsupported_terms(text, "\n".join(leads)):
+            if text and not unsupported_terms(text, "\n".join(leads)) and not copies_or_repeats(text, leads):
                 state.save_text(key, "highlights", text)
                 stats.highlights = "model"
                 return text

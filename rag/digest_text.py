@@ -212,6 +212,21 @@ def clean_model_line(text: str, *, cut_off: bool = False, max_words: int = 40) -
     return line[0].upper() + line[1:]
 
 
+def _windows(words: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def copies_or_repeats(text: str, sources: list[str], n: int = 8) -> bool:
+    """True when `text` repeats any run of `n` words of itself, or copies `n` words in a
+    row from one of `sources`: a "synthesis" that only pastes its inputs adds nothing."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    own = _windows(words, n)
+    if len(own) != len(set(own)):
+        return True
+    copied = {w for source in sources for w in _windows([x.lower() for x in _WORD.findall(source)], n)}
+    return any(w in copied for w in own)
+
+
 def truncate(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters at a word boundary, with an ellipsis."""
     if len(text) <= limit:

@@ -211,12 +211,21 @@ def test_labels_property(texts, n_groups, with_other):
     assert len({label.lower() for label in labels}) == len(labels)
 
 
+def test_highlights_that_paste_or_repeat_are_not_a_synthesis():
+    from rag.digest_text import copies_or_repeats
+
+    leads = ["ADAHESSIAN adapts second order optimization to the curvature of the loss function.", "Net-Trim prunes layers."]
+    assert copies_or_repeats("Today: ADAHESSIAN adapts second order optimization to the curvature of the loss.", leads)
+    assert copies_or_repeats("Pruning is popular and pruning is popular and pruning is popular and more.", leads)
+    assert not copies_or_repeats("Optimizers and pruning lead the day, with ADAHESSIAN using curvature.", leads)
+
+
 def test_template_highlights_mentions_the_counts_and_themes():
     from rag.digest import DigestTheme
 
     themes = [DigestTheme(label="Video, diffusion", paper_ids=["a", "b"]), DigestTheme(label=OTHER_LABEL, paper_ids=["c"])]
-    text = template_highlights(themes, ["Lead line."])
-    assert text.startswith("3 new papers in 2 themes, led by video, diffusion (2).") and text.endswith("Lead line.")
+    text = template_highlights(themes, ["Lead line.", "Second lead."])
+    assert text == "3 new papers in 2 themes, led by video, diffusion (2). Top of the list: Lead line. Also: Second lead."
 
 
 # ---------------------------------------------------------------------------- the service
