@@ -313,7 +313,9 @@ class LocalModel(Model):
             raise ModelError("llama-cpp-python is not installed: run pip install -e .") from exc
         params: dict[str, Any] = {"n_ctx": self.n_ctx, "verbose": False, **kw}
         if self.n_threads is not None:
-            params["n_threads"] = self.n_threads
+            # Batch (prompt) threads too: ggml's worker threads spin, and on a busy 2-core
+            # machine two of them made generation ~40x slower than one.
+            params["n_threads"] = params["n_threads_batch"] = self.n_threads
         try:
             # No chat_format: llama-cpp-python takes the chat template from the GGUF
             # metadata (tokenizer.chat_template), so any model formats its own prompts.
