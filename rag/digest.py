@@ -253,11 +253,13 @@ def highlights(
         return ""
     prompt = load_prompt("highlights")
     key = _key("highlights", model_identity(llm), *prompt, *leads)
-    cached = state.texts([key]).get(key)
-    if cached:
+    kind = state.text_kinds([key]).get(key)
+    if kind == "highlights":
         stats.highlights = "cached"
-        return cached
-    if use_model and len(leads) > 1 and stats.model_error is None:
+        return state.texts([key])[key]
+    # A rejection is remembered too (at temperature 0 the model would write the same
+    # paragraph again), so a warm digest never calls the model.
+    if use_model and kind != "highlights-rejected" and len(leads) > 1 and stats.model_error is None:
         system, user = prompt
         messages = [
             {"role": "system", "content": system},
@@ -271,6 +273,7 @@ def highlights(
                 state.save_text(key, "highlights", text)
                 stats.highlights = "model"
                 return text
+            state.save_text(key, "highlights-rejected", "")
             log.info("highlights rejected (%r); using the template", reply[:300])
         except ModelError as exc:
             stats.model_error = str(exc)

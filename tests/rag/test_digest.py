@@ -268,10 +268,38 @@ def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_pap
     named_themes = [t for t in digest.themes if t.label != OTHER_LABEL]
     assert calls == 5 + (len(named_themes) > 1)  # five one-liners, and highlights when there is more than one theme
 
-    again = build_digest(bot)  # unchanged abstracts: nothing is generated again
+    again = build_digest(bot)  # unchanged abstracts: nothing is generated again, highlights included
     assert len(model.history) == calls
     assert [p.tldr for p in again.papers] == [p.tldr for p in digest.papers]
     assert again.highlights == digest.highlights
+
+
+def test_highlights_are_checked_and_cached_either_way(settings):
+    from rag.digest import DigestStats, DigestTheme, highlights
+
+    themes = [DigestTheme(label="Optimizers", paper_ids=["a"]), DigestTheme(label="Pruning", paper_ids=["b"])]
+    leads = ["ADAHESSIAN adapts second order optimization to the loss curvature.", "Net-Trim prunes trained network layers."]
+    state = DigestStore(settings.home)
+
+    pasted = FakeModel(default=" ".join(leads))  # only pastes the one-liners: rejected
+    stats = DigestStats()
+    text = highlights(themes, leads, state, lambda: pasted, settings.llm, stats)
+    assert stats.highlights == "template" and text == template_highlights(themes, leads)
+    assert highlights(themes, leads, state, lambda: pasted, settings.llm, DigestStats()) == text
+    assert len(pasted.history) == 1  # the rejection is remembered: warm digests never call the model
+
+    good = FakeModel(default="Second order optimization and pruning lead the day; ADAHESSIAN uses the loss curvature while Net-Trim prunes layers.")
+    stats = DigestStats()
+    other_leads = leads[::-1]
+    text = highlights(themes, other_leads, state, lambda: good, settings.llm, stats)
+    assert stats.highlights == "model" and text.startswith("Second order optimization and pruning")
+    stats = DigestStats()
+    assert highlights(themes, other_leads, state, lambda: good, settings.llm, stats) == text and stats.highlights == "cached"
+
+    invented = FakeModel(default="Google's optimizers and pruning lead the day with a 40% speed-up overall.")
+    stats = DigestStats()
+    highlights(themes, ["Lead one is here.", "Lead two is here."], state, lambda: invented, settings.llm, stats)
+    assert stats.highlights == "template"
 
 
 def test_prompt_is_short_title_and_abstract_head(sample_papers):
