@@ -77,7 +77,7 @@ def retrieval_query(question: str, history: list[Turn]) -> str:
 class Evidence:
     """Retrieval evidence about the best paper: the inputs of the found decision."""
 
-    sentence: float  # best cosine similarity of one abstract sentence to the question
+    sentence: float  # best cosine similarity of the title or one abstract sentence to the question
     gap: float  # how far that beats the runner-up paper's best sentence
     lexical: float  # the paper's best BM25 score over ln(1 + chunks), so it means the same for any store size
 
@@ -225,14 +225,22 @@ class Answerer:
 
     # -- evidence ----------------------------------------------------------------------
     def paper_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray]:
+        """The abstract's sentences (instructions left out) and their vectors."""
+        sentences, vectors = self._paper_vectors(paper)
+        return sentences, vectors[1:]
+
+    def _paper_vectors(self, paper: Paper) -> tuple[list[str], np.ndarray]:
+        """Sentences, and vectors of the title followed by each sentence (cached)."""
         key = f"{paper.paper_id}:{paper.content_hash}"
         if key not in self._sentences:
             sentences = [s for s in split_sentences(paper.abstract) if not is_instruction(s)] or [paper.title]
-            self._sentences[key] = (sentences, np.asarray(self.embedder.embed(sentences), dtype=np.float32))
+            self._sentences[key] = (sentences, np.asarray(self.embedder.embed([paper.title, *sentences]), dtype=np.float32))
         return self._sentences[key]
 
     def evidence(self, question_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> Evidence:
-        best = [float((self.paper_sentences(papers[h.paper_id])[1] @ question_vector).max()) for h in hits[:2]]
+        # A question often mirrors a title ("which paper proposes a hybrid optimizer?"),
+        # so the title counts as one of the paper's sentences here.
+        best = [float((self._paper_vectors(papers[h.paper_id])[1] @ question_vector).max()) for h in hits[:2]]
         lexical = float(hits[0].bm25 or 0.0) / float(np.log1p(max(self.store.chunk_count(), 1)))
         return Evidence(sentence=best[0], gap=best[0] - (best[1] if len(best) > 1 else 0.0), lexical=lexical)
 
