@@ -41,7 +41,7 @@ MODEL_ONELINERS_PER_RUN = 60
 #: Characters of the abstract shown to the model (its opening and its contribution
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
-ONELINER_MAX_TOKENS = 40
+ONELINER_MAX_TOKENS = 32  # a one-liner is ~20 tokens; longer replies are run-ons, rejected anyway
 HIGHLIGHTS_MAX_TOKENS = 80
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
 HIGHLIGHT_SOURCES = 6
