@@ -262,6 +262,7 @@ def post_digest(
     since: datetime | None = None,
     now: datetime | None = None,
     model_budget: int = MODEL_ONELINERS_PER_RUN,
+    time_budget_s: float | None = None,
     progress=None,
     pace_s: float = 1.0,
 ) -> PostResult:
@@ -283,7 +284,9 @@ def post_digest(
         if current and current.status == POSTED and not force:
             return PostResult("already_posted", _digest_of(current, True), channel, day)
 
-        digest = build_digest(bot, since=since, until=now, model_budget=model_budget, progress=progress, state=state)
+        digest = build_digest(
+            bot, since=since, until=now, model_budget=model_budget, time_budget_s=time_budget_s, progress=progress, state=state
+        )
         if digest.empty and not settings.digest.post_when_empty:
             state.claim_new(
                 channel=channel, day=day, since=digest.since, until=digest.until, status=EMPTY, digest_json=digest.model_dump_json(),

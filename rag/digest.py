@@ -5,13 +5,15 @@ scheduler and `/papers digest`; none of them holds digest logic of its own.
 Pipeline: window -> papers (SQLite) -> vectors (Chroma) -> themes (rag.themes) ->
 one-liners (model, cached) -> highlights (model, cached, from the one-liners only).
 
-One-liners cost the model about a second each on 2 cores, so a run generates at most
-`model_budget` of them (default `MODEL_ONELINERS_PER_RUN`). The budget is spent
-round-robin over the themes, most central papers first, so every theme leads with a
-model-written line; the other papers show an extractive sentence from their abstract
-(faithful by construction). Nothing about those is cached, so any later run over the same
-papers (`paperbot digest` again, the scheduler's idle warm-up, `/papers digest`) upgrades
-them. A normal day (tens of papers) fits the budget whole; only a first run over a big
+One-liners cost the model one to three seconds each on 2 cores, so a run generates at
+most `model_budget` of them (default `MODEL_ONELINERS_PER_RUN`) and, when given, stops
+after `time_budget_s` seconds of generating (the terminal view uses this so it answers
+in about a minute on any machine). The budget is spent round-robin over the themes, most
+central papers first, so every theme leads with a model-written line; the other papers
+show an extractive sentence from their abstract (faithful by construction). Nothing
+about those is cached, so any later run over the same papers (`paperbot digest` again,
+the scheduler's idle warm-up, which also runs an hour before the daily post) upgrades
+them. A normal day (tens of papers) fits the budget whole; a first run over a big
 backlog (the bundled corpus: 687 papers) shows many extractive lines.
 """
 
@@ -38,6 +40,8 @@ log = logging.getLogger("paperbot.digest")
 
 #: Model one-liners generated per run at most; the rest get an extractive sentence for now.
 MODEL_ONELINERS_PER_RUN = 60
+#: Seconds of one-liner generation the interactive terminal view waits for at most.
+INTERACTIVE_SECONDS = 45
 #: Characters of the abstract shown to the model (its opening and its contribution
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
@@ -165,8 +169,9 @@ def oneliners(
     model_budget: int,
     stats: DigestStats,
     progress: Progress | None = None,
+    time_budget_s: float | None = None,
 ) -> list[str]:
-    """One line per paper (same order as `papers`): cached, generated within the budget
+    """One line per paper (same order as `papers`): cached, generated within the budgets
     (in `order`), or extractive. `get_model` is only called when something is generated,
     so a warm digest never loads the model."""
     prompt = load_prompt("oneliner")
@@ -179,10 +184,13 @@ def oneliners(
     stats.unfaithful = sum(1 for k in keys if kinds.get(k) == "oneliner-extractive")
 
     todo = [i for i in order if lines[i] is None][: max(0, model_budget)]
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     model = None
     for done, i in enumerate(todo):
         if progress:
             progress(done, len(todo))
+        if deadline is not None and time.monotonic() > deadline:
+            break
         try:
             model = model or get_model()
             line, faithful = write_oneliner(model, papers[i], prompt)
@@ -318,6 +326,7 @@ def build_digest(
     since: datetime | None = None,
     until: datetime | None = None,
     model_budget: int = MODEL_ONELINERS_PER_RUN,
+    time_budget_s: float | None = None,
     progress: Progress | None = None,
     state: DigestStore | None = None,
 ) -> Digest:
@@ -325,12 +334,15 @@ def build_digest(
 
     `bot` is a `rag.service.Paperbot`. `since` defaults to the end of the last posted
     digest (all papers if none was posted), `until` to now. `model_budget` caps the model
-    one-liners generated in this run (0: cached and extractive lines only, no model).
+    one-liners generated in this run (0: cached and extractive lines only, no model);
+    `time_budget_s`, if given, stops generating one-liners after that many seconds.
     """
     if state is None:
         state = DigestStore(bot.settings.home)
         try:
-            return build_digest(bot, since=since, until=until, model_budget=model_budget, progress=progress, state=state)
+            return build_digest(
+                bot, since=since, until=until, model_budget=model_budget, time_budget_s=time_budget_s, progress=progress, state=state
+            )
         finally:
             state.close()
     started = time.perf_counter()
@@ -351,7 +363,8 @@ def build_digest(
 
     t = time.perf_counter()
     get_model = lambda: bot.model  # noqa: E731 - built (and loaded) only when needed
-    lines = oneliners(papers, _budget_order([g.members for g in groups]), state, get_model, bot.settings.llm, model_budget, stats, progress)
+    order = _budget_order([g.members for g in groups])
+    lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, time_budget_s)
     stats.seconds["oneliners"] = time.perf_counter() - t
 
     digest_papers, themes = [], []

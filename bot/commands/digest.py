@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from bot.console import console, errors, print_json, progress_bar
-from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, build_digest
+from rag.digest import INTERACTIVE_SECONDS, MODEL_ONELINERS_PER_RUN, Digest, build_digest
 from rag.service import Paperbot
 
 
@@ -24,6 +24,10 @@ def register(subparsers, common) -> None:
     parser.add_argument(
         "--model-lines", type=int, default=MODEL_ONELINERS_PER_RUN, metavar="N",
         help=f"generate at most N model one-liners now (default {MODEL_ONELINERS_PER_RUN}); the rest show an abstract sentence until a later run",
+    )
+    parser.add_argument(
+        "--model-seconds", type=float, default=None, metavar="S",
+        help=f"stop generating one-liners after S seconds (default {INTERACTIVE_SECONDS} in the terminal, no limit with --post)",
     )
     parser.set_defaults(func=run)
 
@@ -69,7 +73,7 @@ def _print_stats(digest: Digest) -> None:
     if stats.pending:
         errors.print(
             f"{stats.pending} papers show an abstract sentence for now (over this run's budget of model one-liners); "
-            "the next run writes more (--model-lines N).", highlight=False,
+            "the next run writes more (--model-lines N, --model-seconds S).", highlight=False,
         )
     if stats.model_error:
         errors.print(f"[yellow]warning[/yellow] no model one-liners: {stats.model_error}", highlight=False)
@@ -84,10 +88,14 @@ def run(args, settings) -> int:
             from bot.digest_post import post_digest
             from bot.slack_web import web_client
 
-            result = post_digest(bot, web_client(settings), force=args.force, since=since, model_budget=args.model_lines, progress=progress)
+            result = post_digest(
+                bot, web_client(settings), force=args.force, since=since, model_budget=args.model_lines,
+                time_budget_s=args.model_seconds, progress=progress,
+            )
             digest = result.digest
         else:
-            digest = build_digest(bot, since=since, model_budget=args.model_lines, progress=progress)
+            seconds = INTERACTIVE_SECONDS if args.model_seconds is None else args.model_seconds
+            digest = build_digest(bot, since=since, model_budget=args.model_lines, time_budget_s=seconds, progress=progress)
     if args.json:
         print_json(digest.contract())
     elif not args.post:

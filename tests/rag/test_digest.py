@@ -343,6 +343,21 @@ def test_budget_limits_model_lines_and_later_runs_upgrade_the_rest(settings, sam
     assert second.stats.pending == 0 and second.stats.generated == 4
 
 
+def test_time_budget_stops_generating_and_leaves_the_rest_pending(settings, sample_papers, monkeypatch):
+    import rag.digest as digest_module
+
+    model = FakeModel(default="A plain summary line of the paper.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:5])
+    import time
+    from types import SimpleNamespace
+
+    ticks = iter(range(0, 1000, 10))  # every reading of the digest's clock is 10 s later
+    monkeypatch.setattr(digest_module, "time", SimpleNamespace(monotonic=lambda: next(ticks), perf_counter=time.perf_counter))
+    digest = build_digest(bot, time_budget_s=25)
+    assert digest.stats.generated == 2 and digest.stats.pending == 3
+
+
 def test_no_model_at_all_still_gives_a_digest(settings, sample_papers):
     model = FakeModel()
     model.fail(ModelError("Default model packages are missing"))
