@@ -12,7 +12,10 @@ A fresh temporary home gets N papers ingested (not timed). Then, each in a new
 - warm: the same digest again: everything from the SQLite cache, the model never loaded
   (goal: 5 s or less);
 - warm CLI: `paperbot digest --json` in a new process, as a user or cron runs it
-  (interpreter start and imports included).
+  (interpreter start and imports included);
+- cold, terminal: the cold run again on a copy of the home made before it, with the
+  terminal view's time budget (rag.digest.INTERACTIVE_SECONDS): what `paperbot digest`
+  shows a user who waits for it.
 
 Prints a table with the parts (themes, one-liners, highlights) and the total.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.digest import build_digest  # noqa: E402
+from rag.digest import INTERACTIVE_SECONDS, build_digest  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
 from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
@@ -64,12 +67,12 @@ class CountingModel(Model):
         self.inner.close()
 
 
-def _run(settings, label: str, budget: int) -> tuple[str, dict, object, CountingModel | None]:
+def _run(settings, label: str, budget: int, seconds: float | None = None) -> tuple[str, dict, object, CountingModel | None]:
     bot = Paperbot(settings)
     counting = CountingModel(bot.model)
     bot.model = counting  # building the wrapper object loads nothing
     started = time.perf_counter()
-    digest = build_digest(bot, model_budget=budget)
+    digest = build_digest(bot, model_budget=budget, time_budget_s=seconds)
     total = time.perf_counter() - started
     counting.close()
     return label, {**digest.stats.seconds, "wall": total}, digest, counting
@@ -92,12 +95,16 @@ def main() -> int:
         ingest_papers(ParseResult(papers=papers), bot.store, bot.embedder, settings)
         print(f"ingested {len(papers)} papers in {time.perf_counter() - t:.1f} s (not part of the digest time)", file=sys.stderr)
 
+        bot.store.close()
+        shutil.copytree(home, home.with_name(home.name + "-terminal"))
+        terminal_settings = load_settings(**(overrides | {"home": home.with_name(home.name + "-terminal")}))
         load_before = os.getloadavg()[0]
         rows = [_run(settings, "cold", budget=len(papers)), _run(settings, "warm", budget=len(papers))]
         env = {**os.environ, "PAPERBOT_HOME": str(home)} | ({"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {})
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "bot.cli", "digest", "--json"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         rows.append(("warm CLI", {"wall": time.perf_counter() - t}, None, None))
+        rows.append(_run(terminal_settings, "cold, terminal", budget=len(papers), seconds=INTERACTIVE_SECONDS))
         cold_digest = rows[0][2]
         stats = cold_digest.stats
         print(f"\n{os.cpu_count()} cores, llm.n_threads={settings.llm.n_threads}, 1-min load average {load_before:.1f} before and "
@@ -112,14 +119,17 @@ def main() -> int:
                 f"{counted.output_tokens} tokens written, {counted.seconds:.1f} s in calls; at the speeds measured "
                 f"on an idle machine (DESIGN.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
             )
-        print(f"warm model calls: {rows[1][3].calls}\n")
-        print(f"{'run':9} {'themes s':>9} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
+        print(f"warm model calls: {rows[1][3].calls}")
+        terminal = rows[3][2].stats
+        print(f"cold, terminal: {terminal.model_lines} model one-liners within {INTERACTIVE_SECONDS} s, {terminal.pending} left for a later run\n")
+        print(f"{'run':14} {'themes s':>9} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
         for label, seconds, *_ in rows:
             parts = [f"{seconds[k]:.2f}" if k in seconds else "-" for k in ("themes", "oneliners", "highlights")]
-            print(f"{label:9} {parts[0]:>9} {parts[1]:>13} {parts[2]:>13} {seconds['wall']:8.2f}")
+            print(f"{label:14} {parts[0]:>9} {parts[1]:>13} {parts[2]:>13} {seconds['wall']:8.2f}")
         return 0
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(home.with_name(home.name + "-terminal"), ignore_errors=True)
 
 
 if __name__ == "__main__":
