@@ -45,7 +45,7 @@ INTERACTIVE_SECONDS = 45
 #: Characters of the abstract shown to the model (its opening and its contribution
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
-ONELINER_MAX_TOKENS = 32  # a one-liner is ~20 tokens; longer replies are run-ons, rejected anyway
+ONELINER_MAX_TOKENS = 40  # a one-liner is ~20 tokens; a reply cut at 40 is a run-on, rejected
 HIGHLIGHTS_MAX_TOKENS = 80
 #: One-liners (one per theme, the most central paper's) the highlights are written from.
 HIGHLIGHT_SOURCES = 6
@@ -362,6 +362,7 @@ def build_digest(
     stats.seconds["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     get_model = lambda: bot.model  # noqa: E731 - built (and loaded) only when needed
     order = _budget_order([g.members for g in groups])
     lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, time_budget_s)
@@ -376,7 +377,8 @@ def build_digest(
 
     t = time.perf_counter()
     leads = [lines[g.members[0]] for g in groups if not g.other][:HIGHLIGHT_SOURCES] or [lines[groups[0].members[0]]]
-    text = highlights(themes, leads, state, get_model, bot.settings.llm, stats, use_model=model_budget > 0)
+    in_time = deadline is None or time.monotonic() < deadline  # no model highlights once the time is spent
+    text = highlights(themes, leads, state, get_model, bot.settings.llm, stats, use_model=model_budget > 0 and in_time)
     stats.seconds["highlights"] = time.perf_counter() - t
     stats.seconds["total"] = time.perf_counter() - started
     return Digest(since=since, until=until, papers=digest_papers, themes=themes, highlights=text, stats=stats)
