@@ -169,11 +169,11 @@ def oneliners(
     model_budget: int,
     stats: DigestStats,
     progress: Progress | None = None,
-    time_budget_s: float | None = None,
+    deadline: float | None = None,
 ) -> list[str]:
-    """One line per paper (same order as `papers`): cached, generated within the budgets
-    (in `order`), or extractive. `get_model` is only called when something is generated,
-    so a warm digest never loads the model."""
+    """One line per paper (same order as `papers`): cached, generated within the budget
+    and before `deadline` (time.monotonic) in `order`, or extractive. `get_model` is only
+    called when something is generated, so a warm digest never loads the model."""
     prompt = load_prompt("oneliner")
     model_id = model_identity(llm)
     keys = [oneliner_key(p, model_id, prompt) for p in papers]
@@ -184,7 +184,6 @@ def oneliners(
     stats.unfaithful = sum(1 for k in keys if kinds.get(k) == "oneliner-extractive")
 
     todo = [i for i in order if lines[i] is None][: max(0, model_budget)]
-    deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     model = None
     for done, i in enumerate(todo):
         if progress:
@@ -365,7 +364,7 @@ def build_digest(
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     get_model = lambda: bot.model  # noqa: E731 - built (and loaded) only when needed
     order = _budget_order([g.members for g in groups])
-    lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, time_budget_s)
+    lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, deadline)
     stats.seconds["oneliners"] = time.perf_counter() - t
 
     digest_papers, themes = [], []
