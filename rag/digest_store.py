@@ -108,14 +108,18 @@ class DigestStore:
         self._db.close()
 
     # ---- generated text ---------------------------------------------------------------
-    def texts(self, keys: list[str]) -> dict[str, str]:
+    def _by_key(self, keys: list[str], column: str) -> dict[str, str]:
+        """key -> `column` of digest_texts, queried in slices under SQLite's variable limit."""
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):
             part = keys[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._db.execute(f"SELECT key, text FROM digest_texts WHERE key IN ({marks})", part):
-                found[row["key"]] = row["text"]
+            for row in self._db.execute(f"SELECT key, {column} FROM digest_texts WHERE key IN ({marks})", part):
+                found[row["key"]] = row[column]
         return found
+
+    def texts(self, keys: list[str]) -> dict[str, str]:
+        return self._by_key(keys, "text")
 
     def save_text(self, key: str, kind: str, text: str) -> None:
         self._db.execute(
@@ -124,13 +128,7 @@ class DigestStore:
         )
 
     def text_kinds(self, keys: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._db.execute(f"SELECT key, kind FROM digest_texts WHERE key IN ({marks})", part):
-                found[row["key"]] = row["kind"]
-        return found
+        return self._by_key(keys, "kind")
 
     # ---- posts ------------------------------------------------------------------------
     def last_posted_until(self) -> datetime | None:
