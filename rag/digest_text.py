@@ -27,11 +27,10 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[^\W\d_][\w'’]*|\d[\w'’]*")
 # Words that start a clause: their capital letter says nothing about being a name.
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;]\s+|\(\s*|[\"“]\s*)$")
+# Where an abstract states what the authors did: "we ...", "this paper ...", "our method ...".
+# Background sentences rarely speak in the first person.
 _CONTRIBUTION = re.compile(
-    r"\b(?:we|this (?:paper|work|study|article)|our (?:method|approach|framework|model|work))\b"
-    r".{0,80}?\b(?:propose|present|introduce|develop|design|show|study|investigate|demonstrate|"
-    r"build|release|find|explore|describe)",
-    re.IGNORECASE,
+    r"\b(?:we|this (?:paper|work|study|article)|here|our (?:method|approach|framework|model|work|results))\b", re.IGNORECASE
 )
 _META_PREFIX = re.compile(
     r"^(?:\*+|#+|[-•]\s*)?(?:tl;?dr|one[- ]?liner|one[- ]line summary|summary|answer|sentence)\s*[:\-–—]\s*",
@@ -146,13 +145,13 @@ def extractive_oneliner(abstract: str, max_words: int = 32) -> str:
     """The abstract's own statement of its contribution, cut to `max_words`.
 
     The first sentence that says what the authors did ("we propose ...", "this paper
-    introduces ...") among the first few, else the first sentence. Verbatim, so it is
+    introduces ...") among the first eight, else the first sentence. Verbatim, so it is
     faithful by construction.
     """
     sentences = split_sentences(abstract)
     if not sentences:
         return ""
-    chosen = next((s for s in sentences[:5] if _CONTRIBUTION.search(s)), sentences[0])
+    chosen = next((s for s in sentences[:8] if _CONTRIBUTION.search(s)), sentences[0])
     return _cut_words(_drop_lead_in(chosen), max_words)
 
 
@@ -172,7 +171,7 @@ def prompt_excerpt(abstract: str, limit: int) -> str:
     characters. Abstracts often open with background, which a small model then
     summarises instead of the paper; and a short prompt is what keeps one-liners fast."""
     sentences = split_sentences(abstract)
-    start = next((i for i, s in enumerate(sentences[:6]) if _CONTRIBUTION.search(s)), 0)
+    start = next((i for i, s in enumerate(sentences[:8]) if _CONTRIBUTION.search(s)), 0)
     chosen = sentences[start:]
     text = ""
     for sentence in chosen:
