@@ -26,6 +26,8 @@ MERGE_THRESHOLD = 0.40
 #: A lone paper joins the closest theme when its mean similarity to it is at least this.
 ATTACH_THRESHOLD = 0.30
 OTHER_LABEL = "Other papers"
+#: A label's second term must score at least this share of its first.
+LABEL_TERM_FLOOR = 0.4
 
 
 @dataclass
@@ -138,7 +140,9 @@ _GENERIC = frozenset(
     demonstrated terms way ways critical crucial important potential significant given level levels
     set sets number numbers various lack limited limitations capability capabilities""".split()
 )
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]|[A-Za-z]")
+_TOKEN = re.compile(r"[^\W\d_][\w\-]*[^\W_]|[^\W\d_]")  # words (any script), hyphenated or with digits
+# Adverbs ("dramatically", "frequently") are never a topic.
+_ADVERB = re.compile(r"(?:ally|ently|antly|ously|ively|ately|ingly|fully|edly|arly|ily)$")
 
 
 def _norm(word: str) -> str:
@@ -153,7 +157,9 @@ def _norm(word: str) -> str:
 
 def _keep(word: str) -> bool:
     lowered = word.lower()
-    return len(lowered) > 2 and lowered not in _STOPWORDS and _norm(lowered) not in _GENERIC and lowered not in _GENERIC
+    if len(lowered) <= 2 or lowered in _STOPWORDS or lowered in _GENERIC or _norm(lowered) in _GENERIC:
+        return False
+    return not _ADVERB.search(lowered) or lowered in ("anomaly", "family", "assembly")
 
 
 def _terms(text: str) -> dict[str, str]:
@@ -189,10 +195,10 @@ def document_frequencies(texts: list[str]) -> tuple[Counter, int]:
     return frequencies, len(texts)
 
 
-def distinctive_terms(
+def scored_terms(
     texts: list[str], groups: list[list[int]], top: int = 6, background: tuple[Counter, int] | None = None,
     titles: list[str] | None = None,
-) -> list[list[str]]:
+) -> list[list[tuple[float, str]]]:
     """For each group of texts, its most distinctive terms, best first (class-based TF-IDF).
 
     A term scores by the share of the group's papers that use it (counted again for the
@@ -224,16 +230,21 @@ def distinctive_terms(
             coverage = (count + in_titles[term]) / len(group)
             scored.append((coverage * rarity * (1.5 if " " in term else 1.0), term))
         scored.sort(key=lambda x: (-x[0], x[1]))
-        chosen: list[str] = []
-        for _, term in scored:
-            # Skip a word already inside a chosen phrase, and a phrase repeating a chosen word.
-            if any(term in c.split() or c in term.split() for c in chosen):
+        chosen: list[tuple[float, str]] = []
+        for score, term in scored:
+            # Terms sharing a word say the same twice ("time series", "series analysis").
+            if any(set(term.split()) & set(c.split()) for _, c in chosen):
                 continue
-            chosen.append(term)
+            chosen.append((score, term))
             if len(chosen) == top:
                 break
-        results.append([_display(surfaces[t]) for t in chosen])
+        results.append([(score, _display(surfaces[t])) for score, t in chosen])
     return results
+
+
+def distinctive_terms(texts: list[str], groups: list[list[int]], top: int = 6, **kw) -> list[list[str]]:
+    """`scored_terms` without the scores."""
+    return [[term for _, term in terms] for terms in scored_terms(texts, groups, top, **kw)]
 
 
 def _capitalise(label: str) -> str:
@@ -251,19 +262,23 @@ def label_themes(
     further terms are tried, then a number is added. "Other papers" is reserved for the
     catch-all group.
     """
-    terms = distinctive_terms(texts, [g.members for g in groups], top=words_per_label + 4, background=background, titles=titles)
+    scored = scored_terms(texts, [g.members for g in groups], top=words_per_label + 4, background=background, titles=titles)
     labels: list[str] = []
     used = {OTHER_LABEL.lower()}
-    for number, (group, candidates) in enumerate(zip(groups, terms), start=1):
+    for group, terms in zip(groups, scored):
         if group.other:
             labels.append(OTHER_LABEL)
             continue
-        options = [", ".join(candidates[:words_per_label])]
-        options += [", ".join([candidates[0], extra]) for extra in candidates[words_per_label:]] if candidates else []
+        candidates = [term for _, term in terms]
+        # Only terms nearly as distinctive as the best one: a weak second word ("yields",
+        # "process") makes a label worse, not clearer.
+        strong = [term for score, term in terms if score >= LABEL_TERM_FLOOR * terms[0][0]] if terms else []
+        options = [", ".join(strong[:words_per_label])]
+        options += [", ".join([candidates[0], extra]) for extra in candidates[1:]] if candidates else []
         label = next((o for o in options if o and o.lower() not in used), None)
         if label is None:
             base = options[0] or "Theme"
-            label = next(f"{base} ({k})" for k in range(number, number + len(groups) + 2) if f"{base} ({k})".lower() not in used)
+            label = next(f"{base} ({k})" for k in range(2, len(groups) + 3) if f"{base} ({k})".lower() not in used)
         label = _capitalise(label)
         used.add(label.lower())
         labels.append(label)

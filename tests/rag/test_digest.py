@@ -186,6 +186,24 @@ def test_labels_prefer_words_rare_in_the_library():
     assert alone[0]  # without a background every shared word is as rare as any other
 
 
+def test_label_terms_are_whole_words_without_adverbs_or_overlap():
+    texts = [
+        "Light Schrödinger bridge for time series analysis, dramatically faster.",
+        "Schrödinger bridge models of time series analysis, dramatically simpler.",
+    ]
+    (label,) = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=3)
+    assert "Schrödinger" in label or "schrödinger" in label
+    assert "dramatically" not in label.lower()
+    words = label.lower().replace(",", "").split()
+    assert len(words) == len(set(words))  # no word twice ("time series, series analysis")
+
+
+def test_duplicate_labels_are_numbered_from_two():
+    texts = ["Hashing."] * 4
+    labels = label_themes(texts, [ThemeGroup([0, 1]), ThemeGroup([2, 3])])
+    assert labels == ["Hashing", "Hashing (2)"]
+
+
 def test_labels_are_never_empty_or_duplicated_even_for_identical_groups():
     texts = ["Graph neural networks for molecules."] * 6 + ["the of and"] * 2
     groups = [ThemeGroup([0, 1]), ThemeGroup([2, 3]), ThemeGroup([4, 5]), ThemeGroup([6, 7]), ThemeGroup([], other=True)]
