@@ -110,6 +110,7 @@ class DigestScheduler:
         self._retry_at: datetime | None = None
         self._fetched_day: date | None = None  # the run's fetch: once a day, even if posting is retried
         self._early_fetch_day: date | None = None
+        self._warm_up_off_day: date | None = None  # the model failed today: stop warming up
         self._thread = threading.Thread(target=self._loop, name="paperbot-digest-scheduler", daemon=True)
 
     def start(self) -> DigestScheduler:
@@ -186,9 +187,19 @@ class DigestScheduler:
         model, for about `time_limit_s` (at least one per tick)."""
         from rag.digest import precompute_oneliners
 
+        from rag.llm import ModelError
+
+        today = local_day(self.clock(), self.tz)
+        if self._warm_up_off_day == today:
+            return
         deadline = monotonic() + time_limit_s
         while not self._stop.is_set() and self.services.model.queue_depth() == 0:
-            if precompute_oneliners(self.services, 1) == 0 or monotonic() >= deadline:
+            try:
+                if precompute_oneliners(self.services, 1) == 0 or monotonic() >= deadline:
+                    return
+            except ModelError as exc:
+                self._warm_up_off_day = today
+                log.warning("idle one-liners off until tomorrow: %s", exc)
                 return
 
 

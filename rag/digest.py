@@ -387,7 +387,7 @@ def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> i
     """Write up to `limit` missing one-liners for the next digest's papers (newest first).
 
     The scheduler calls this while the bot is idle, so the daily run finds them cached.
-    Returns how many were written.
+    Returns how many were written; raises ModelError when the model cannot be used.
     """
     if state is None:
         state = DigestStore(bot.settings.home)
@@ -400,4 +400,6 @@ def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> i
         return 0
     stats = DigestStats()
     oneliners(papers, list(range(len(papers))), state, lambda: bot.model, bot.settings.llm, limit, stats)
+    if stats.model_error:  # the caller should stop trying for a while, not retry every tick
+        raise ModelError(stats.model_error)
     return stats.generated

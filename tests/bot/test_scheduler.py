@@ -287,3 +287,22 @@ def test_fetches_an_hour_early_then_again_at_the_run(setup, slack_standin, monke
 
 class _Report:
     offline, day, added, errors = False, date(2024, 7, 15), 0, []
+
+
+def test_warm_up_backs_off_for_the_day_when_the_model_fails(settings):
+    from rag.ingest import ingest_papers
+    from rag.llm import ModelError
+    from rag.sources import ParseResult, read_sources
+
+    settings.digest.channel = "CDIGEST"
+    settings.digest.time = "23:59"
+    model = FakeModel()
+    model.fail(ModelError("Default model packages are missing"))
+    services = Paperbot(settings, model=model)
+    papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
+    ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)
+    clock = Clock(datetime.now(UTC).replace(hour=0, minute=1))
+    scheduler = DigestScheduler(settings, services, None, clock=clock, tick_s=0.02, fetch=False, precompute=True, pace_s=0).start()
+    time.sleep(0.5)
+    scheduler.stop()
+    assert len(model.history) == 1  # tried once, then left the model alone for the day
