@@ -27,7 +27,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from rag.answer import Source, build_messages
+from rag.answer import build_messages
 from rag.evaluate import load_questions
 from rag.service import Paperbot
 from rag.settings import load_settings
@@ -36,7 +36,7 @@ from rag.sources import bundled_corpus_dir
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "questions-dev.jsonl"
 
 
-def generation_speed(bot: Paperbot, messages: list[dict], max_tokens: int = 96) -> tuple[float, float]:
+def generation_speed(bot: Paperbot, messages: list[dict], max_tokens: int = 64) -> tuple[float, float]:
     """Tokens/s generating the same prompt through paperbot's model and through raw llama.cpp."""
     model = bot.model
 
@@ -79,9 +79,10 @@ def main() -> None:
         totals.append(answer.timings_ms["total"])
         if answer.found:
             firsts.append(answer.timings_ms["first_token"])
-            hits = bot.search(q.question, k=bot.settings.answer.sources)
-            papers = bot.store.get_many([h.paper_id for h in hits])
-            messages = build_messages(q.question, [Source(n=i + 1, paper=papers[h.paper_id], hit=h) for i, h in enumerate(hits)], [], bot.settings.answer.chunks_per_source)
+            vector = np.asarray(bot.embedder.embed([q.question])[0], dtype=np.float32)
+            hits = bot._search(q.question, k=bot.settings.answer.sources, query_vector=vector)
+            sources = bot.answerer.choose_sources(q.question, vector, hits, bot.store.get_many([h.paper_id for h in hits]))
+            messages = build_messages(q.question, sources, [])
             prompt_tokens.append(sum(bot.model.count_tokens(m["content"]) for m in messages))
     ours, raw = generation_speed(bot, messages)
 

@@ -1,31 +1,38 @@
-"""Collect the found-decision evidence for every dev question (no generation needed).
+"""Collect the found-decision evidence for every dev question (no generation needed), and
+optionally refit `Calibration` from it.
 
-Usage: python benchmarks/calibrate.py HOME QUESTIONS.jsonl... > evidence.tsv
+Usage: python benchmarks/calibrate.py HOME QUESTIONS.jsonl... [--fit] > evidence.tsv
 HOME must hold the bundled corpus. Prints one row per question: id, kind, answerable,
-whether the top paper is gold, the evidence (sentence, gap, lexical), the calibrated
-probability and the decision; then refusal / false-refusal rates on stderr. The fit of
-`Calibration` from these rows is described in docs/calibration.md.
+whether the top paper is gold, the evidence features, the calibrated probability and the
+decision; then refusal / false-refusal rates on stderr. With --fit it also fits a logistic
+regression on the features (docs/calibration.md) and prints its weights with in-sample and
+leave-one-out rates, so the numbers in the docs can be reproduced.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from dataclasses import astuple, fields
 from pathlib import Path
 
 import numpy as np
 
-from rag.answer import Calibration, is_followup, retrieval_query
+from rag.answer import Calibration, Evidence, is_followup, retrieval_query
 from rag.evaluate import load_questions
 from rag.llm import FakeModel
 from rag.models import Turn, normalize_title
 from rag.service import Paperbot
 from rag.settings import load_settings
 
+FEATURES = [f.name for f in fields(Evidence)]
+UNANSWERABLE_WEIGHT = 3.0  # a wrong answer costs more trust than a wrong refusal
+L2 = 1.0
 
-def main(home: str, paths: list[str]) -> None:
+
+def collect(home: str, paths: list[str]) -> list[dict]:
     bot = Paperbot(load_settings(home=home), model=FakeModel())  # no generation: evidence only
-    calibration = Calibration()
-    decisions: dict[tuple[bool, bool], list[bool]] = {}
+    rows = []
     for path in paths:
         for q in load_questions(Path(path)):
             history = [Turn(question=t["question"], paper_ids=[h.paper_id for h in bot.search(t["question"], k=1)]) for t in q.history]
@@ -36,17 +43,73 @@ def main(home: str, paths: list[str]) -> None:
             if followup:
                 hits = bot.answerer._put_earlier_papers_first(hits, history[-1].paper_ids)
             papers = bot.store.get_many([h.paper_id for h in hits])
-            ev = bot.answerer.evidence(vector, hits, papers)
-            probability = calibration.probability(ev)
-            found = probability >= calibration.threshold or followup
             top_gold = normalize_title(hits[0].title) in {normalize_title(t) for t in q.gold_titles}
-            decisions.setdefault((q.id.startswith("dev"), bool(q.gold_titles)), []).append(found)
-            print(f"{q.id}\t{q.kind}\t{int(bool(q.gold_titles))}\t{int(top_gold)}\t{ev.sentence:.3f}\t{ev.gap:.3f}\t{ev.lexical:.3f}\t{probability:.3f}\t{int(found)}")
-    for (dev, answerable), found in sorted(decisions.items()):
-        rate = np.mean([not f for f in found])
-        label = f"{'dev' if dev else 'hard'} {'false refusals' if answerable else 'refusal accuracy'}"
-        print(f"# {label}: {rate:.2f} ({len(found)} questions)", file=sys.stderr)
+            evidence = bot.answerer.evidence(query, vector, hits, papers)
+            rows.append({"id": q.id, "kind": q.kind, "answerable": bool(q.gold_titles), "top_gold": top_gold,
+                         "followup": followup, "dev": "hard" not in Path(path).name, "evidence": evidence})
+    return rows
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, steps: int = 20000, rate: float = 0.1) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression by gradient descent on standardised features;
+    returns weights and bias for the raw features."""
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / scale
+    beta, bias = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        error = (1 / (1 + np.exp(-(z @ beta + bias))) - y) * weight
+        beta -= rate * (z.T @ error / weight.sum() + L2 * beta / len(y))
+        bias -= rate * error.sum() / weight.sum()
+    return beta / scale, bias - float((beta * mean / scale).sum())
+
+
+def rates(rows: list[dict], found: list[bool]) -> dict[str, float]:
+    out = {}
+    for dev, name in [(True, "dev"), (False, "hard")]:
+        unanswerable = [f for r, f in zip(rows, found) if r["dev"] == dev and not r["answerable"]]
+        answerable = [f for r, f in zip(rows, found) if r["dev"] == dev and r["answerable"]]
+        out[f"{name} refusal accuracy"] = float(np.mean([not f for f in unanswerable])) if unanswerable else float("nan")
+        out[f"{name} false refusals"] = float(np.mean([not f for f in answerable])) if answerable else float("nan")
+    return out
+
+
+def refit(rows: list[dict]) -> None:
+    # Follow-ups are answered from the earlier turn's paper, so they are left out of the fit.
+    train = [r for r in rows if not r["followup"]]
+    x = np.array([astuple(r["evidence"]) for r in train])
+    y = np.array([float(r["answerable"]) for r in train])
+    weight = np.where(y == 0, UNANSWERABLE_WEIGHT, 1.0)
+    coef, bias = fit_logistic(x, y, weight)
+    print("weights: " + ", ".join(f"{n} {c:.3f}" for n, c in zip(FEATURES, coef)) + f", bias {bias:.3f}", file=sys.stderr)
+    in_sample = list(x @ coef + bias >= 0)
+    held_out = []
+    for i in range(len(train)):
+        keep = np.arange(len(train)) != i
+        c, b = fit_logistic(x[keep], y[keep], weight[keep], steps=5000)
+        held_out.append(bool(x[i] @ c + b >= 0))
+    for label, found in [("in sample", in_sample), ("leave-one-out", held_out)]:
+        print(f"{label} (follow-ups left out): " + ", ".join(f"{k} {v:.2f}" for k, v in rates(train, found).items()), file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("home")
+    parser.add_argument("questions", nargs="+")
+    parser.add_argument("--fit", action="store_true", help="refit the logistic weights and print leave-one-out rates")
+    args = parser.parse_args()
+    rows = collect(args.home, args.questions)
+    calibration = Calibration()
+    found = []
+    print("\t".join(["id", "kind", "answerable", "top_gold", *FEATURES, "probability", "found"]))
+    for r in rows:
+        probability = calibration.probability(r["evidence"])
+        found.append(probability >= calibration.threshold or r["followup"])
+        values = [f"{v:.3f}" for v in astuple(r["evidence"])]
+        print("\t".join([r["id"], r["kind"], str(int(r["answerable"])), str(int(r["top_gold"])), *values, f"{probability:.3f}", str(int(found[-1]))]))
+    print("current Calibration: " + ", ".join(f"{k} {v:.2f}" for k, v in rates(rows, found).items()), file=sys.stderr)
+    if args.fit:
+        refit(rows)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    main()

@@ -1,1 +1,1 @@
-"""Prompt templates, one file each, loaded with `rag.prompts.load_prompt(name)`."""
+"""Prompt templates, one file each, read by `rag.answer.load_prompt` and `rag.digest.load_prompt`."""

@@ -27,12 +27,30 @@ MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no info
                   "not mentioned", "does not mention", "do not mention", "don't contain", "doesn't contain", "not specified",
                   "is not clear", "unable to")
 
+# Cosine an answer sentence needs to some source sentence to be kept (SUPPORTED), and to be
+# attributed to that source when the model cited nothing (ATTRIBUTED).
+SUPPORTED = 0.35
+ATTRIBUTED = 0.5
+# Top two papers whose best sentences match the question within this cosine are both cited:
+# MiniLM cannot tell them apart (on the dev sets, 3 of the 4 answered questions whose top
+# paper was wrong were ties like this).
+TIED_GAP = 0.02
+# A model's citation is moved to another source that supports its sentence by this much more.
+RECITE_MARGIN = 0.1
+# With this weight the sentence picked first held the dev sets' reference evidence on 0.66
+# of non-paraphrase questions, against 0.51 by cosine alone (docs/calibration.md).
+LEXICAL_WEIGHT = 2.0
+
 # Sentences in retrieved text that address the reader as instructions (prompt injection).
 # They are never shown to the model, nor chosen as evidence.
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|context)\b"
     r"|\b(reply|respond|answer|output|say|print|write)\b.{0,20}\b(only|exactly)\b"
     r"|\byou (are|must|should) (now )?\b|\bsystem prompt\b|\btell the (user|reader)\b|\bnew instructions?\b",
+    re.IGNORECASE,
+)
+_WHICH_PAPER = re.compile(
+    r"\b(which|what) (\w+ ){0,2}(paper|papers|work|study|article|preprint|method|approach|technique|framework|model|algorithm|optimizer|system)\b",
     re.IGNORECASE,
 )
 _CITATION = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]", re.IGNORECASE)
@@ -80,25 +98,54 @@ class Evidence:
     sentence: float  # best cosine similarity of the title or one abstract sentence to the question
     gap: float  # how far that beats the runner-up paper's best sentence
     lexical: float  # the paper's best BM25 score over ln(1 + chunks), so it means the same for any store size
+    dense_gap: float  # the paper's best chunk cosine minus the runner-up paper's
+    weakest_part: float  # for a question of several sentences, the best match of its least-matched one; else `sentence`
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """A logistic score over the evidence, fitted on both dev sets (docs/calibration.md).
+    """A logistic score over the evidence, fitted on both dev sets (docs/calibration.md,
+    `benchmarks/calibrate.py --fit`).
 
     A single similarity cannot tell a near-miss from a plain-words question; a paper that
     clearly beats its runner-up and shares rare words with the question usually answers.
+    `weakest_part` has a negative weight: a long question padded with context sentences
+    dilutes the whole question's vector, and this corrects for it.
     """
 
-    w_sentence: float = 4.842
-    w_gap: float = 7.567
-    w_lexical: float = 2.518
-    bias: float = -6.123
+    w_sentence: float = 8.426
+    w_gap: float = 4.939
+    w_lexical: float = 2.287
+    w_dense_gap: float = 6.971
+    w_weakest_part: float = -5.351
+    bias: float = -5.383
     threshold: float = 0.5
 
     def probability(self, ev: Evidence) -> float:
-        z = self.w_sentence * ev.sentence + self.w_gap * ev.gap + self.w_lexical * ev.lexical + self.bias
+        z = (
+            self.w_sentence * ev.sentence
+            + self.w_gap * ev.gap
+            + self.w_lexical * ev.lexical
+            + self.w_dense_gap * ev.dense_gap
+            + self.w_weakest_part * ev.weakest_part
+            + self.bias
+        )
         return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def question_parts(question: str) -> list[str]:
+    """The question's sentences of four words or more (the question itself if none)."""
+    return [s for s in split_sentences(question) if len(s.split()) >= 4] or [question]
+
+
+def dense_gap(hits: list[Hit]) -> float:
+    """The top paper's best chunk cosine minus the runner-up's. A paper that was not a dense
+    candidate scores at most the lowest candidate shown, so that stands in for it."""
+    if len(hits) < 2:  # no runner-up: as for `gap`, it counts as 0
+        return (hits[0].dense or 0.0) if hits else 0.0
+    known = [h.dense for h in hits if h.dense is not None]
+    floor = min(known, default=0.0)
+    return (hits[0].dense if hits[0].dense is not None else floor) - (hits[1].dense if hits[1].dense is not None else floor)
 
 
 def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool:
@@ -112,34 +159,63 @@ def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool
 class Source:
     n: int
     paper: Paper
-    hit: Hit
+    excerpt: str  # the abstract sentences shown to the model
 
 
 def is_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION.search(sentence))
 
 
-def without_instructions(text: str) -> str:
-    return " ".join(s for s in split_sentences(text) if not is_instruction(s))
+def best_sentences(sentences: list[str], similarity: np.ndarray, max_words: int) -> str:
+    """The sentences most similar to the question that fit in `max_words`, in the abstract's
+    order; the best one alone is cut to fit if it is longer."""
+    chosen: list[int] = []
+    words = 0
+    for i in np.argsort(-similarity, kind="stable"):
+        length = len(sentences[i].split())
+        if chosen and words + length > max_words:
+            continue
+        chosen.append(int(i))
+        words += length
+    if len(chosen) == 1 and words > max_words:
+        return " ".join(sentences[chosen[0]].split()[:max_words]) + " ..."
+    return " ".join(sentences[i] for i in sorted(chosen))
 
 
-def format_sources(sources: list[Source], chunks_per_source: int) -> str:
+def close_to_top(best: list[float], margin: float, limit: int) -> list[int]:
+    """Indices of the papers worth showing the model: the top one, and any other whose best
+    sentence is within `margin` of it (a second source costs ~60 prompt tokens)."""
+    return [i for i, score in enumerate(best[:limit]) if i == 0 or score >= best[0] - margin]
+
+
+def format_sources(sources: list[Source]) -> str:
     blocks = []
     for source in sources:
-        passages = without_instructions(" ".join(source.hit.chunks[:chunks_per_source] or [source.hit.chunk]))
         # Angle brackets inside abstracts cannot close our delimiters.
-        passages = passages.replace("<", "(").replace(">", ")")
-        blocks.append(f'<source n="{source.n}">\nTitle: {source.paper.title}\n{passages}\n</source>')
+        excerpt = source.excerpt.replace("<", "(").replace(">", ")")
+        blocks.append(f'<source n="{source.n}">\nTitle: {source.paper.title}\n{excerpt}\n</source>')
     return "\n".join(blocks)
 
 
-def build_messages(question: str, sources: list[Source], history: list[Turn], chunks_per_source: int) -> list[dict]:
+def shorten(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."
+
+
+def build_messages(question: str, sources: list[Source], history: list[Turn]) -> list[dict]:
+    """System prompt and a worked example first: they are the same for every question, so
+    llama.cpp keeps them in its cache and only the sources and question are read anew."""
     earlier = ""
     if history:
         last = history[-1]
-        earlier = f"Earlier question: {last.question}\n" + (f"Earlier answer: {last.answer}\n" if last.answer else "") + "\n"
-    user = load_prompt("answer_user").format(sources=format_sources(sources, chunks_per_source), history=earlier, question=question)
-    return [{"role": "system", "content": load_prompt("answer_system")}, {"role": "user", "content": user}]
+        earlier = f"Earlier question: {shorten(last.question, 300)}\n" + (f"Earlier answer: {shorten(last.answer, 300)}\n" if last.answer else "") + "\n"
+    example_question, example_answer = load_prompt("answer_example").split("\n---\n")
+    user = load_prompt("answer_user").format(sources=format_sources(sources), history=earlier, question=question)
+    return [
+        {"role": "system", "content": load_prompt("answer_system")},
+        {"role": "user", "content": example_question.strip()},
+        {"role": "assistant", "content": example_answer.strip()},
+        {"role": "user", "content": user},
+    ]
 
 
 # ---- citations ------------------------------------------------------------------------
@@ -172,6 +248,66 @@ def attribute(similarity: np.ndarray, threshold: float) -> list[int | None]:
         return [None] * similarity.shape[0]
     best = similarity.argmax(axis=1)
     return [int(b) if similarity[i, b] >= threshold else None for i, b in enumerate(best)]
+
+
+def cite(sentence: str, n: int) -> str:
+    """The sentence with an [n] marker before its final punctuation."""
+    return re.sub(r"\s*([.!?]?)$", lambda m: f" [{n}]{m.group(1)}", sentence.strip(), count=1)
+
+
+def lead_with_title(answer: str, question: str, title: str, n: int) -> str:
+    """A question asking which paper (or method) gets the paper's title first."""
+    if not _WHICH_PAPER.search(question) or title.lower() in answer.lower():
+        return answer
+    return f"\u201c{title}\u201d [{n}]. {answer}"
+
+
+def drop_unfinished(text: str) -> str:
+    """Cut the sentence that max_tokens stopped half-way, unless it is the only one."""
+    text = text.strip()
+    if not text or re.search(r"[.!?)\]\"']$", text):
+        return text
+    sentences = split_sentences(text)
+    return " ".join(sentences[:-1]) if len(sentences) > 1 else text
+
+
+def lists_titles(sentence: str, titles: list[str]) -> bool:
+    """A sentence that is little more than source titles (small models like to list them)."""
+    bare = _CITATION.sub(" ", sentence).lower()
+    title_words = sum(len(re.findall(r"\w+", t)) for t in titles if t.lower() in bare)
+    return title_words > 0 and len(re.findall(r"\w+", bare)) - title_words < 5
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower()) if len(w) > 3 or any(c.isdigit() for c in w)}
+
+
+def sentence_relevance(question: str, sentences: list[str], cosine: np.ndarray) -> np.ndarray:
+    """How well each sentence answers the question: its cosine plus LEXICAL_WEIGHT times the
+    share of the question's words it contains. The embedding alone tends to prefer a
+    sentence on the topic over the one that states the asked-for fact."""
+    words = content_words(question)
+    overlap = np.array([len(words & content_words(s)) / max(len(words), 1) for s in sentences])
+    return np.asarray(cosine) + LEXICAL_WEIGHT * overlap
+
+
+def facts(text: str) -> set[str]:
+    """Numbers and names: tokens with a digit, or a capital after their first letter (GPT-2, BLEU, 1.64x)."""
+    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.\-+/^]*[A-Za-z0-9]|\d", text.replace("\\", ""))
+    return {t.lower() for t in tokens if re.search(r"\d", t) or re.search(r"[A-Z]", t[1:])}
+
+
+def unsupported_facts(sentence: str, allowed_text: str) -> set[str]:
+    """The sentence's numbers and names that the allowed text does not contain."""
+    allowed = allowed_text.replace("\\", "").lower()
+    return {fact for fact in facts(_CITATION.sub(" ", sentence)) if fact not in allowed}
+
+
+def echoes_question(sentence: str, question: str, source_text: str) -> bool:
+    """A sentence that only restates the question: fewer than two of its words come from
+    the sources without being in the question (small models like to parrot)."""
+    new = content_words(_CITATION.sub(" ", sentence)) - content_words(question)
+    return len(new & content_words(source_text)) < 2
 
 
 def looks_like_refusal(text: str) -> bool:
@@ -237,12 +373,40 @@ class Answerer:
             self._sentences[key] = (sentences, np.asarray(self.embedder.embed([paper.title, *sentences]), dtype=np.float32))
         return self._sentences[key]
 
-    def evidence(self, question_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> Evidence:
+    def _best_match(self, paper: Paper, question_vector: np.ndarray) -> float:
         # A question often mirrors a title ("which paper proposes a hybrid optimizer?"),
         # so the title counts as one of the paper's sentences here.
-        best = [float((self._paper_vectors(papers[h.paper_id])[1] @ question_vector).max()) for h in hits[:2]]
+        return float((self._paper_vectors(paper)[1] @ question_vector).max())
+
+    def evidence(self, query: str, query_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> Evidence:
+        best = [self._best_match(papers[h.paper_id], query_vector) for h in hits[:2]]
         lexical = float(hits[0].bm25 or 0.0) / float(np.log1p(max(self.store.chunk_count(), 1)))
-        return Evidence(sentence=best[0], gap=best[0] - (best[1] if len(best) > 1 else 0.0), lexical=lexical)
+        parts = question_parts(query)
+        weakest = best[0]
+        if parts != [query]:
+            part_vectors = self._embed(parts)
+            weakest = float((part_vectors @ self._paper_vectors(papers[hits[0].paper_id])[1].T).max(axis=1).min())
+        return Evidence(
+            sentence=best[0],
+            gap=best[0] - (best[1] if len(best) > 1 else 0.0),
+            lexical=lexical,
+            dense_gap=dense_gap(hits),
+            weakest_part=weakest,
+        )
+
+    def choose_sources(self, question: str, question_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> list[Source]:
+        """The papers the model sees, numbered, each as its title and its best sentences."""
+        answer = self.settings.answer
+        best = [self._best_match(papers[h.paper_id], question_vector) for h in hits[: answer.sources]]
+        sources = []
+        for n, i in enumerate(close_to_top(best, answer.source_margin, answer.sources), 1):
+            paper = papers[hits[i].paper_id]
+            sentences, vectors = self.paper_sentences(paper)
+            relevance = sentence_relevance(question, sentences, vectors @ question_vector)
+            # The top paper carries the answer; the others get half as many words.
+            words = answer.words_per_source if n == 1 else answer.words_per_source // 2
+            sources.append(Source(n=n, paper=paper, excerpt=best_sentences(sentences, relevance, words)))
+        return sources
 
     # -- answering ---------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
@@ -260,7 +424,7 @@ class Answerer:
 
         found = False
         if hits:
-            evidence = self.evidence(query_vector, hits, papers)
+            evidence = self.evidence(query, query_vector, hits, papers)
             found = decide_found(evidence, self.calibration) or (followup and hits[0].paper_id in history[-1].paper_ids)
         timings["decide"] = _ms(started)
         if not found:
@@ -268,11 +432,14 @@ class Answerer:
             suggestions = [Suggestion(paper_id=h.paper_id, title=h.title, url=papers[h.paper_id].url) for h in hits[: self.settings.answer.suggestions]]
             return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, notice=notice, timings_ms=timings)
 
-        sources = [Source(n=i + 1, paper=papers[h.paper_id], hit=h) for i, h in enumerate(hits[: self.settings.answer.sources])]
-        text, first_token_ms = self._generate(question, sources, history, on_token, started)
+        # A follow-up ("what datasets did they use?") picks sentences by its own words.
+        sentence_vector = np.asarray(self.embedder.embed([question])[0], dtype=np.float32) if followup else query_vector
+        sources = self.choose_sources(question, sentence_vector, hits, papers)
+        text, first_token_ms = self._generate(build_messages(question, sources, history), {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
-        answer_text, citations = self._ground(text, query_vector, sources)
+        tied = abs(evidence.gap) < TIED_GAP and sources[1:2] != [] and sources[1].paper.paper_id == hits[1].paper_id
+        answer_text, citations = self._ground(text, question, sentence_vector, sources, tied)
         timings["total"] = _ms(started)
         return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
 
@@ -284,11 +451,11 @@ class Answerer:
             earlier.append(Hit(paper_id=paper_id, title=paper.title, score=0.0, chunk=chunks[0], chunks=chunks))
         return earlier + [h for h in hits if h.paper_id not in paper_ids]
 
-    def _generate(self, question, sources, history, on_token, started) -> tuple[str, float]:
-        messages = build_messages(question, sources, history, self.settings.answer.chunks_per_source)
+    def _generate(self, messages: list[dict], valid: set[int], on_token, started) -> tuple[str, float]:
+        self.model.keep_prefix(messages[:-1])  # system prompt and worked example: the same every time
         first_token: list[float] = []
         pieces: list[str] = []
-        stream = StreamFilter({s.n for s in sources}, on_token) if on_token else None
+        stream = StreamFilter(valid, on_token) if on_token else None
         for piece in self.model.execute(messages, max_tokens=self.settings.llm.max_tokens, temperature=self.settings.llm.temperature):
             if not first_token:
                 first_token.append(_ms(started))
@@ -299,55 +466,81 @@ class Answerer:
             stream.close()
         return "".join(pieces), (first_token[0] if first_token else _ms(started))
 
-    def _grounded(self, text: str, sources: list[Source], threshold: float = 0.35) -> bool:
-        """Does at least one answer sentence resemble a sentence of the sources?"""
-        sentences = [_CITATION.sub("", s).strip() for s in answer_sentences(text)]
-        if not sentences:
-            return False
-        vectors = np.asarray(self.embedder.embed(sentences), dtype=np.float32)
-        support = max(float((vectors @ self.paper_sentences(s.paper)[1].T).max()) for s in sources)
-        return support >= threshold
+    def _support(self, sentence_vectors: np.ndarray, sources: list[Source]) -> np.ndarray:
+        """For each answer sentence (row) and source (column): the best cosine to one of its sentences."""
+        if not len(sentence_vectors):
+            return np.zeros((0, len(sources)), dtype=np.float32)
+        return np.stack([(sentence_vectors @ self.paper_sentences(s.paper)[1].T).max(axis=1) for s in sources], axis=1)
 
-    def _ground(self, text: str, question_vector: np.ndarray, sources: list[Source]) -> tuple[str, list[Citation]]:
-        """Check the model's citations, attribute uncited sentences, pick evidence sentences."""
-        by_n = {s.n: s for s in sources}
-        text, cited = check_citations(text, set(by_n))
-        if looks_like_refusal(text) or not self._grounded(text, sources):
-            # Retrieval says the top paper answers; a small model that declines, or writes
-            # something the sources do not support, is overruled by an extractive answer.
-            top = sources[0]
-            sentences, vectors = self.paper_sentences(top.paper)
-            text, cited = f"{sentences[int((vectors @ question_vector).argmax())]} [{top.n}]", [top.n]
+    def _ground(self, text: str, question: str, question_vector: np.ndarray, sources: list[Source], tied: bool = False) -> tuple[str, list[Citation]]:
+        """Keep the model's supported sentences, check and add citations, pick evidence sentences.
+        `tied`: the top two papers match the question equally well, so both are cited."""
+        valid = {s.n for s in sources}
+        text, _ = check_citations(drop_unfinished(text), valid)
+        sentences = [] if looks_like_refusal(text) else answer_sentences(text)
+        titles = [s.paper.title for s in sources]
+        source_text = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in sources)
+        vectors = self._embed([_CITATION.sub("", s).strip() for s in sentences])
+        support = self._support(vectors, sources)
+        keep = [
+            i for i, s in enumerate(sentences)
+            if support[i].max() >= SUPPORTED
+            and not lists_titles(s, titles)
+            and not echoes_question(s, question, source_text)
+            and not unsupported_facts(s, f"{source_text} {question}")
+        ]
+        if keep:
+            sentences, vectors, support = [sentences[i] for i in keep], vectors[keep], support[keep]
+        else:
+            # Retrieval says the top paper answers; a small model that declines, lists titles,
+            # parrots the question or writes what the sources do not say is overruled by an
+            # extractive answer.
+            sentences, vectors = self._extract(sources[0], question, question_vector)
+            support = self._support(vectors, sources)
 
-        sentences = answer_sentences(text)
-        sentence_vectors = np.asarray(self.embedder.embed(sentences), dtype=np.float32) if sentences else np.zeros((0, 384), np.float32)
-        source_support = np.stack(
-            [(sentence_vectors @ self.paper_sentences(s.paper)[1].T).max(axis=1) for s in sources], axis=1
-        ) if sentences else np.zeros((0, len(sources)))
         rebuilt = []
-        for sentence, column in zip(sentences, attribute(source_support, threshold=0.5)):
-            if column is not None and not _CITATION.search(sentence):
-                n = sources[column].n
-                sentence = re.sub(r"([.!?]?)$", lambda m: f" [{n}]{m.group(1)}", sentence, count=1)
-                cited.append(n) if n not in cited else None
+        for sentence, row, column in zip(sentences, support, attribute(support, threshold=ATTRIBUTED)):
+            cited_here = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+            if column is not None and not cited_here:
+                sentence = cite(sentence, sources[column].n)
+            elif cited_here and all(row[n - 1] < row.max() - RECITE_MARGIN for n in cited_here):
+                # The model cited a source that supports the sentence clearly less than another.
+                sentence = cite(_CITATION.sub("", sentence), sources[int(row.argmax())].n)
             rebuilt.append(sentence)
-        text = " ".join(rebuilt) if rebuilt else text
-        if sources[0].n not in cited:  # the found decision rests on the top paper: always show it
-            text = f"{text} [{sources[0].n}]"
-            cited.append(sources[0].n)
+        if not any(f"[{sources[0].n}]" in s for s in rebuilt):
+            # The found decision rests on the top paper, so the answer always shows what it says.
+            top_sentences, top_vectors = self._extract(sources[0], question, question_vector)
+            rebuilt, vectors = top_sentences + rebuilt, np.concatenate([top_vectors, vectors])
+        if tied and len(sources) > 1 and not any(f"[{sources[1].n}]" in s for s in rebuilt):
+            # Retrieval cannot tell the top two papers apart: show what the second says too.
+            second_sentences, second_vectors = self._extract(sources[1], question, question_vector)
+            rebuilt, vectors = rebuilt + second_sentences, np.concatenate([vectors, second_vectors])
+        text, cited = check_citations(lead_with_title(" ".join(rebuilt), question, sources[0].paper.title, sources[0].n), valid)
 
+        by_n = {s.n: s for s in sources}
         citations = []
         for n in cited:
-            source = by_n[n]
-            sentences_p, vectors_p = self.paper_sentences(source.paper)
-            relevance = vectors_p @ question_vector
+            paper = by_n[n].paper
+            paper_sentences, paper_vectors = self.paper_sentences(paper)
+            relevance = sentence_relevance(question, paper_sentences, paper_vectors @ question_vector)
             own = [i for i, s in enumerate(rebuilt) if f"[{n}]" in s]
             if own:
-                relevance = relevance + (vectors_p @ sentence_vectors[own].T).max(axis=1)
-            citations.append(
-                Citation(n=n, paper_id=source.paper.paper_id, title=source.paper.title, evidence=sentences_p[int(relevance.argmax())], url=source.paper.url)
-            )
+                relevance = relevance + (paper_vectors @ vectors[own].T).max(axis=1)
+            # A sentence the answer already quotes would show the same words twice.
+            quoted = [i for i, sentence in enumerate(paper_sentences) if sentence.rstrip(".") in text]
+            if len(quoted) < len(paper_sentences):
+                relevance[quoted] = -np.inf
+            citations.append(Citation(n=n, paper_id=paper.paper_id, title=paper.title, evidence=paper_sentences[int(relevance.argmax())], url=paper.url))
         return text, citations
+
+    def _extract(self, source: Source, question: str, question_vector: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The source's sentence that best answers the question, cited, and its vector."""
+        sentences, vectors = self.paper_sentences(source.paper)
+        best = int(sentence_relevance(question, sentences, vectors @ question_vector).argmax())
+        return [cite(sentences[best], source.n)], vectors[best : best + 1]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder.embed(texts), dtype=np.float32) if texts else np.zeros((0, 384), dtype=np.float32)
 
 
 def _ms(started: float) -> float:

@@ -111,6 +111,10 @@ class Model(ABC):
         """Requests waiting or running in this process (a front end shows a user their place)."""
         return 0
 
+    def keep_prefix(self, messages: list[dict]) -> None:
+        """Say that prompts will start with these messages, so a backend may keep their
+        computed state (the local model keeps it on disk). Nothing to do by default."""
+
     def load(self) -> None:
         """Do the slow start-up work now instead of on the first request."""
 
@@ -284,8 +288,10 @@ class LocalModel(Model):
         n_threads: int = 0,
         timeout_s: float = 120.0,
         name: str | None = None,
+        state_dir: Path | None = None,
     ):
         self._model_path = model_path
+        self.state_dir = state_dir  # where prefix states are kept (see keep_prefix); None: not kept
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.timeout_s = timeout_s  # per request, counted from submission (queue wait included)
@@ -297,6 +303,8 @@ class LocalModel(Model):
         self._load_lock = threading.Lock()
         self._worker_lock = threading.Lock()
         self._worker: _Worker | None = None
+        self._prefix: list[dict] | None = None
+        self._prefix_tokens: list[int] | None = None  # computed on the worker
 
     # -- the path and the load
 
@@ -380,8 +388,37 @@ class LocalModel(Model):
         worker, job = self._submit(lambda job: self._generate_on_worker(job, messages, **params), None)
         return _Worker.wait(job, self._timeout_error, worker.cancel)
 
+    def keep_prefix(self, messages: list[dict]) -> None:
+        """Prompts will start with `messages` (e.g. a system prompt and a worked example).
+        Their KV state is saved under `state_dir` the first time and loaded back whenever
+        the model's cache holds something else: a new process then skips reading them
+        (~2.5 s for 270 tokens on 2 cores)."""
+        if messages != self._prefix:
+            self._prefix, self._prefix_tokens = [dict(m) for m in messages], None
+
+    def _restore_prefix(self, messages: list[dict]) -> None:
+        """Runs on the worker before a generation. Any failure only costs the saving."""
+        if self._prefix is None or self.state_dir is None or messages[: len(self._prefix)] != self._prefix:
+            return
+        llm = self._llm
+        try:
+            if self._prefix_tokens is None:
+                self._prefix_tokens = _fixed_prefix_tokens(llm, self._prefix)
+            tokens = self._prefix_tokens
+            if not tokens or list(llm._input_ids[: len(tokens)]) == tokens:
+                return  # nothing to keep, or already in the cache
+            key = hashlib.sha256(json.dumps([self.name, _file_identity(self.model_path), self.n_ctx, tokens]).encode()).hexdigest()[:16]
+            path = Path(self.state_dir) / f"prefix-{key}.state"
+            if not (path.exists() and _load_state(llm, path, tokens)):
+                llm.reset()
+                llm.eval(tokens)
+                _save_state(llm, path, tokens)
+        except Exception:  # noqa: BLE001 - a cache problem must never cost an answer
+            llm.reset()
+
     def _generate_on_worker(self, job: _Job, messages: list[dict], *, max_tokens, temperature, stop, grammar) -> str | None:
         """Runs on the worker thread. Returns the finish reason."""
+        self._restore_prefix(messages)
         kwargs: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop, "stream": True}
         if grammar:  # "" means unconstrained, as in llama.cpp
             from llama_cpp import LlamaGrammar
@@ -766,6 +803,69 @@ def packaged_model_path(name: str, cache_dir: Path) -> Path:
     raise ModelError(f"Unknown packaged model {name!r}: use 'qwen2.5-coder-0.5b' or 'smollm2-135m', or set llm.model_path.")
 
 
+def _fixed_prefix_tokens(llm: Any, prefix: list[dict]) -> list[int]:
+    """Tokens every prompt starting with `prefix` shares: the chat template renders the
+    prefix plus two different user messages and the common start is kept."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template or llm.chat_format != "chat_template.default":
+        return []  # prompts are not rendered from the GGUF template: nothing known to share
+    eos, bos = llm.token_eos(), llm.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+        stop_token_ids=[eos],
+    )
+    rendered = []
+    for probe in ("a", "b"):
+        result = formatter(messages=[*prefix, {"role": "user", "content": probe}])
+        rendered.append(llm.tokenize(result.prompt.encode(), add_bos=not result.added_special, special=True))
+    common = 0
+    while common < min(map(len, rendered)) and rendered[0][common] == rendered[1][common]:
+        common += 1
+    return list(rendered[0][: max(common - 2, 0)])  # a margin for tokens merged across the seam
+
+
+def _file_identity(path: Path) -> list:
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def _save_state(llm: Any, path: Path, tokens: list[int]) -> None:
+    import llama_cpp
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    array = (llama_cpp.llama_token * len(tokens))(*tokens)
+    if llama_cpp.llama_state_save_file(llm._ctx.ctx, str(partial).encode(), array, len(tokens)):
+        os.replace(partial, path)  # atomic: a reader never sees half a file
+    else:
+        partial.unlink(missing_ok=True)
+
+
+def _load_state(llm: Any, path: Path, tokens: list[int]) -> bool:
+    import ctypes
+
+    import llama_cpp
+
+    llm.reset()
+    array = (llama_cpp.llama_token * llm.n_ctx())()
+    count = ctypes.c_size_t(0)
+    if not llama_cpp.llama_state_load_file(llm._ctx.ctx, str(path).encode(), array, llm.n_ctx(), ctypes.byref(count)):
+        path.unlink(missing_ok=True)
+        return False
+    if list(array[: count.value]) != tokens:
+        llm.reset()
+        path.unlink(missing_ok=True)
+        return False
+    llm.input_ids[: count.value] = tokens
+    llm.n_tokens = count.value
+    llm._requires_eval = True  # the logits are not live: llama-cpp-python re-reads the last token
+    return True
+
+
 def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
     """The model the settings ask for. Nothing is loaded or assembled until first use."""
     if settings.backend == "openai":
@@ -782,5 +882,5 @@ def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
     else:
         path = lambda: packaged_model_path(settings.model, Path(cache_dir))  # noqa: E731
         name = settings.model
-    return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name)
+    return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name, state_dir=Path(cache_dir) / "states")
 

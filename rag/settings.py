@@ -49,7 +49,7 @@ class LLMSettings(Section):
     model_path: Path | None = Field(None, description="Path to any GGUF; overrides `model`.")
     n_ctx: int = Field(4096, ge=512, description="Context window for the chat model.")
     n_threads: int = Field(0, ge=0, description="CPU threads for generation and prompt reading; 0 uses the cores that are idle when the model loads.")
-    max_tokens: int = Field(96, ge=8, description="Most tokens generated for one answer.")
+    max_tokens: int = Field(64, ge=8, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 gives repeatable answers.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request time limit for a model call.")
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible server base URL (backend 'openai').")
@@ -60,7 +60,8 @@ class LLMSettings(Section):
 class AnswerSettings(Section):
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut to this, with a notice.")
     sources: int = Field(3, ge=1, le=8, description="Papers given to the model as numbered sources.")
-    chunks_per_source: int = Field(1, ge=1, description="Best chunks of each source shown to the model.")
+    words_per_source: int = Field(60, ge=10, description="Words of the top paper's abstract shown to the model (other sources get half): the sentences that best answer the question.")
+    source_margin: float = Field(0.1, ge=0, le=1, description="A paper after the first is shown to the model only if its best sentence is within this cosine of the first's.")
     suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
 
 
