@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.answer import sentence_key, sentence_texts
 from rag.chunk import chunk_paper
 from rag.models import Paper
 from rag.sources import ParseResult, SourceError, read_sources
@@ -69,11 +71,16 @@ def ingest_papers(parsed: ParseResult, store: Store, embedder, settings, progres
         chunked = [
             chunk_paper(paper, settings.chunk.max_words, settings.chunk.max_tokens, embedder.count_tokens) for paper, _ in group
         ]
-        vectors = embedder.embed([c.text for chunks in chunked for c in chunks])
+        # Chunks for search, and each paper's title and sentences for answers, in one call.
+        sentences = [sentence_texts(paper) for paper, _ in group]
+        vectors = embedder.embed([c.text for chunks in chunked for c in chunks] + [s for texts in sentences for s in texts])
         offset = 0
         for (paper, replaces), chunks in zip(group, chunked):
             store.write_paper(paper, chunks, vectors[offset : offset + len(chunks)], replaces=replaces)
             offset += len(chunks)
+        for (paper, _), texts in zip(group, sentences):
+            store.put_sentence_vectors(sentence_key(paper), np.asarray(vectors[offset : offset + len(texts)], dtype=np.float32))
+            offset += len(texts)
         if progress:
             progress(min(start + batch, len(todo)), len(todo))
 

@@ -61,7 +61,7 @@ class AnswerSettings(Section):
     max_question_chars: int = Field(1000, ge=50, description="Longer questions are cut to this, with a notice.")
     sources: int = Field(3, ge=1, le=8, description="Papers given to the model as numbered sources.")
     words_per_source: int = Field(60, ge=10, description="Words of the top paper's abstract shown to the model (other sources get half): the sentences that best answer the question.")
-    source_margin: float = Field(0.1, ge=0, le=1, description="A paper after the first is shown to the model only if its best sentence is within this cosine of the first's.")
+    source_margin: float = Field(0.1, ge=0, description="A paper after the first is shown to the model only if its best sentence's relevance (cosine + 2 x share of the question's words) is within this of the first's.")
     suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
 
 

@@ -21,6 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+
 from rag.models import Chunk, Paper
 from rag.settings import Settings
 
@@ -47,6 +49,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_paper ON chunks(paper_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- A cache: vectors of each paper's title and abstract sentences (float32 rows), written at
+-- ingest or on first use. Answers read them instead of embedding ~10 sentences per paper.
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    key     TEXT PRIMARY KEY,   -- paper_id:content_hash
+    rows    INTEGER NOT NULL,
+    vectors BLOB NOT NULL
+);
 """
 
 
@@ -196,6 +205,8 @@ class Store:
             with self._db:
                 marks = ",".join("?" * len(old_ids))
                 self._db.execute(f"DELETE FROM chunks WHERE paper_id IN ({marks})", old_ids)
+                for old_id in old_ids:
+                    self._db.execute("DELETE FROM sentence_vectors WHERE key LIKE ? ESCAPE '!'", (_like_prefix(f"{old_id}:") + "%",))
                 self._db.execute(f"DELETE FROM papers WHERE paper_id IN ({marks})", old_ids)
                 self._db.execute(
                     "INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?)",
@@ -209,6 +220,18 @@ class Store:
                     "INSERT INTO chunks VALUES (?,?,?,?,?)", [(c.chunk_id, c.paper_id, c.index, c.text, c.body) for c in chunks]
                 )
                 self._bump_version()
+
+    def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:
+        """Cached sentence vectors for `key`, if they hold exactly `rows` rows."""
+        row = self._db.execute("SELECT rows, vectors FROM sentence_vectors WHERE key = ?", (key,)).fetchone()
+        if row is None or row["rows"] != rows:
+            return None
+        return np.frombuffer(row["vectors"], dtype=np.float32).reshape(rows, -1)
+
+    def put_sentence_vectors(self, key: str, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO sentence_vectors VALUES (?,?,?)", (key, len(vectors), vectors.tobytes()))
 
     def _bump_version(self) -> None:
         self._db.execute(
@@ -348,6 +371,11 @@ class Store:
                 "models": _size(self.settings.model_cache),
             },
         }
+
+
+def _like_prefix(text: str) -> str:
+    """`text` escaped for a LIKE pattern (with ESCAPE '!')."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _stemmer():

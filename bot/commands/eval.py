@@ -29,9 +29,13 @@ def run(args, settings) -> int:
     if args.json:
         print_json({"overall": overall, "by_kind": by_kind})
         return 0
-    table = Table("kind", "n", *COLUMNS, "p50 ms", "p95 ms")
-    for kind, summary in [*by_kind.items(), ("all", overall)]:
-        cells = ["-" if summary[c] is None else f"{summary[c]:.2f}" for c in COLUMNS]
-        table.add_row(kind, str(summary["questions"]), *cells, str(summary["latency_ms"]["p50"]), str(summary["latency_ms"]["p95"]))
+    # One column per question kind, one row per metric: stays readable in 80 columns.
+    summaries = [*by_kind.items(), ("all", overall)]
+    table = Table("metric", *(kind for kind, _ in summaries))
+    table.add_row("questions", *(str(s["questions"]) for _, s in summaries))
+    for metric in COLUMNS:
+        table.add_row(metric, *("-" if s[metric] is None else f"{s[metric]:.2f}" for _, s in summaries))
+    for label, key in [("latency p50 ms", "p50"), ("latency p95 ms", "p95"), ("first token p50 ms", "first_token_p50")]:
+        table.add_row(label, *("-" if s["latency_ms"][key] is None else f"{s['latency_ms'][key]:.0f}" for _, s in summaries))
     console.print(table)
     return 0

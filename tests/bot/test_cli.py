@@ -74,3 +74,26 @@ def test_ask_json_contract_and_history_with_the_real_model(paperbot_home, tmp_pa
     chat = paperbot("chat", home=paperbot_home, input="/help\nWhich paper predicts molecular properties on QM9?\n/sources\n/reset\n")
     assert chat.returncode == 0, chat.stderr
     assert "/sources" in chat.stdout and PAPERS[1][0] in chat.stdout and "Conversation cleared." in chat.stdout
+
+
+@pytest.mark.real_model
+def test_eval_reports_answer_quality_as_json_and_as_a_table(paperbot_home, tmp_path):
+    write_listing(tmp_path / "day.txt", PAPERS)
+    paperbot("ingest", str(tmp_path / "day.txt"), "--json", home=paperbot_home)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a1", "question": "Which paper forecasts precipitation with a conditional diffusion model?", "gold_titles": [PAPERS[2][0]],
+                    "answer": "A conditional diffusion model gives sharper forecasts than regression baselines.", "kind": "identify"}) + "\n"
+        + json.dumps({"id": "u1", "question": "Does anyone have a good hydration percentage for a beginner's sourdough loaf?", "gold_titles": [], "kind": "unanswerable"}) + "\n"
+    )
+    result = paperbot("eval", str(questions), "--json", "--details", str(tmp_path / "details.jsonl"), home=paperbot_home)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    overall = report["overall"]
+    assert overall["questions"] == 2 and overall["recall@1"] == 1.0 and overall["gold_cited"] == 1.0
+    assert overall["refusal_accuracy"] == 1.0 and overall["false_refusal_rate"] == 0.0
+    assert set(report["by_kind"]) == {"identify", "unanswerable"}
+    assert len((tmp_path / "details.jsonl").read_text().splitlines()) == 2
+
+    table = paperbot("eval", str(questions), home=paperbot_home).stdout
+    assert "gold_cited" in table and "refusal_accuracy" in table and "unanswerable" in table

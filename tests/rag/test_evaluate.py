@@ -1,0 +1,48 @@
+"""Scoring for `paperbot eval`: pure functions over answers and rankings."""
+
+import pytest
+
+from rag.evaluate import EvalQuestion, load_questions, reference_facts, score_question, summarize
+from rag.models import Answer, Citation
+
+GOLD = "Adan: Adaptive Nesterov Momentum Algorithm"
+OTHER = "Lion: Evolved Sign Momentum"
+
+
+def answer(found=True, titles=(GOLD,), text="Adan halves the training cost of ViT and GPT-2 [1].", evidence="It needs half the epochs."):
+    citations = [Citation(n=i + 1, paper_id=f"p{i}", title=t, evidence=evidence) for i, t in enumerate(titles)] if found else []
+    return Answer(question="q", answer=text, found=found, citations=citations, timings_ms={"total": 100.0, "first_token": 40.0})
+
+
+def test_reference_facts_are_numbers_and_names():
+    assert reference_facts("Adan halves the cost on ViT and GPT-2, reaching 83.6% with 1k to 32k batches.") == {"vit", "gpt-2", "83.6%", "1k", "32k"}
+
+
+def test_a_question_is_scored_on_rank_citations_and_facts():
+    q = EvalQuestion(id="d1", question="Which optimizer halves the cost?", gold_titles=[GOLD], answer="Adan halves the cost on ViT and GPT-2.")
+    result = score_question(q, answer(titles=(OTHER, GOLD)), ranked_titles=[OTHER, GOLD])
+    assert result.retrieval_rank == 2 and result.gold_cited and not result.first_citation_gold
+    assert result.fact_recall == 1.0  # ViT and GPT-2 are both in the answer
+    assert score_question(q, answer(titles=(OTHER,), text="Lion is fast [1]."), [OTHER]).fact_recall == 0.0
+
+
+def test_summary_counts_refusals_and_false_refusals_separately():
+    gold = EvalQuestion(id="a", question="?", gold_titles=[GOLD])
+    none = EvalQuestion(id="u", question="?", kind="unanswerable")
+    results = [
+        score_question(gold, answer(), [GOLD]),
+        score_question(gold, answer(found=False), [GOLD]),
+        score_question(none, answer(found=False), [OTHER]),
+        score_question(none, answer(titles=(OTHER,)), [OTHER]),
+    ]
+    summary = summarize(results)
+    assert summary["gold_cited"] == 0.5 and summary["false_refusal_rate"] == 0.5
+    assert summary["refusal_accuracy"] == 0.5 and summary["recall@1"] == 1.0
+    assert summary["latency_ms"]["p50"] == 100.0
+
+
+def test_a_bad_question_line_is_named(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "ok?", "gold_titles": []}\n{"question": \n')
+    with pytest.raises(ValueError, match=r"q.jsonl:2"):
+        load_questions(path)
