@@ -1,10 +1,7 @@
-"""Answer composition: pure parts with hypothesis, the pipeline with a queued fake model."""
-
-import re
+"""Answer composition: pure parts, and the pipeline with a queued fake model over a real store."""
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 
 from rag.answer import (
     CUT_NOTICE,
@@ -12,12 +9,8 @@ from rag.answer import (
     NOT_FOUND_ANSWER,
     Calibration,
     Evidence,
-    StreamFilter,
-    attribute,
-    check_citations,
     decide_found,
     is_followup,
-    looks_like_refusal,
     prepare_question,
     retrieval_query,
 )
@@ -44,44 +37,6 @@ def test_followups_are_searched_with_the_earlier_question():
     assert not is_followup("Which paper studies protein folding with transformers?", history)
     assert not is_followup("What datasets did they use?", [])
     assert retrieval_query("What datasets did they use?", history) == "Which optimizer reformulates Nesterov momentum? What datasets did they use?"
-
-
-def test_check_citations_keeps_only_given_sources():
-    text, cited = check_citations("Adan halves cost [2]. It is fast [5]. See [1, 7] and [Source 3].", {1, 2, 3})
-    assert cited == [2, 1, 3]
-    assert text == "Adan halves cost [2]. It is fast. See [1] and [3]."
-
-
-@given(
-    pieces=st.lists(st.one_of(st.text(alphabet="abc .,", max_size=12), st.integers(-3, 40).map(lambda n: f"[{n}]"),
-                              st.lists(st.integers(0, 40), min_size=1, max_size=3).map(lambda ns: "[" + ", ".join(map(str, ns)) + "]")), max_size=30),
-    n_sources=st.integers(0, 5),
-)
-def test_no_citation_ever_points_outside_the_sources(pieces, n_sources):
-    valid = set(range(1, n_sources + 1))
-    text, cited = check_citations("".join(pieces), valid)
-    assert set(cited) <= valid
-    assert {int(n) for n in re.findall(r"\[(\d+)\]", text)} <= valid
-
-
-def test_stream_filter_drops_invalid_citations_as_they_stream():
-    out = []
-    stream = StreamFilter({1, 2}, out.append)
-    for piece in ["The model [", "1] is fast [", "9]. Arrays [i] stay", " and [2", "]."]:
-        stream.feed(piece)
-    stream.close()
-    assert "".join(out) == "The model [1] is fast . Arrays [i] stay and [2]."
-
-
-def test_attribute_picks_the_best_source_above_threshold():
-    similarity = np.array([[0.9, 0.2], [0.3, 0.4], [0.1, 0.8]])
-    assert attribute(similarity, threshold=0.5) == [0, None, 1]
-
-
-def test_refusals_are_recognised():
-    assert looks_like_refusal("The sources do not contain this information.")
-    assert looks_like_refusal("  ")
-    assert not looks_like_refusal("Adan needs half the training cost [1].")
 
 
 def test_found_decision_uses_thresholds():
@@ -182,30 +137,12 @@ def test_the_top_paper_is_always_shown_even_when_the_model_cites_another(fake_bo
         assert citation.evidence in fake_bot.store.get(citation.paper_id).abstract
 
 
-def test_numbers_and_names_must_come_from_the_sources():
-    from rag.answer import unsupported_facts
-
-    sources = "Adan needs half the training cost of SoTA optimizers on ViT and GPT-2, reaching 83.6\\% accuracy."
-    assert unsupported_facts("Adan reaches 83.6% accuracy on ViT [1].", sources) == set()
-    assert unsupported_facts("Adan raises BLEU by 3.1 points on GPT-2 [1].", sources) == {"bleu", "3.1"}
-
-
 def test_a_citation_to_a_source_that_does_not_say_it_is_moved_to_the_one_that_does(fake_bot):
     fake_bot.settings.answer.source_margin = 10.0
     fake_bot.model.enqueue("The conformer lowers word error rate by 20 percent on noisy benchmarks [3].")
     answer = fake_bot.ask(QUESTION)
     assert answer.answer == "The conformer lowers word error rate by 20 percent on noisy benchmarks [1]."
     assert [c.title for c in answer.citations] == [PAPERS[0][0]]
-
-
-def test_a_which_paper_question_is_answered_with_the_title_first():
-    from rag.answer import lead_with_title
-
-    answer = "It halves the training cost [1]."
-    assert lead_with_title(answer, "Which paper halves the training cost of ViTs?", "Adan: Adaptive Nesterov", 1) == "\u201cAdan: Adaptive Nesterov\u201d [1]. It halves the training cost [1]."
-    assert lead_with_title(answer, "What optimizer halves the cost?", "Adan", 1).startswith("\u201cAdan\u201d [1].")
-    assert lead_with_title(answer, "How much does Adan cut the cost?", "Adan", 1) == answer
-    assert lead_with_title("Adan halves the cost [1].", "Which paper halves it?", "Adan", 1) == "Adan halves the cost [1]."
 
 
 def test_when_the_top_two_papers_tie_both_are_cited(fake_bot):

@@ -1,0 +1,142 @@
+"""Checks on what the model wrote: citations, support, parroting, invented numbers.
+
+All pure functions over strings and arrays; `rag.answer.Answerer` applies them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from rag.chunk import split_sentences
+
+# What a small model says when it declines; the system then answers extractively.
+MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no information", "cannot answer", "can't answer",
+                  "not mentioned", "does not mention", "do not mention", "don't contain", "doesn't contain", "not specified",
+                  "is not clear", "unable to")
+
+_WHICH_PAPER = re.compile(
+    r"\b(which|what) (\w+ ){0,2}(paper|papers|work|study|article|preprint|method|approach|technique|framework|model|algorithm|optimizer|system)\b",
+    re.IGNORECASE,
+)
+CITATION = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*)\s*\]", re.IGNORECASE)
+
+
+def check_citations(text: str, valid: set[int]) -> tuple[str, list[int]]:
+    """Keep only [n] markers that point at a given source; return the text and cited ns in order."""
+    cited: list[int] = []
+
+    def replace(match: re.Match) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        kept = [n for n in numbers if n in valid]
+        for n in kept:
+            if n not in cited:
+                cited.append(n)
+        return "".join(f"[{n}]" for n in dict.fromkeys(kept))
+
+    cleaned = CITATION.sub(replace, text)
+    cleaned = re.sub(r"\[(\d+)\]", r"[\1]", cleaned)
+    return re.sub(r"[ \t]+([.,;])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip(), cited
+
+
+def answer_sentences(text: str) -> list[str]:
+    return [s for s in split_sentences(text) if re.sub(CITATION, "", s).strip()]
+
+
+def attribute(similarity: np.ndarray, threshold: float) -> list[int | None]:
+    """For each answer sentence (row), the source index (column) it rests on, if any."""
+    if similarity.size == 0:
+        return [None] * similarity.shape[0]
+    best = similarity.argmax(axis=1)
+    return [int(b) if similarity[i, b] >= threshold else None for i, b in enumerate(best)]
+
+
+def cite(sentence: str, n: int) -> str:
+    """The sentence with an [n] marker before its final punctuation."""
+    return re.sub(r"\s*([.!?]?)$", lambda m: f" [{n}]{m.group(1)}", sentence.strip(), count=1)
+
+
+def lead_with_title(answer: str, question: str, title: str, n: int) -> str:
+    """A question asking which paper (or method) gets the paper's title first."""
+    if not _WHICH_PAPER.search(question) or title.lower() in answer.lower():
+        return answer
+    return f"\u201c{title}\u201d [{n}]. {answer}"
+
+
+def drop_unfinished(text: str) -> str:
+    """Cut the sentence that max_tokens stopped half-way, unless it is the only one."""
+    text = text.strip()
+    if not text or re.search(r"[.!?)\]\"']$", text):
+        return text
+    sentences = split_sentences(text)
+    return " ".join(sentences[:-1]) if len(sentences) > 1 else text
+
+
+def lists_titles(sentence: str, titles: list[str]) -> bool:
+    """A sentence that is little more than source titles (small models like to list them)."""
+    bare = CITATION.sub(" ", sentence).lower()
+    title_words = sum(len(re.findall(r"\w+", t)) for t in titles if t.lower() in bare)
+    return title_words > 0 and len(re.findall(r"\w+", bare)) - title_words < 5
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower()) if len(w) > 3 or any(c.isdigit() for c in w)}
+
+
+def facts(text: str) -> set[str]:
+    """Numbers and names: tokens with a digit, or a capital after their first letter (GPT-2, BLEU, 1.64x)."""
+    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.\-+/^]*[A-Za-z0-9]|\d", text.replace("\\", ""))
+    return {t.lower() for t in tokens if re.search(r"\d", t) or re.search(r"[A-Z]", t[1:])}
+
+
+def unsupported_facts(sentence: str, allowed_text: str) -> set[str]:
+    """The sentence's numbers and names that the allowed text does not contain."""
+    allowed = allowed_text.replace("\\", "").lower()
+    return {fact for fact in facts(CITATION.sub(" ", sentence)) if fact not in allowed}
+
+
+def echoes_question(sentence: str, question: str, source_text: str) -> bool:
+    """A sentence that only restates the question: fewer than two of its words come from
+    the sources without being in the question (small models like to parrot)."""
+    new = content_words(CITATION.sub(" ", sentence)) - content_words(question)
+    return len(new & content_words(source_text)) < 2
+
+
+def looks_like_refusal(text: str) -> bool:
+    lowered = text.lower()
+    return not text.strip() or any(marker in lowered for marker in MODEL_REFUSALS)
+
+
+class StreamFilter:
+    """Passes streamed text through, holding back a '[...' until it is known to be a valid citation."""
+
+    def __init__(self, valid: set[int], emit: Callable[[str], None]):
+        self.valid, self.emit, self.pending = valid, emit, ""
+
+    def feed(self, piece: str) -> None:
+        self.pending += piece
+        while self.pending:
+            start = self.pending.find("[")
+            if start < 0:
+                self.emit(self.pending)
+                self.pending = ""
+                return
+            if start:
+                self.emit(self.pending[:start])
+                self.pending = self.pending[start:]
+            end = self.pending.find("]")
+            if end < 0:
+                if len(self.pending) > 24:  # not a citation after all
+                    self.emit(self.pending[0])
+                    self.pending = self.pending[1:]
+                    continue
+                return
+            self.emit(check_citations(self.pending[: end + 1], self.valid)[0])
+            self.pending = self.pending[end + 1 :]
+
+    def close(self) -> None:
+        if self.pending:
+            self.emit(self.pending)
+            self.pending = ""
