@@ -245,7 +245,7 @@ def sentence_relevance(question: str, sentences: list[str], cosine: np.ndarray) 
 # ---- the I/O side ---------------------------------------------------------------------
 
 class Answerer:
-    """Answers questions over a store; holds small caches (sentence vectors, term statistics)."""
+    """Answers questions over a store; keeps the sentence vectors it has read or made."""
 
     def __init__(self, settings, store, embedder, model, search_fn, calibration: Calibration = Calibration()):
         self.settings, self.store, self.embedder, self.model = settings, store, embedder, model
