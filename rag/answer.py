@@ -267,7 +267,7 @@ class Answerer:
             texts = sentence_texts(paper)
             vectors = self.store.sentence_vectors(key, len(texts))
             if vectors is None:
-                vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+                vectors = self._embed(texts)
                 self.store.put_sentence_vectors(key, vectors)
             self._sentences[key] = (texts[1:], vectors)
         return self._sentences[key]
@@ -319,7 +319,7 @@ class Answerer:
         question, notice = prepare_question(question, self.settings.answer.max_question_chars)
         followup = is_followup(question, history)
         query = retrieval_query(question, history)
-        query_vector = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        query_vector = self._embed([query])[0]
         hits = self.search(query, k=max(self.settings.answer.sources, self.settings.answer.suggestions, 5), query_vector=query_vector)
         if followup:
             hits = self._put_earlier_papers_first(hits, history[-1].paper_ids)
@@ -337,12 +337,12 @@ class Answerer:
             return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, notice=notice, timings_ms=timings)
 
         # A follow-up ("what datasets did they use?") picks sentences by its own words.
-        sentence_vector = np.asarray(self.embedder.embed([question])[0], dtype=np.float32) if followup else query_vector
+        sentence_vector = self._embed([question])[0] if followup else query_vector
         sources = self.choose_sources(question, sentence_vector, hits, papers)
         text, first_token_ms = self._generate(build_messages(question, sources, history), {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
-        tied = abs(evidence.gap) < TIED_GAP and sources[1:2] != [] and sources[1].paper.paper_id == hits[1].paper_id
+        tied = abs(evidence.gap) < TIED_GAP and len(sources) > 1 and sources[1].paper.paper_id == hits[1].paper_id
         answer_text, citations = self._ground(text, question, sentence_vector, sources, tied)
         timings["total"] = _ms(started)
         return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
@@ -383,7 +383,8 @@ class Answerer:
         text, _ = check_citations(drop_unfinished(text), valid)
         sentences = [] if looks_like_refusal(text) else answer_sentences(text)
         titles = [s.paper.title for s in sources]
-        source_text = " ".join(f"{s.paper.title} {s.paper.abstract}" for s in sources)
+        texts = [f"{s.paper.title} {s.paper.abstract}" for s in sources]
+        source_text = " ".join(texts)
         vectors = self._embed([CITATION.sub("", s).strip() for s in sentences])
         support = self._support(vectors, sources)
         keep = [
@@ -410,8 +411,7 @@ class Answerer:
             elif cited_here:
                 # A number or name the cited sources do not contain, or a source that supports
                 # the sentence clearly less than another: cite the source that says it.
-                texts = [f"{s.paper.title} {s.paper.abstract} {question}" for s in sources]
-                missing = [len(unsupported_facts(sentence, t)) for t in texts]
+                missing = [len(unsupported_facts(sentence, f"{t} {question}")) for t in texts]
                 if all(missing[n - 1] > 0 for n in cited_here) or all(row[n - 1] < row.max() - RECITE_MARGIN for n in cited_here):
                     best = min(range(len(sources)), key=lambda i: (missing[i], -row[i]))
                     sentence = cite(CITATION.sub("", sentence), sources[best].n)
