@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import Calibration, Evidence, is_followup, retrieval_query
+from rag.answer import Calibration, Evidence
 from rag.evaluate import load_questions
 from rag.llm import FakeModel
 from rag.models import Turn, normalize_title
@@ -36,17 +36,10 @@ def collect(home: str, paths: list[str]) -> list[dict]:
     for path in paths:
         for q in load_questions(Path(path)):
             history = [Turn(question=t["question"], paper_ids=[h.paper_id for h in bot.search(t["question"], k=1)]) for t in q.history]
-            query = retrieval_query(q.question, history)
-            vector = np.asarray(bot.embedder.embed([query])[0], dtype=np.float32)
-            hits = bot._search(query, k=5, query_vector=vector)
-            followup = is_followup(q.question, history)
-            if followup:
-                hits = bot.answerer._put_earlier_papers_first(hits, history[-1].paper_ids)
-            papers = bot.store.get_many([h.paper_id for h in hits])
-            top_gold = normalize_title(hits[0].title) in {normalize_title(t) for t in q.gold_titles}
-            evidence = bot.answerer.evidence(query, vector, hits, papers)
+            retrieval = bot.answerer.retrieve(q.question, history)
+            top_gold = normalize_title(retrieval.hits[0].title) in {normalize_title(t) for t in q.gold_titles}
             rows.append({"id": q.id, "kind": q.kind, "answerable": bool(q.gold_titles), "top_gold": top_gold,
-                         "followup": followup, "dev": "hard" not in Path(path).name, "evidence": evidence})
+                         "followup": retrieval.followup, "dev": "hard" not in Path(path).name, "evidence": retrieval.evidence})
     return rows
 
 

@@ -51,6 +51,15 @@ RECITE_MARGIN = 0.1
 # With this weight the sentence picked first held the dev sets' reference evidence on 0.66
 # of non-paraphrase questions, against 0.51 by cosine alone (docs/calibration.md).
 LEXICAL_WEIGHT = 2.0
+# In a thread, a question is read as a follow-up when the earlier turn's paper matches it
+# within FOLLOWUP_MARGIN of the best paper found for it alone; or when it refers back ("does
+# it ...") and either nothing answers it alone or the earlier paper has a sentence matching
+# it this well (EARLIER_PAPER_SPEAKS). Never when the earlier paper matches it below
+# EARLIER_PAPER_RELATED: off-topic questions score 0.1-0.2 against every paper.
+# See "Follow-ups" in docs/calibration.md.
+FOLLOWUP_MARGIN = 0.1
+EARLIER_PAPER_SPEAKS = 0.5
+EARLIER_PAPER_RELATED = 0.25
 
 # Sentences in retrieved text that address the reader as instructions (prompt injection).
 # They are never shown to the model, nor chosen as evidence.
@@ -60,9 +69,18 @@ _INSTRUCTION = re.compile(
     r"|\byou (are|must|should) (now )?\b|\bsystem prompt\b|\btell the (user|reader)\b|\bnew instructions?\b",
     re.IGNORECASE,
 )
-_FOLLOWUP = re.compile(
-    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|the (paper|papers|method|model|approach|"
-    r"authors?|work|study|framework|technique|system|results?|dataset|benchmark|algorithm|proposed))\b|^(and|what about|how about|also)\b",
+# In a thread, a question that asks for a paper brings its own subject: it is a new question.
+_ASKS_FOR_PAPER = re.compile(
+    r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any)\b|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
+    re.IGNORECASE,
+)
+# Words that lean on an earlier turn: "does it ...", "and on ImageNet?", "this method".
+# Only a hint: "it" and "the authors" also occur in questions that name their own subject.
+_REFERS_BACK = re.compile(
+    r"\b(does|did|do|is|was|are|were|can|could|will|would|has|have|had|should)\s+(it|they)\b"
+    r"|^\W*(and|what about|how about|also|it|its|they|their)\b"
+    r"|\b(this|that|these|those|the same) (paper|papers|method|model|approach|work|study|one|technique|framework|system|results?)\b"
+    r"|\bthe (authors|paper)\b",
     re.IGNORECASE,
 )
 
@@ -82,16 +100,17 @@ def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
     return cut, CUT_NOTICE.format(limit=max_chars)
 
 
-def is_followup(question: str, history: list[Turn]) -> bool:
-    """A question that leans on an earlier turn: it refers back ('they', 'the method', ...)."""
-    return bool(history) and bool(_FOLLOWUP.search(question))
+def asks_for_paper(question: str) -> bool:
+    return bool(_ASKS_FOR_PAPER.search(question))
 
 
-def retrieval_query(question: str, history: list[Turn]) -> str:
-    """What to search for: a follow-up is searched together with the turn it follows."""
-    if is_followup(question, history):
-        return f"{history[-1].question} {question}"
-    return question
+def refers_back(question: str) -> bool:
+    return bool(_REFERS_BACK.search(question))
+
+
+def followup_query(question: str, turn: Turn) -> str:
+    """What a follow-up is searched with: the turn it follows, then itself."""
+    return f"{turn.question} {question}"
 
 
 # ---- the found decision ---------------------------------------------------------------
@@ -156,6 +175,21 @@ def dense_gap(hits: list[Hit]) -> float:
 
 def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool:
     return calibration.probability(ev) >= calibration.threshold
+
+
+def reads_as_followup(question: str, alone: Evidence, earlier_match: float, calibration: Calibration = Calibration()) -> bool:
+    """Whether a question asked in a thread continues the earlier turn.
+
+    `alone`: the evidence for the question searched on its own; `earlier_match`: the best
+    cosine of the earlier turn's paper (title or sentence) to the question. Pronouns alone
+    decide badly: "it" and "the authors" also occur in questions that bring their own
+    subject, and an elliptical follow-up ("What speedup was reported?") may have none.
+    """
+    if asks_for_paper(question) or earlier_match < EARLIER_PAPER_RELATED:
+        return False
+    if earlier_match >= alone.sentence - FOLLOWUP_MARGIN:
+        return True
+    return refers_back(question) and (not decide_found(alone, calibration) or earlier_match >= EARLIER_PAPER_SPEAKS)
 
 
 # ---- prompt ---------------------------------------------------------------------------
@@ -244,6 +278,20 @@ def sentence_relevance(question: str, sentences: list[str], cosine: np.ndarray) 
 
 # ---- the I/O side ---------------------------------------------------------------------
 
+
+@dataclass
+class Retrieval:
+    """What a question retrieved, read on its own or as a follow-up of the earlier turn."""
+
+    query: str  # what was searched: the question, or the earlier question and this one
+    query_vector: np.ndarray
+    question_vector: np.ndarray  # the question alone: it picks the sentences shown and quoted
+    hits: list[Hit]
+    papers: dict[str, Paper]
+    evidence: Evidence | None  # None when nothing was retrieved
+    followup: bool = False
+
+
 class Answerer:
     """Answers questions over a store; keeps the sentence vectors it has read or made."""
 
@@ -317,19 +365,14 @@ class Answerer:
         started = time.perf_counter()
         history = list(history or [])
         question, notice = prepare_question(question, self.settings.answer.max_question_chars)
-        followup = is_followup(question, history)
-        query = retrieval_query(question, history)
-        query_vector = self._embed([query])[0]
-        hits = self.search(query, k=max(self.settings.answer.sources, self.settings.answer.suggestions, 5), query_vector=query_vector)
-        if followup:
-            hits = self._put_earlier_papers_first(hits, history[-1].paper_ids)
-        papers = self.store.get_many([h.paper_id for h in hits])
+        retrieval = self.retrieve(question, history)
+        hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
         timings = {"retrieve": _ms(started)}
 
         found = False
-        if hits:
-            evidence = self.evidence(query, query_vector, hits, papers)
-            found = decide_found(evidence, self.calibration) or (followup and hits[0].paper_id in history[-1].paper_ids)
+        if evidence is not None:
+            # A follow-up of an answered turn is answered from that turn's paper.
+            found = decide_found(evidence, self.calibration) or (retrieval.followup and hits[0].paper_id in history[-1].paper_ids)
         timings["decide"] = _ms(started)
         if not found:
             timings["total"] = _ms(started)
@@ -337,15 +380,42 @@ class Answerer:
             return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, notice=notice, timings_ms=timings)
 
         # A follow-up ("what datasets did they use?") picks sentences by its own words.
-        sentence_vector = self._embed([question])[0] if followup else query_vector
+        sentence_vector = retrieval.question_vector
         sources = self.choose_sources(question, sentence_vector, hits, papers)
-        text, first_token_ms = self._generate(build_messages(question, sources, history), {s.n for s in sources}, on_token, started)
+        messages = build_messages(question, sources, history if retrieval.followup else [])
+        text, first_token_ms = self._generate(messages, {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
         tied = abs(evidence.gap) < TIED_GAP and len(sources) > 1 and sources[1].paper.paper_id == hits[1].paper_id
         answer_text, citations = self._ground(text, question, sentence_vector, sources, tied)
         timings["total"] = _ms(started)
         return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
+
+    def retrieve(self, question: str, history: list[Turn]) -> Retrieval:
+        """Search for the question; in a thread, search again with the earlier question when
+        it reads as a follow-up (`reads_as_followup`), with the earlier turn's papers first."""
+        k = max(self.settings.answer.sources, self.settings.answer.suggestions, 5)
+        vector = self._embed([question])[0]
+        hits = self.search(question, k=k, query_vector=vector)
+        papers = self.store.get_many([h.paper_id for h in hits])
+        alone = Retrieval(question, vector, vector, hits, papers, self.evidence(question, vector, hits, papers) if hits else None)
+        if not history or alone.evidence is None:
+            return alone
+        earlier = self._earlier_papers(history[-1])
+        earlier_match = max((self._best_match(paper, vector) for paper in earlier.values()), default=0.0)
+        if not earlier or not reads_as_followup(question, alone.evidence, earlier_match, self.calibration):
+            return alone
+        query = followup_query(question, history[-1])
+        query_vector = self._embed([query])[0]
+        hits = self._put_earlier_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
+        papers = self.store.get_many([h.paper_id for h in hits])
+        return Retrieval(query, query_vector, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True)
+
+    def _earlier_papers(self, turn: Turn) -> dict[str, Paper]:
+        """The papers the earlier answer cited; for a turn from a history file that names
+        none, the paper its question finds."""
+        paper_ids = turn.paper_ids or [h.paper_id for h in self.search(turn.question, k=1)]
+        return self.store.get_many(paper_ids)
 
     def _put_earlier_papers_first(self, hits: list[Hit], paper_ids: list[str]) -> list[Hit]:
         earlier = [h for pid in paper_ids for h in hits if h.paper_id == pid]

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.answer import retrieval_query
 from rag.models import Answer, Turn, normalize_title
 
 
@@ -142,7 +141,7 @@ def run_eval(questions: list[EvalQuestion], bot, progress: Callable[[int, int], 
             history.append(Turn(question=earlier.question, answer=earlier.answer, paper_ids=[c.paper_id for c in earlier.citations]))
         answer = bot.ask(q.question, history)
         k = 10 if q.kind == "topic" else 5
-        ranked = [h.title for h in bot.search(retrieval_query(q.question, history), k=k)]
+        ranked = [h.title for h in bot.search(bot.answerer.retrieve(q.question, history).query, k=k)]
         results.append(score_question(q, answer, ranked))
         if progress:
             progress(i + 1, len(questions))

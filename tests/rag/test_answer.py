@@ -5,14 +5,19 @@ import pytest
 
 from rag.answer import (
     CUT_NOTICE,
+    EARLIER_PAPER_RELATED,
+    EARLIER_PAPER_SPEAKS,
     EMPTY_QUESTION,
+    FOLLOWUP_MARGIN,
     NOT_FOUND_ANSWER,
     Calibration,
     Evidence,
+    asks_for_paper,
     decide_found,
-    is_followup,
+    followup_query,
     prepare_question,
-    retrieval_query,
+    reads_as_followup,
+    refers_back,
 )
 from rag.models import Turn
 
@@ -30,13 +35,34 @@ def test_long_question_is_cut_at_a_word_with_notice():
     assert prepare_question("  short   one ", 100) == ("short one", None)
 
 
-def test_followups_are_searched_with_the_earlier_question():
-    history = [Turn(question="Which optimizer reformulates Nesterov momentum?", paper_ids=["p1"])]
-    assert is_followup("What datasets did they use?", history)
-    assert is_followup("How much faster is the method?", history)
-    assert not is_followup("Which paper studies protein folding with transformers?", history)
-    assert not is_followup("What datasets did they use?", [])
-    assert retrieval_query("What datasets did they use?", history) == "Which optimizer reformulates Nesterov momentum? What datasets did they use?"
+def test_questions_that_refer_back_or_ask_for_a_new_paper_are_recognised():
+    assert refers_back("Does it need extra tricks to train in FP8?")
+    assert refers_back("What end-to-end speedup did they get?")
+    assert refers_back("And on ImageNet?") and refers_back("How does this method scale?")
+    assert not refers_back("What speedup was reported?")  # elliptical: no words say so
+    assert asks_for_paper("Which paper extends 3D Gaussian splatting, and how fast does it render?")
+    assert asks_for_paper("Is there a tool that scores sentiment?") and asks_for_paper("Has anyone tried this?")
+    assert not asks_for_paper("Which datasets did they use?")
+    turn = Turn(question="Which optimizer reformulates Nesterov momentum?", paper_ids=["p1"])
+    assert followup_query("What datasets did they use?", turn) == "Which optimizer reformulates Nesterov momentum? What datasets did they use?"
+
+
+def test_followup_reading_weighs_the_earlier_paper_against_the_best_one():
+    weak = Evidence(sentence=0.45, gap=0.0, lexical=0.8, dense_gap=0.0, weakest_part=0.45)  # nothing answers it alone
+    strong = Evidence(sentence=0.80, gap=0.2, lexical=3.0, dense_gap=0.2, weakest_part=0.80)  # another paper does
+    assert not decide_found(weak) and decide_found(strong)
+    # The earlier paper matches about as well as anything: a follow-up, even without pronouns.
+    assert reads_as_followup("What speedup was reported?", weak, 0.45 - FOLLOWUP_MARGIN + 0.01)
+    # Clearly worse: only a question that refers back, and only if nothing else answers it
+    # or the earlier paper has a sentence that speaks to it.
+    assert not reads_as_followup("What speedup was reported?", weak, 0.30)
+    assert reads_as_followup("What speedup did they get?", weak, 0.30)
+    assert not reads_as_followup("What speedup did they get?", strong, 0.30)
+    assert reads_as_followup("What speedup did they get?", strong, EARLIER_PAPER_SPEAKS)
+    # A question that asks for a paper, or that the earlier paper has nothing to do with, is new.
+    assert not reads_as_followup("Which paper speeds up decoding, and by how much does it?", weak, 0.45)
+    off_topic = Evidence(sentence=0.18, gap=0.0, lexical=0.0, dense_gap=0.0, weakest_part=0.18)
+    assert not reads_as_followup("How long should they taper before a marathon?", off_topic, EARLIER_PAPER_RELATED - 0.01)
 
 
 def test_found_decision_uses_thresholds():
@@ -174,3 +200,29 @@ def test_sentence_vectors_written_at_ingest_are_read_back_not_recomputed(fake_bo
         assert calls == []  # read from the store
         fresh = np.asarray(embed(sentences), dtype=np.float32)
         assert np.allclose((fresh * vectors).sum(axis=1), 1.0, atol=1e-4)
+
+
+def _thread_about_the_conformer(bot) -> list[Turn]:
+    conformer = bot._search("conformer speech recognition", k=1)[0].paper_id
+    return [Turn(question="Which paper trains a conformer for noisy speech recognition?", answer="...", paper_ids=[conformer])]
+
+
+def test_an_elliptical_followup_in_a_thread_is_answered_from_the_earlier_paper(fake_bot):
+    history = _thread_about_the_conformer(fake_bot)
+    assert fake_bot.answerer.retrieve("How long does training take?", history).followup
+    fake_bot.model.enqueue("Training takes two days on eight GPUs [1].")
+    answer = fake_bot.ask("How long does training take?", history)
+    assert answer.found and [c.title for c in answer.citations] == [PAPERS[0][0]]
+    assert "Earlier question: Which paper trains a conformer" in fake_bot.model.last_messages[-1]["content"]
+
+
+def test_a_new_question_in_a_thread_is_answered_on_its_own(fake_bot):
+    history = _thread_about_the_conformer(fake_bot)
+    question = "Which paper predicts molecular properties with message passing, and does it beat baselines on QM9?"
+    assert not fake_bot.answerer.retrieve(question, history).followup  # "it" notwithstanding
+    fake_bot.model.enqueue("Message passing predicts molecular properties and beats baselines on QM9 [1].")
+    answer = fake_bot.ask(question, history)
+    assert answer.found and answer.citations[0].title == PAPERS[1][0]
+    assert "Earlier question" not in fake_bot.model.last_messages[-1]["content"]  # the thread's past is not sent
+    off_topic = fake_bot.ask("What hydration percentage do they suggest for a sourdough loaf?", history)
+    assert not off_topic.found and off_topic.citations == []

@@ -37,6 +37,12 @@ def test_followup_uses_the_paper_from_the_earlier_turn(corpus_bot):
     followup = corpus_bot.ask("On average, how much does it beat TIES and DARE by?", history)
     assert followup.found
     assert followup.citations[0].title.startswith("DELLA-Merging")
+    # Without a pronoun, too: the earlier paper is what the question matches best.
+    elliptical = corpus_bot.ask("On average, how much better than TIES and DARE?", history)
+    assert elliptical.found and elliptical.citations[0].title.startswith("DELLA-Merging")
+    # A question that asks for another paper is not pinned to the thread's paper ("it" notwithstanding).
+    near_miss = corpus_bot.ask("Which paper extends 3D Gaussian splatting to dynamic scenes with a deformation field, and at what frame rate does it render?", history)
+    assert not near_miss.found and near_miss.citations == []
 
 
 def test_streamed_tokens_make_up_the_answer(corpus_bot):
