@@ -256,7 +256,10 @@ def build_messages(question: str, sources: list[Source], history: list[Turn]) ->
     earlier = ""
     if history:
         last = history[-1]
-        earlier = f"Earlier question: {shorten(last.question, 300)}\n" + (f"Earlier answer: {shorten(last.answer, 300)}\n" if last.answer else "") + "\n"
+        # The earlier answer's opening is enough to show what was said already (without it
+        # the model tended to answer the earlier question again); 150 characters, not 300,
+        # cut follow-ups' first token by ~0.45 s at equal eval scores.
+        earlier = f"Earlier question: {shorten(last.question, 300)}\n" + (f"Earlier answer: {shorten(last.answer, 150)}\n" if last.answer else "") + "\n"
     example_question, example_answer = load_prompt("answer_example").split("\n---\n")
     user = load_prompt("answer_user").format(sources=format_sources(sources), history=earlier, question=question)
     return [

@@ -204,7 +204,8 @@ def test_sentence_vectors_written_at_ingest_are_read_back_not_recomputed(fake_bo
 
 def _thread_about_the_conformer(bot) -> list[Turn]:
     conformer = bot._search("conformer speech recognition", k=1)[0].paper_id
-    return [Turn(question="Which paper trains a conformer for noisy speech recognition?", answer="...", paper_ids=[conformer])]
+    answer = "The conformer lowers word error rate by 20 percent on noisy benchmarks [1]. " * 5
+    return [Turn(question="Which paper trains a conformer for noisy speech recognition?", answer=answer, paper_ids=[conformer])]
 
 
 def test_an_elliptical_followup_in_a_thread_is_answered_from_the_earlier_paper(fake_bot):
@@ -213,7 +214,9 @@ def test_an_elliptical_followup_in_a_thread_is_answered_from_the_earlier_paper(f
     fake_bot.model.enqueue("Training takes two days on eight GPUs [1].")
     answer = fake_bot.ask("How long does training take?", history)
     assert answer.found and [c.title for c in answer.citations] == [PAPERS[0][0]]
-    assert "Earlier question: Which paper trains a conformer" in fake_bot.model.last_messages[-1]["content"]
+    prompt = fake_bot.model.last_messages[-1]["content"]
+    assert "Earlier question: Which paper trains a conformer" in prompt
+    assert "Earlier answer: The conformer lowers" in prompt and history[0].answer[:200] not in prompt  # its opening only
 
 
 def test_a_new_question_in_a_thread_is_answered_on_its_own(fake_bot):
