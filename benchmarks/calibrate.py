@@ -35,7 +35,8 @@ def collect(home: str, paths: list[str]) -> list[dict]:
     rows = []
     for path in paths:
         for q in load_questions(Path(path)):
-            history = [Turn(question=t["question"], paper_ids=[h.paper_id for h in bot.search(t["question"], k=1)]) for t in q.history]
+            # No cited papers: the answerer takes the paper each earlier question finds.
+            history = [Turn(question=t["question"]) for t in q.history]
             retrieval = bot.answerer.retrieve(q.question, history)
             top_gold = normalize_title(retrieval.hits[0].title) in {normalize_title(t) for t in q.gold_titles}
             rows.append({"id": q.id, "kind": q.kind, "answerable": bool(q.gold_titles), "top_gold": top_gold,

@@ -287,7 +287,6 @@ class Retrieval:
     """What a question retrieved, read on its own or as a follow-up of the earlier turn."""
 
     query: str  # what was searched: the question, or the earlier question and this one
-    query_vector: np.ndarray
     question_vector: np.ndarray  # the question alone: it picks the sentences shown and quoted
     hits: list[Hit]
     papers: dict[str, Paper]
@@ -401,7 +400,7 @@ class Answerer:
         vector = self._embed([question])[0]
         hits = self.search(question, k=k, query_vector=vector)
         papers = self.store.get_many([h.paper_id for h in hits])
-        alone = Retrieval(question, vector, vector, hits, papers, self.evidence(question, vector, hits, papers) if hits else None)
+        alone = Retrieval(question, vector, hits, papers, self.evidence(question, vector, hits, papers) if hits else None)
         if not history or alone.evidence is None:
             return alone
         earlier = self._earlier_papers(history[-1])
@@ -412,7 +411,7 @@ class Answerer:
         query_vector = self._embed([query])[0]
         hits = self._put_earlier_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
         papers = self.store.get_many([h.paper_id for h in hits])
-        return Retrieval(query, query_vector, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True)
+        return Retrieval(query, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True)
 
     def _earlier_papers(self, turn: Turn) -> dict[str, Paper]:
         """The papers the earlier answer cited; for a turn from a history file that names
