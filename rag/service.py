@@ -16,10 +16,12 @@ from rag.store import Store
 
 
 class Paperbot:
-    def __init__(self, settings: Settings, model=None):
+    def __init__(self, settings: Settings, model=None, judge_model=None):
         self.settings = settings
         if model is not None:  # tests inject a FakeModel; otherwise built on first use
             self.model = model
+        if judge_model is not None:  # likewise; judge.model = "none" means no judge
+            self.judge_model = judge_model
 
     @cached_property
     def store(self) -> Store:
@@ -36,6 +38,13 @@ class Paperbot:
         from rag.llm import build_model
 
         return build_model(self.settings.llm, self.settings.model_cache)
+
+    @cached_property
+    def judge_model(self):
+        """The yes/no judge, or None when judge.model is 'none'."""
+        from rag.llm import build_judge_model
+
+        return build_judge_model(self.settings.judge, self.settings.model_cache)
 
     def ingest(self, locations: list[str], progress: Progress | None = None) -> IngestReport:
         return ingest(locations, self.store, self.embedder, self.settings, progress)

@@ -45,7 +45,7 @@ class RetrieveSettings(Section):
 
 class LLMSettings(Section):
     backend: Literal["local", "openai"] = Field("local", description="'local' runs a GGUF with llama.cpp; 'openai' calls an OpenAI-compatible server.")
-    model: Literal["qwen2.5-coder-0.5b", "smollm2-135m"] = Field("qwen2.5-coder-0.5b", description="Packaged model to use when model_path is unset: the default (extra 'model') or the smoke-test one (extra 'smoke').")
+    model: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"] = Field("qwen2.5-coder-0.5b", description="Packaged model to use when model_path is unset: the default 0.5B (extra 'model'), the stronger but slower 1.5B (requirements-weights.txt), or the smoke-test one (requirements-weights.txt).")
     model_path: Path | None = Field(None, description="Path to any GGUF; overrides `model`.")
     n_ctx: int = Field(4096, ge=512, description="Context window for the chat model.")
     n_threads: int = Field(0, ge=0, description="CPU threads for generation and prompt reading; 0 uses the cores that are idle when the model loads.")
@@ -63,6 +63,14 @@ class AnswerSettings(Section):
     words_per_source: int = Field(60, ge=10, description="Words of the top paper's abstract shown to the model (other sources get half): the sentences that best answer the question.")
     source_margin: float = Field(0.1, ge=0, description="A paper after the first is shown to the model only if its best sentence's relevance (cosine + 2 x share of the question's words) is within this of the first's.")
     suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
+
+
+class JudgeSettings(Section):
+    model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "none"] = Field("qwen2.5-coder-1.5b", description="The model that judges whether a paper answers a question; 'none' decides from retrieval evidence alone.")
+    model_path: Path | None = Field(None, description="Path to any GGUF with a chat template; overrides `model` (unless it is 'none').")
+    n_ctx: int = Field(1024, ge=256, description="Context window for the judge: one question and one paper's title and best sentences.")
+    n_threads: int = Field(0, ge=0, description="CPU threads for the judge; 0 uses the cores that are idle when the model loads.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request time limit for one judgement (queue wait included).")
 
 
 class SlackSettings(Section):
@@ -95,6 +103,7 @@ class Settings(BaseSettings):
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Hybrid retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="The chat model.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answer composition.")
+    judge: JudgeSettings = Field(default_factory=JudgeSettings, description="The yes/no judge of whether a paper answers a question.")
     slack: SlackSettings = Field(default_factory=SlackSettings, description="The Slack front end.")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="The daily digest.")
 

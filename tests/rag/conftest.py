@@ -43,3 +43,26 @@ def default_model_file(tmp_path_factory: pytest.TempPathFactory):
         raise
     yield path
     shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def judge_model_file(tmp_path_factory: pytest.TempPathFactory):
+    """The Qwen2.5-Coder-1.5B GGUF (the judge), assembled from its 22 chunk packages once per
+    session into a session temp dir (1.1 GB), removed afterwards."""
+    cache = tmp_path_factory.mktemp("qwen-1.5b-cache")
+    try:
+        path = packaged_model_path("qwen2.5-coder-1.5b", cache)
+    except ModelError as exc:
+        if "missing" in str(exc):
+            pytest.skip(str(exc))
+        raise
+    yield path
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def judge_model(judge_model_file: Path):
+    """One loaded 1.5B `LocalModel` for the whole session, sized like the default judge."""
+    model = LocalModel(judge_model_file, n_ctx=1024, timeout_s=120)
+    yield model
+    model.close()

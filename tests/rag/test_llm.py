@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,15 @@ from rag.llm import (
     ModelError,
     ModelTimeout,
     OpenAIModel,
+    PackagedModel,
+    build_judge_model,
     build_model,
     default_model_path,
+    packaged_model_path,
 )
-from rag.settings import LLMSettings
+from rag.settings import JudgeSettings, LLMSettings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def ask(text: str, system: str | None = None) -> list[dict]:
@@ -75,6 +82,25 @@ def test_fake_model_raises_when_told():
     assert model.count_tokens("x" * 30) == 11  # the estimate: len // 3 + 1
 
 
+def test_fake_model_scripts_yes_no_logodds_and_records_them():
+    model = FakeModel(default="text")
+    model.enqueue_logodds(2.5, ModelTimeout("judge too slow"))
+    question = ask("Does the abstract answer the question?")
+
+    assert model.yes_no_logodds(question) == 2.5
+    with pytest.raises(ModelTimeout):
+        model.yes_no_logodds(question)
+    assert model.yes_no_logodds(question) == 0.0  # the default
+    assert model.generate(ask("q"), max_tokens=4) == "text"  # replies and log-odds are separate queues
+    assert [kwargs for _, kwargs in model.history[:3]] == [{"yes_no_logodds": True}] * 3
+    assert model.history[0][0] == question
+
+    model.fail(ModelError("down"))
+    with pytest.raises(ModelError, match="down"):
+        model.yes_no_logodds(question)
+    assert FakeModel(default_logodds=-1.0).yes_no_logodds(question) == -1.0
+
+
 def test_build_model_loads_nothing(tmp_path):
     local = build_model(LLMSettings(), tmp_path)
     assert isinstance(local, LocalModel)
@@ -83,6 +109,27 @@ def test_build_model_loads_nothing(tmp_path):
     remote = build_model(LLMSettings(backend="openai", base_url="http://127.0.0.1:9/v1/", timeout_s=7), tmp_path)
     assert isinstance(remote, OpenAIModel)
     assert remote.base_url == "http://127.0.0.1:9/v1" and remote.timeout_s == 7
+
+
+def test_build_judge_model_loads_nothing_and_none_means_no_judge(tmp_path):
+    judge = build_judge_model(JudgeSettings(), tmp_path)
+    assert isinstance(judge, LocalModel) and judge.name == "qwen2.5-coder-1.5b" and judge.n_ctx == 1024
+    assert judge.worker_thread is None and list(tmp_path.iterdir()) == []
+    assert judge.state_dir != build_model(LLMSettings(), tmp_path).state_dir  # its own prefix states
+    assert build_judge_model(JudgeSettings(model="none"), tmp_path) is None
+    # The smoke preset must not need the 1.1 GB model.
+    assert build_judge_model(load_settings("smoke").judge, tmp_path) is None
+
+
+def test_paperbot_builds_or_takes_its_judge(tmp_path):
+    from rag.service import Paperbot
+
+    fake = FakeModel()
+    assert Paperbot(load_settings(home=tmp_path), judge_model=fake).judge_model is fake
+    assert Paperbot(load_settings("smoke", home=tmp_path)).judge_model is None
+    with_judge = load_settings(home=tmp_path, judge={"model": "qwen2.5-coder-1.5b"})  # tests default to no judge
+    built = Paperbot(with_judge, judge_model=None).judge_model  # None: built from the settings
+    assert isinstance(built, LocalModel) and built.worker_thread is None
 
 
 # --------------------------------------------------------------------------- (b) a real model through LocalModel
@@ -113,6 +160,69 @@ def test_count_tokens_is_the_exact_llama_count(smollm2_model):
 def test_grammar_constrains_the_reply(smollm2_model):
     reply = smollm2_model.generate(ask("Is Paris in France? Answer yes or no."), max_tokens=4, grammar='root ::= "yes" | "no"')
     assert reply in {"yes", "no"}
+
+
+def judge_prompt(question: str, abstract: str) -> list[dict]:
+    # The question comes before the abstract, so candidates for one question share a prefix.
+    return [
+        {"role": "system", "content": "Does the abstract answer the question? Answer yes or no."},
+        {"role": "user", "content": f"Question: {question}\n\nAbstract: {abstract}\n\nDoes the abstract answer the question? Answer yes or no."},
+    ]
+
+
+QUESTION = "How can the key-value cache of a language model be compressed to save memory?"
+ANSWERING = (
+    "We present KVQuant, a method that quantizes the key-value cache of large language models to 3 bits. "
+    "Keys are quantized per channel before the rotary embedding and outliers are stored separately, which "
+    "cuts KV cache memory by 4.8x with under 0.1 perplexity loss and allows contexts of 10 million tokens on one GPU."
+)
+UNRELATED = (
+    "We tracked the migration of Arctic terns with satellite tags on 50 birds over three years. The birds "
+    "flew 70,000 km a year on average, followed the wind systems over the Atlantic, and stopped for a month "
+    "in the North Atlantic to feed before crossing to the Southern Ocean."
+)
+
+
+def top20_logodds(path: Path, messages: list[dict]) -> float:
+    """The log-odds read the way a server does it: llama-cpp-python's own chat completion with
+    logprobs (a separate Llama that keeps all logits), one token, top 20."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=1024, logits_all=True, verbose=False)
+    try:
+        reply = llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20)
+    finally:
+        llm.close()
+    top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    return llm_module._logodds_from_logprobs({e["token"]: e["logprob"] for e in top})
+
+
+def test_yes_no_logodds_matches_llama_cpps_own_logprobs(smollm2_model, smollm2_path):
+    messages = judge_prompt(QUESTION, ANSWERING)
+    ours = smollm2_model.yes_no_logodds(messages)
+    assert ours == pytest.approx(top20_logodds(smollm2_path, messages), abs=0.05)
+
+
+def test_judging_and_generating_share_the_cache_safely(smollm2_model):
+    messages = judge_prompt(QUESTION, UNRELATED)
+    smollm2_model.run_on_worker(lambda llm: llm.reset())
+    cold_reply = smollm2_model.generate(messages, max_tokens=12)
+    cold_logodds = smollm2_model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING))
+    # The cache now holds the judged prompt; a generation must not be disturbed by it...
+    assert smollm2_model.generate(messages, max_tokens=12) == cold_reply
+    # ...nor a judgement by the generation, nor by judging the same prompt twice.
+    assert smollm2_model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING)) == pytest.approx(cold_logodds, abs=0.02)
+    assert smollm2_model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING)) == pytest.approx(cold_logodds, abs=0.02)
+
+
+def test_a_judge_prompt_longer_than_the_context_is_a_model_error(smollm2_path):
+    model = LocalModel(smollm2_path, n_ctx=512)
+    try:
+        with pytest.raises(ModelError, match="too long"):
+            model.yes_no_logodds(judge_prompt(QUESTION, "word " * 2000))
+        assert isinstance(model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING)), float)  # the worker survived
+    finally:
+        model.close()
 
 
 @pytest.mark.parametrize("grammar", ["root ::= (", 'answer ::= "yes"'])
@@ -410,6 +520,85 @@ def test_missing_parts_say_which_extra_to_install(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture
+def tiny_packaged(tmp_path, monkeypatch) -> tuple[PackagedModel, bytes]:
+    """A three-part stand-in entry in PACKAGED_MODELS whose chunk packages (laid out like the
+    real wheels: <package>/data/partNN.bin) are importable from a temp dir."""
+    package_prefix = f"paperbot_test_{uuid.uuid4().hex[:8]}_part"  # fresh names: nothing cached by import
+    chunks = [bytes([n]) * 1000 + os.urandom(100) for n in range(3)]
+    site = tmp_path / "site"
+    for n, chunk in enumerate(chunks, 1):
+        (site / f"{package_prefix}{n}" / "data").mkdir(parents=True)
+        (site / f"{package_prefix}{n}" / "__init__.py").write_text("")
+        (site / f"{package_prefix}{n}" / "data" / f"part{n:02d}.bin").write_bytes(chunk)
+    monkeypatch.syspath_prepend(str(site))
+    whole = b"".join(chunks)
+    model = PackagedModel(
+        name="tiny-test",
+        distribution_prefix=package_prefix.replace("_", "-"),
+        package_prefix=package_prefix,
+        parts=3,
+        version="1.0",
+        filename="tiny.gguf",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        install="pip install tiny-test-parts",
+    )
+    monkeypatch.setitem(llm_module.PACKAGED_MODELS, model.name, model)
+    return model, whole
+
+
+def test_packaged_model_is_assembled_from_its_installed_parts(tiny_packaged, tmp_path):
+    model, whole = tiny_packaged
+    cache = tmp_path / "cache"
+    path = packaged_model_path("tiny-test", cache)
+    assert path == cache / "tiny.gguf" and path.read_bytes() == whole
+    assert sorted(p.name for p in cache.iterdir()) == ["tiny.gguf", "tiny.gguf.verified.json"]
+    mtime = path.stat().st_mtime_ns
+    assert packaged_model_path("tiny-test", cache) == path and path.stat().st_mtime_ns == mtime  # reused
+
+
+def test_packaged_model_with_the_wrong_checksum_leaves_nothing(tiny_packaged, tmp_path, monkeypatch):
+    model, _ = tiny_packaged
+    monkeypatch.setitem(llm_module.PACKAGED_MODELS, model.name, replace(model, sha256="0" * 64))
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelError, match="checksum mismatch") as err:
+        packaged_model_path("tiny-test", cache)
+    assert "pip install --force-reinstall tiny-test-parts" in str(err.value)
+    assert list(cache.iterdir()) == []  # no partial file, no marker
+
+
+def test_missing_chunk_packages_are_named_with_the_fix(tiny_packaged, tmp_path):
+    model, _ = tiny_packaged
+    for n in (2, 3):
+        for file in sorted((tmp_path / "site" / f"{model.package_prefix}{n}").rglob("*"), reverse=True):
+            file.rmdir() if file.is_dir() else file.unlink()
+        (tmp_path / "site" / f"{model.package_prefix}{n}").rmdir()
+    with pytest.raises(ModelError) as err:
+        packaged_model_path("tiny-test", tmp_path / "cache")
+    message = str(err.value)
+    assert f"missing ({model.distribution_prefix}2, {model.distribution_prefix}3)" in message
+    assert "run pip install tiny-test-parts" in message and f"'{model.distribution_prefix}3==1.0'" in message
+    assert not (tmp_path / "cache").exists()
+
+
+def test_unknown_packaged_model_lists_the_known_ones():
+    with pytest.raises(ModelError, match="'qwen2.5-coder-1.5b'.*'smollm2-135m'"):
+        packaged_model_path("qwen-7b", Path("."))
+
+
+def test_every_packaged_part_is_pinned_where_make_install_reads_it():
+    pins = {
+        "qwen2.5-coder-0.5b": (ROOT / "pyproject.toml").read_text(),  # the 'model' extra
+        "qwen2.5-coder-1.5b": (ROOT / "requirements-weights.txt").read_text(),
+    }
+    assert set(pins) == set(llm_module.PACKAGED_MODELS)
+    for name, text in pins.items():
+        model = llm_module.PACKAGED_MODELS[name]
+        for n in range(1, model.parts + 1):
+            assert f"{model.distribution(n)}=={model.version}" in text
+
+
 # --------------------------------------------------------------------------- (g) OpenAI backend, real server
 
 
@@ -479,6 +668,12 @@ def test_openai_backend_passes_the_grammar_through(remote):
     assert reply in {"yes", "no"}
 
 
+def test_openai_backend_reads_yes_no_logodds_from_top_logprobs(remote):
+    value = remote.yes_no_logodds(judge_prompt(QUESTION, ANSWERING))
+    assert isinstance(value, float) and abs(value) < 60
+    assert remote.queue_depth() == 0
+
+
 def test_openai_backend_without_the_key_is_refused(llama_server, monkeypatch):
     monkeypatch.delenv("PAPERBOT_TEST_LLM_KEY", raising=False)
     model = OpenAIModel(llama_server, api_key_env="PAPERBOT_TEST_LLM_KEY", timeout_s=30)
@@ -545,3 +740,60 @@ def test_a_kept_prefix_is_read_once_and_loaded_by_the_next_process(default_model
     for state in (tmp_path / "states").glob("prefix-*.state"):  # a damaged file costs only the saving
         state.write_bytes(b"garbage")
     assert answer_and_count_read_tokens()[0] == first_reply
+
+
+# --------------------------------------------------------------------------- (i) the 1.5B judge
+
+
+@pytest.mark.real_model
+def test_the_judge_says_yes_to_an_answer_and_no_to_an_unrelated_abstract(judge_model):
+    answering = judge_model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING))
+    unrelated = judge_model.yes_no_logodds(judge_prompt(QUESTION, UNRELATED))
+    assert answering > 0 > unrelated
+    assert answering - unrelated > 2  # measured: +1.2 against -3.1
+
+
+@pytest.mark.real_model
+def test_a_second_candidate_reads_only_what_follows_the_shared_question(judge_model):
+    read: list[int] = []
+
+    def count_eval_calls(llm):
+        real_eval = llm.eval
+        llm.eval = lambda tokens: (read.append(len(tokens)), real_eval(tokens))[1]
+
+    judge_model.run_on_worker(count_eval_calls)
+    try:
+        first_question = "Which paper speeds up diffusion model sampling by distilling it into fewer steps?"
+        first = judge_prompt(first_question, ANSWERING)
+        second = judge_prompt(first_question, UNRELATED)
+        judge_model.yes_no_logodds(first)
+        first_read, read[:] = sum(read), []
+        second_value = judge_model.yes_no_logodds(second)
+        second_read = sum(read)
+
+        def tokens(messages):
+            return judge_model.run_on_worker(lambda llm: llm_module._chat_tokens(llm, llm_module._gguf_chat_formatter(llm), messages))
+
+        first_tokens, second_tokens = tokens(first), tokens(second)
+        shared = next(i for i, (a, b) in enumerate(zip(first_tokens, second_tokens)) if a != b)
+        assert shared > 30  # the system prompt and the question
+        assert second_read == len(second_tokens) - shared  # exactly the part after the shared start
+        assert second_read < first_read
+        # Reading from the cache gives the same judgement as reading the whole prompt.
+        judge_model.run_on_worker(lambda llm: llm.reset())
+        assert judge_model.yes_no_logodds(second) == pytest.approx(second_value, abs=0.05)
+    finally:
+        judge_model.run_on_worker(lambda llm: delattr(llm, "eval"))  # back to Llama.eval
+
+
+@pytest.mark.real_model
+def test_the_default_05b_judges_too(default_model_file):
+    model = build_judge_model(JudgeSettings(model="qwen2.5-coder-0.5b", timeout_s=120), default_model_file.parent)
+    try:
+        answering = model.yes_no_logodds(judge_prompt(QUESTION, ANSWERING))
+        unrelated = model.yes_no_logodds(judge_prompt(QUESTION, UNRELATED))
+        assert model.model_path == default_model_file  # through the settings and the verified cache
+        assert answering > unrelated
+        assert abs(answering) < 60 and abs(unrelated) < 60
+    finally:
+        model.close()
