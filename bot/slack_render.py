@@ -143,6 +143,8 @@ def feedback_buttons(feedback_key: str) -> dict:
 
 def answer_blocks(answer: Answer) -> list[dict]:
     """All the blocks of an answer, before splitting into messages."""
+    if answer.papers:
+        return paper_list_blocks(answer)
     text = answer.answer.strip() or (NOT_FOUND if not answer.found else "")
     blocks = _sections(escape(text)) if text else []
     if answer.notice:
@@ -156,6 +158,23 @@ def answer_blocks(answer: Answer) -> list[dict]:
     elif not answer.found and answer.suggestions:
         lines = [f"• {link(s.url, clip(s.title, TITLE_LIMIT))}" for s in answer.suggestions]
         blocks.extend(_sections("*Nearest papers*\n" + "\n".join(lines)))
+    return blocks
+
+
+def paper_list_blocks(answer: Answer) -> list[dict]:
+    """A "find papers" answer: its heading, one section per paper (linked title, date,
+    one-liner), and what the papers share."""
+    lines = answer.answer.strip().splitlines()
+    blocks = [_section(f"*{escape(lines[0])}*")]
+    if answer.notice:
+        blocks.append(_context(f"_{escape(answer.notice)}_"))
+    for n, paper in enumerate(answer.papers, 1):
+        date = f" · {paper.date.isoformat()}" if paper.date else ""
+        head = f"*[{n}]* {link(paper.url, clip(paper.title, TITLE_LIMIT))}{date}"
+        blocks.append(_section(f"{head}\n{clip(escape(paper.summary), SECTION_LIMIT - len(head) - 1)}"))
+    footer = [line for line in lines[1:] if not line.startswith("[")]
+    if footer:
+        blocks.append(_context(escape(" ".join(footer))))
     return blocks
 
 

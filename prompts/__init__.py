@@ -1,1 +1,7 @@
-"""Prompt templates, one file each, read by `rag.answer.load_prompt` and `rag.digest.load_prompt`."""
+"""Prompt templates, one file each. `load` reads one by name."""
+
+from importlib import resources
+
+
+def load(name: str) -> str:
+    return (resources.files("prompts") / f"{name}.txt").read_text(encoding="utf-8")

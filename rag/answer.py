@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -31,13 +31,31 @@ from rag.checks import (
     looks_like_refusal,
     unsupported_facts,
 )
+from prompts import load as load_prompt
+from rag import listing
 from rag.chunk import split_sentences
+from rag.digest_text import extractive_oneliner
+from rag.intent import COMPARE, Intent, classify
+from rag.judge import Verdict, judge
 from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
+from rag.names import NameIndex
+from rag.retrieve import SearchFilter
 
 # Sentinel phrases, named so that tests and front ends can recognise them.
 NOT_FOUND_ANSWER = "The papers I have do not answer this question."
 CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
 EMPTY_QUESTION = "The question is empty: ask something about the papers."
+EMPTY_STORE_ANSWER = "I have no papers yet. Add some with `paperbot ingest bundled` (the sample corpus) or `paperbot ingest PATH_OR_URL`, then ask again."
+HELP_ANSWER = (
+    "I answer questions about the papers in my store, citing the abstract sentences I rely on. Try:\n"
+    "- Any papers on model merging?  (a list; add \"today\" or \"this week\" for what's new)\n"
+    "- What is GPTVQ?  (a paper by its name)\n"
+    "- Compare ADAHESSIAN and FOSI\n"
+    "- Which paper proposes a hybrid first- and second-order optimizer?  (a specific fact)\n"
+    "Follow-up questions in the same thread or chat use the earlier answer."
+)
+UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?"
+AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
 # Cosine an answer sentence needs to some source sentence to be kept (SUPPORTED), and to be
 # attributed to that source when the model cited nothing (ATTRIBUTED).
 SUPPORTED = 0.35
@@ -51,14 +69,11 @@ RECITE_MARGIN = 0.1
 # With this weight the sentence picked first held the dev sets' reference evidence on 0.66
 # of non-paraphrase questions, against 0.51 by cosine alone (docs/calibration.md).
 LEXICAL_WEIGHT = 2.0
-# In a thread, a question is read as a follow-up when the earlier turn's paper matches it
-# within FOLLOWUP_MARGIN of the best paper found for it alone; or when it refers back ("does
-# it ...") and either nothing answers it alone or the earlier paper has a sentence matching
-# it this well (EARLIER_PAPER_SPEAKS). Never when the earlier paper matches it below
-# EARLIER_PAPER_RELATED: off-topic questions score 0.1-0.2 against every paper.
-# See "Follow-ups" in docs/calibration.md.
+# In a thread, a question is read as a follow-up when it refers back ("did they ...", "this
+# method") and names no other paper, or when the earlier turn's paper matches it within
+# FOLLOWUP_MARGIN of the best paper found for it alone, but not below EARLIER_PAPER_RELATED:
+# off-topic questions score 0.1-0.2 against every paper. See "Follow-ups" in docs/calibration.md.
 FOLLOWUP_MARGIN = 0.1
-EARLIER_PAPER_SPEAKS = 0.5
 EARLIER_PAPER_RELATED = 0.25
 
 # Sentences in retrieved text that address the reader as instructions (prompt injection).
@@ -83,10 +98,6 @@ _REFERS_BACK = re.compile(
     r"|\bthe (authors|paper)\b",
     re.IGNORECASE,
 )
-
-
-def load_prompt(name: str) -> str:
-    return (resources.files("prompts") / f"{name}.txt").read_text()
 
 
 def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
@@ -177,19 +188,20 @@ def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool
     return calibration.probability(ev) >= calibration.threshold
 
 
-def reads_as_followup(question: str, alone: Evidence, earlier_match: float, calibration: Calibration = Calibration()) -> bool:
-    """Whether a question asked in a thread continues the earlier turn.
+def reads_as_followup(question: str, alone: Evidence, earlier_match: float) -> bool:
+    """Whether a question asked in a thread (that names no paper) continues the earlier turn.
 
     `alone`: the evidence for the question searched on its own; `earlier_match`: the best
-    cosine of the earlier turn's paper (title or sentence) to the question. Pronouns alone
-    decide badly: "it" and "the authors" also occur in questions that bring their own
-    subject, and an elliptical follow-up ("What speedup was reported?") may have none.
+    cosine of the earlier turn's paper (title or sentence) to the question. A question that
+    refers back ("what datasets did they use?") is about the thread's paper, however well
+    another paper matches its words; an elliptical one ("What speedup was reported?") is
+    one when the thread's paper matches it about as well as any other.
     """
-    if asks_for_paper(question) or earlier_match < EARLIER_PAPER_RELATED:
+    if asks_for_paper(question):
         return False
-    if earlier_match >= alone.sentence - FOLLOWUP_MARGIN:
+    if refers_back(question):  # "what datasets did they use?": about the thread's paper
         return True
-    return refers_back(question) and (not decide_found(alone, calibration) or earlier_match >= EARLIER_PAPER_SPEAKS)
+    return EARLIER_PAPER_RELATED <= earlier_match and earlier_match >= alone.sentence - FOLLOWUP_MARGIN
 
 
 # ---- prompt ---------------------------------------------------------------------------
@@ -229,6 +241,25 @@ def best_sentences(sentences: list[str], similarity: np.ndarray, max_words: int)
     if len(chosen) == 1 and words > max_words:
         return " ".join(sentences[chosen[0]].split()[:max_words]) + " ..."
     return " ".join(sentences[i] for i in sorted(chosen))
+
+
+# What the model is asked besides the user's words, for a named paper or two.
+EXPLAIN_HINT = "Say what the paper proposes, how it works and its main result."
+COMPARE_HINT = "Say what each paper proposes and how the two differ; cite both."
+_CONTRIBUTES = re.compile(r"\b(we|this (paper|work|study)|here|our)\b", re.IGNORECASE)
+_RESULT = re.compile(r"\d|\b(outperform\w*|achiev\w*|improv\w*|state[- ]of[- ]the[- ]art|faster|better|surpass\w*|reduc\w*)\b", re.IGNORECASE)
+
+
+def overview(sentences: list[str], max_words: int) -> str:
+    """What a paper is, from its own sentences: the contribution ("We propose ..."), the
+    first result (a number, "outperforms ..."), then the opening, as the budget allows, in
+    the abstract's order."""
+    contribution = next((i for i, s in enumerate(sentences[:8]) if _CONTRIBUTES.search(s)), 0)
+    result = next((i for i, s in enumerate(sentences) if i > contribution and _RESULT.search(s)), None)
+    order = [contribution] + ([result] if result is not None else []) + [i for i in range(len(sentences)) if i not in (contribution, result)]
+    priority = np.zeros(len(sentences))
+    priority[order] = -np.arange(len(order), dtype=float)
+    return best_sentences(sentences, priority, max_words)
 
 
 def close_to_top(best: list[float], margin: float, limit: int) -> list[int]:
@@ -292,16 +323,41 @@ class Retrieval:
     papers: dict[str, Paper]
     evidence: Evidence | None  # None when nothing was retrieved
     followup: bool = False
+    named: bool = False  # the question named the top paper (rag/names.py)
+    earlier_match: float = 0.0  # a follow-up: how well the thread's paper matches the question alone
+    reranked: bool = False  # the judge put another paper first
 
 
 class Answerer:
     """Answers questions over a store; keeps the sentence vectors it has read or made."""
 
-    def __init__(self, settings, store, embedder, model, search_fn, calibration: Calibration = Calibration()):
+    def __init__(
+        self,
+        settings,
+        store,
+        embedder,
+        model,
+        search_fn,
+        calibration: Calibration = Calibration(),
+        judge_model=None,
+        oneliners: Callable[[list[Paper]], dict[str, str]] = lambda papers: {},
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
         self.settings, self.store, self.embedder, self.model = settings, store, embedder, model
         self.search = search_fn
         self.calibration = calibration
+        self.judge_model = judge_model  # None: found is decided from retrieval evidence alone
+        self.oneliners = oneliners  # cached digest one-liners for listed papers
+        self.clock = clock
         self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._names: tuple[int, NameIndex] | None = None  # (store version, index)
+
+    def names(self) -> NameIndex:
+        """The name index over the store's titles, rebuilt when the store changes."""
+        version = self.store.version()
+        if self._names is None or self._names[0] != version:
+            self._names = (version, NameIndex.build(self.store.titles_and_abstracts()))
+        return self._names[1]
 
     # -- evidence ----------------------------------------------------------------------
     def paper_sentences(self, paper: Paper) -> tuple[list[str], np.ndarray]:
@@ -364,22 +420,50 @@ class Answerer:
 
     # -- answering ---------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
+        """Read the question's kind (rag/intent.py), then answer in that kind's form."""
         started = time.perf_counter()
         history = list(history or [])
         question, notice = prepare_question(question, self.settings.answer.max_question_chars)
-        retrieval = self.retrieve(question, history)
-        hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
-        timings = {"retrieve": _ms(started)}
+        if self.store.paper_count() == 0:
+            answer = Answer(question=question, answer=EMPTY_STORE_ANSWER, found=False, kind="help")
+        else:
+            intent = classify(question, self.names(), self.clock())
+            intent = self._in_thread(intent, question, history)
+            answer = self._answer(intent, question, history, on_token, started)
+        answer.notice = notice
+        answer.timings_ms["total"] = _ms(started)
+        return answer
 
-        found = False
-        if evidence is not None:
-            # A follow-up of an answered turn is answered from that turn's paper.
-            found = decide_found(evidence, self.calibration) or (retrieval.followup and hits[0].paper_id in history[-1].paper_ids)
+    def _in_thread(self, intent: Intent, question: str, history: list[Turn]) -> Intent:
+        """"Compare it with FOSI" in a thread compares the thread's paper with FOSI."""
+        if history and history[-1].paper_ids and intent.kind == "fact" and len(intent.papers) == 1 and COMPARE.search(question) and refers_back(question):
+            earlier = history[-1].paper_ids[0]
+            if earlier != intent.papers[0]:
+                return Intent("compare", papers=(earlier, intent.papers[0]))
+        return intent
+
+    def _answer(self, intent: Intent, question: str, history: list[Turn], on_token, started: float) -> Answer:
+        if intent.kind == "help":
+            return Answer(question=question, answer=HELP_ANSWER, found=False, kind="help")
+        if intent.kind == "clarify":
+            return self.clarify(question, intent)
+        if intent.kind in ("find", "new"):
+            return self.list_papers(question, intent, started)
+        if intent.kind in ("explain", "compare"):
+            return self.about_papers(question, intent, on_token, started)
+        return self.answer_fact(question, intent, history, on_token, started)
+
+    def answer_fact(self, question: str, intent: Intent, history: list[Turn], on_token, started: float) -> Answer:
+        """A specific question: retrieve, decide whether a paper answers, write, ground."""
+        retrieval = self.retrieve(question, history, named=intent.papers)
+        timings = {"retrieve": _ms(started)}
+        found, retrieval, judged = self.decide(question, retrieval, history)
         timings["decide"] = _ms(started)
+        if judged:
+            timings["judge"] = judged
+        hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
         if not found:
-            timings["total"] = _ms(started)
-            suggestions = [Suggestion(paper_id=h.paper_id, title=h.title, url=papers[h.paper_id].url) for h in hits[: self.settings.answer.suggestions]]
-            return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, notice=notice, timings_ms=timings)
+            return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=self.suggestions(retrieval), timings_ms=timings)
 
         # A follow-up ("what datasets did they use?") picks sentences by its own words.
         sentence_vector = retrieval.question_vector
@@ -388,30 +472,148 @@ class Answerer:
         text, first_token_ms = self._generate(messages, {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
-        tied = abs(evidence.gap) < TIED_GAP and len(sources) > 1 and sources[1].paper.paper_id == hits[1].paper_id
+        # Retrieval cannot tell the top two apart (unless the judge did): cite both.
+        tied = not retrieval.reranked and abs(evidence.gap) < TIED_GAP and len(sources) > 1 and sources[1].paper.paper_id == hits[1].paper_id
         answer_text, citations = self._ground(text, question, sentence_vector, sources, tied)
-        timings["total"] = _ms(started)
-        return Answer(question=question, answer=answer_text, found=True, citations=citations, notice=notice, timings_ms=timings)
+        return Answer(question=question, answer=answer_text, found=True, citations=citations, timings_ms=timings)
 
-    def retrieve(self, question: str, history: list[Turn]) -> Retrieval:
-        """Search for the question; in a thread, search again with the earlier question when
-        it reads as a follow-up (`reads_as_followup`), with the earlier turn's papers first."""
+    def decide(self, question: str, retrieval: Retrieval, history: list[Turn]) -> tuple[bool, Retrieval, float]:
+        """Whether the top paper answers: (found, retrieval with the judged best paper first,
+        ms spent judging). A paper the question names answers it. Otherwise the judge reads
+        the top candidates (a follow-up: the thread's paper) when there is a judge; without
+        one, the calibrated retrieval score decides, and a follow-up is answered from the
+        thread's paper if that matches the question at all."""
+        if retrieval.evidence is None:
+            return False, retrieval, 0.0
+        hits = retrieval.hits
+        followup = retrieval.followup and hits[0].paper_id in history[-1].paper_ids
+        if retrieval.named:  # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
+            return True, retrieval, 0.0
+        if self.judge_model is None:
+            # Without a judge, only a thread's paper that matches the question at all answers
+            # it: "what hydration do they suggest for sourdough?" is not about the optimizer.
+            if followup:
+                return retrieval.earlier_match >= EARLIER_PAPER_RELATED, retrieval, 0.0
+            return decide_found(retrieval.evidence, self.calibration), retrieval, 0.0
+        started = time.perf_counter()
+        # A follow-up is judged against the thread's paper, read with the earlier question
+        # ("what datasets did they use?" needs to know who "they" are).
+        candidates = hits[:1] if followup else hits[: self.settings.judge.candidates]
+        asked = retrieval.query if followup else question
+        verdicts = judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, h) for h in candidates])
+        best = max(verdicts, key=lambda v: v.logodds)
+        if best.paper_id != hits[0].paper_id:
+            retrieval = self._rerank(retrieval, best)
+        return best.answers, retrieval, _ms(started)
+
+    def _judge_excerpt(self, question: str, retrieval: Retrieval, hit: Hit) -> tuple[Paper, str]:
+        paper = retrieval.papers[hit.paper_id]
+        sentences, vectors = self.paper_sentences(paper)
+        relevance = sentence_relevance(question, sentences, vectors @ retrieval.question_vector)
+        return paper, best_sentences(sentences, relevance, self.settings.answer.words_per_source)
+
+    def _rerank(self, retrieval: Retrieval, best: Verdict) -> Retrieval:
+        """The judged best paper first."""
+        hits = [h for h in retrieval.hits if h.paper_id == best.paper_id] + [h for h in retrieval.hits if h.paper_id != best.paper_id]
+        return replace(retrieval, hits=hits, reranked=True)
+
+    def suggestions(self, retrieval: Retrieval) -> list[Suggestion]:
+        """Papers offered when none answers: only ones near the question; none beats unrelated ones."""
+        chosen = []
+        for hit in retrieval.hits[: self.settings.answer.suggestions]:
+            paper = retrieval.papers[hit.paper_id]
+            if self._best_match(paper, retrieval.question_vector) >= listing.NEAR_TOPIC:
+                chosen.append(Suggestion(paper_id=hit.paper_id, title=hit.title, url=paper.url))
+        return chosen
+
+    def clarify(self, question: str, intent: Intent) -> Answer:
+        """A name that matches several papers, or none: ask which paper is meant."""
+        name = intent.unclear[0]
+        matches = [m for m in self.names().find(question) if m.ambiguous]
+        if matches:
+            papers = self.store.get_many(list(matches[0].paper_ids))
+            text = AMBIGUOUS_NAME_ANSWER.format(name=name)
+        else:
+            hits = self.search(question, k=self.settings.answer.suggestions)
+            papers = self.store.get_many([h.paper_id for h in hits])
+            text = UNKNOWN_NAME_ANSWER.format(name=name)
+        suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
+        return Answer(question=question, answer=text, found=False, kind="clarify", suggestions=suggestions)
+
+    def list_papers(self, question: str, intent: Intent, started: float) -> Answer:
+        """Find papers / what's new: the on-topic papers, ranked, each with a one-liner."""
+        answer_settings = self.settings.answer
+        label = intent.window.label if intent.window else None
+        filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
+        vector = self._embed([intent.topic])[0]
+        candidates = self._topic_candidates(intent.topic, vector, filters)
+        ranked = listing.rank(intent.topic, candidates, newest_first=intent.kind == "new")
+        timings = {"retrieve": _ms(started)}
+        if not ranked:
+            if filters:  # nothing in the window: offer older papers on the topic
+                candidates = self._topic_candidates(intent.topic, vector, None)
+            near = [c for c in candidates if listing.is_on_topic(intent.topic, c) or c.match >= listing.NEAR_TOPIC]
+            suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
+            return Answer(question=question, answer=listing.nothing_text(intent.topic, label), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
+        shown = ranked[: answer_settings.list_limit]
+        cached = self.oneliners([c.paper for c in shown])
+        papers = [listing.listed(c, cached.get(c.paper.paper_id) or extractive_oneliner(c.paper.abstract)) for c in shown]
+        citations = [Citation(n=n, paper_id=c.paper.paper_id, title=c.paper.title, evidence=c.evidence, url=c.paper.url) for n, c in enumerate(shown, 1)]
+        thread = listing.common_thread(intent.topic, [c.paper.title for c in shown])
+        text = listing.list_text(intent.topic, papers, len(ranked) - len(shown), label, thread)
+        return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
+
+    def _topic_candidates(self, topic: str, vector: np.ndarray, filters: SearchFilter | None) -> list[listing.Candidate]:
+        hits = self.search(topic, k=self.settings.answer.list_pool, filters=filters, query_vector=vector)
+        papers = self.store.get_many([h.paper_id for h in hits])
+        candidates = []
+        for hit in hits:
+            paper = papers[hit.paper_id]
+            sentences, vectors = self._paper_vectors(paper)
+            cosine = vectors @ vector
+            best_sentence = int(sentence_relevance(topic, sentences, cosine[1:]).argmax())
+            candidates.append(listing.Candidate(paper, float(cosine.max()), sentences[best_sentence]))
+        return candidates
+
+    def about_papers(self, question: str, intent: Intent, on_token, started: float) -> Answer:
+        """Explain one named paper, or compare two: each shown to the model by its
+        contribution, method and result sentences, and each cited."""
+        papers = self.store.get_many(list(intent.papers))
+        ordered = [papers[pid] for pid in intent.papers if pid in papers]
+        words = self.settings.answer.explain_words // len(ordered)
+        sources = [Source(n=n, paper=paper, excerpt=overview(self.paper_sentences(paper)[0], words)) for n, paper in enumerate(ordered, 1)]
+        ask_model = f"{question}\n({EXPLAIN_HINT if len(sources) == 1 else COMPARE_HINT})"
+        timings = {"retrieve": _ms(started), "decide": _ms(started)}
+        text, first_token_ms = self._generate(build_messages(ask_model, sources, []), {s.n for s in sources}, on_token, started)
+        timings["first_token"] = first_token_ms
+        timings["generate"] = _ms(started) - timings["decide"]
+        vector = self._embed([question])[0]
+        answer_text, citations = self._ground(text, question, vector, sources, tied=len(sources) > 1)
+        return Answer(question=question, answer=answer_text, found=True, kind=intent.kind, citations=citations, timings_ms=timings)
+
+    def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:
+        """Search for the question. A paper the question names comes first, whatever the
+        vectors say. In a thread, search again with the earlier question when it reads as a
+        follow-up (`reads_as_followup`), with the earlier turn's papers first."""
         k = max(self.settings.answer.sources, self.settings.answer.suggestions, 5)
         vector = self._embed([question])[0]
         hits = self.search(question, k=k, query_vector=vector)
+        pinned = len(named) == 1 and not asks_for_paper(question)
+        if pinned:
+            hits = self._put_papers_first(hits, list(named))
         papers = self.store.get_many([h.paper_id for h in hits])
-        alone = Retrieval(question, vector, hits, papers, self.evidence(question, vector, hits, papers) if hits else None)
-        if not history or alone.evidence is None:
+        alone = Retrieval(question, vector, hits, papers, self.evidence(question, vector, hits, papers) if hits else None, named=pinned)
+        if not history or alone.evidence is None or named:
             return alone
         earlier = self._earlier_papers(history[-1])
         earlier_match = max((self._best_match(paper, vector) for paper in earlier.values()), default=0.0)
-        if not earlier or not reads_as_followup(question, alone.evidence, earlier_match, self.calibration):
+        if not earlier or not reads_as_followup(question, alone.evidence, earlier_match):
             return alone
         query = followup_query(question, history[-1])
         query_vector = self._embed([query])[0]
-        hits = self._put_earlier_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
+        hits = self._put_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
         papers = self.store.get_many([h.paper_id for h in hits])
-        return Retrieval(query, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True)
+        return Retrieval(query, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True, earlier_match=earlier_match)
 
     def _earlier_papers(self, turn: Turn) -> dict[str, Paper]:
         """The papers the earlier answer cited; for a turn from a history file that names
@@ -419,7 +621,7 @@ class Answerer:
         paper_ids = turn.paper_ids or [h.paper_id for h in self.search(turn.question, k=1)]
         return self.store.get_many(paper_ids)
 
-    def _put_earlier_papers_first(self, hits: list[Hit], paper_ids: list[str]) -> list[Hit]:
+    def _put_papers_first(self, hits: list[Hit], paper_ids: list[str]) -> list[Hit]:
         earlier = [h for pid in paper_ids for h in hits if h.paper_id == pid]
         missing = [pid for pid in paper_ids if pid not in {h.paper_id for h in earlier}]
         for paper_id, paper in self.store.get_many(missing).items():

@@ -24,11 +24,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from importlib import resources
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from prompts import load
 from rag.digest_store import DigestStore
 from rag.digest_text import clean_model_line, copies_or_repeats, echoes_title, extractive_oneliner, prompt_excerpt, unsupported_terms
 from rag.llm import ModelError
@@ -104,7 +104,7 @@ class Digest(BaseModel):
 
 def load_prompt(name: str) -> tuple[str, str]:
     """(system, user template) from prompts/<name>.txt: the two parts split at a '---' line."""
-    text = resources.files("prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8")
+    text = load(name)
     system, _, user = text.partition("\n---\n")
     return system.strip(), user.strip()
 
@@ -149,6 +149,16 @@ def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, b
         return line, True
     log.info("one-liner for %s rejected (%r); using an abstract sentence", paper.paper_id, reply[:200])
     return extractive_oneliner(paper.abstract), False
+
+
+def cached_oneliners(state: DigestStore, llm: LLMSettings, papers: list[Paper]) -> dict[str, str]:
+    """paper_id -> the checked model one-liner an earlier digest (or idle time) wrote for it."""
+    prompt = load_prompt("oneliner")
+    model_id = model_identity(llm)
+    keys = {oneliner_key(p, model_id, prompt): p.paper_id for p in papers}
+    kinds = state.text_kinds(list(keys))
+    texts = state.texts([k for k, kind in kinds.items() if kind == "oneliner"])
+    return {keys[k]: text for k, text in texts.items()}
 
 
 def _budget_order(groups: list[list[int]]) -> list[int]:

@@ -1,9 +1,10 @@
 """`paperbot eval`: answer quality and retrieval metrics over a question file.
 
 The file is JSON lines in the format of the dev sets: `question`, `gold_titles`, `answer`
-(reference), `kind` (detail, identify, named, paraphrase, topic, followup, unanswerable)
-and, for follow-ups, `history: [{question, gold_titles}]`. Scoring is pure
-(`score_question`, `summarize`); `run_eval` does the asking.
+(reference), `kind` (detail, identify, named, paraphrase, topic, followup, unanswerable,
+and the team's kinds: named_short, topic_list, whats_new, compare, smalltalk) and, for
+follow-ups, `history: [{question, gold_titles}]`. Scoring is pure (`score_question`,
+`summarize`); `run_eval` does the asking.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from pydantic import BaseModel, Field
 
 from rag.models import Answer, Turn, normalize_title
 
+# The answer kind (rag/intent.py) each question kind should be read as.
+EXPECTED_KIND = {"named_short": "explain", "topic_list": "find", "whats_new": "new", "compare": "compare", "smalltalk": "help"}
+LIST_KINDS = ("topic_list", "whats_new")
+
 
 class EvalQuestion(BaseModel):
     id: str = ""
@@ -31,6 +36,10 @@ class EvalQuestion(BaseModel):
     @property
     def answerable(self) -> bool:
         return bool(self.gold_titles)
+
+    @property
+    def is_smalltalk(self) -> bool:
+        return self.kind == "smalltalk"
 
 
 class QuestionResult(BaseModel):
@@ -47,6 +56,10 @@ class QuestionResult(BaseModel):
     first_token_ms: float | None = None
     answer: str = ""
     cited_titles: list[str] = Field(default_factory=list)
+    answer_kind: str = Field("fact", description="How paperbot read the question.")
+    gold_cited_count: int = 0
+    listed_precision: float | None = Field(None, description="For lists: share of listed papers that are gold.")
+    judge_ms: float | None = Field(None, description="Time the judge took, when it was asked.")
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -94,6 +107,10 @@ def score_question(q: EvalQuestion, answer: Answer, ranked_titles: list[str]) ->
         first_token_ms=answer.timings_ms.get("first_token"),
         answer=answer.answer,
         cited_titles=[c.title for c in answer.citations],
+        answer_kind=answer.kind,
+        gold_cited_count=len(gold & set(cited)),
+        listed_precision=(len(gold & set(cited)) / len(cited)) if q.kind in LIST_KINDS and cited else None,
+        judge_ms=answer.timings_ms.get("judge"),
     )
 
 
@@ -103,9 +120,12 @@ def _mean(values) -> float | None:
 
 
 def summarize(results: list[QuestionResult]) -> dict:
+    """Metrics over a set of results; a metric is None where no question measures it."""
     answerable = [r for r in results if r.answerable]
-    unanswerable = [r for r in results if not r.answerable]
-    ranked = [r for r in answerable if r.kind != "topic"]
+    lists = [r for r in results if r.kind in LIST_KINDS]
+    judged = [r.judge_ms for r in results if r.judge_ms is not None]
+    unanswerable = [r for r in results if not r.answerable and r.kind != "smalltalk"]
+    ranked = [r for r in answerable if r.kind not in ("topic", "compare", *LIST_KINDS)]
     totals = [r.total_ms for r in results]
     first = [r.first_token_ms for r in results if r.first_token_ms is not None]
     return {
@@ -119,6 +139,13 @@ def summarize(results: list[QuestionResult]) -> dict:
         "refusal_accuracy": _mean([not r.found for r in unanswerable]),
         "false_refusal_rate": _mean([not r.found for r in answerable]),
         "fact_recall": _mean([r.fact_recall for r in answerable]),
+        "kind_read_right": _mean([r.answer_kind == EXPECTED_KIND[r.kind] for r in results if r.kind in EXPECTED_KIND]),
+        "two_gold_listed": _mean([r.gold_cited_count >= 2 for r in lists]),
+        "listed_precision": _mean([r.listed_precision or 0.0 for r in lists if r.found]),
+        "both_cited": _mean([r.gold_cited_count >= 2 for r in results if r.kind == "compare"]),
+        "help_given": _mean([r.answer_kind == "help" for r in results if r.kind == "smalltalk"]),
+        "judged": _mean([r.judge_ms is not None for r in results]),
+        "judge_ms_p50": round(float(np.percentile(judged, 50)), 1) if judged else None,
         "latency_ms": {
             "p50": round(float(np.percentile(totals, 50)), 1) if totals else None,
             "p95": round(float(np.percentile(totals, 95)), 1) if totals else None,

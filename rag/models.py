@@ -9,6 +9,8 @@ from datetime import date, datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
 
+Day = date  # a field named `date` below would hide the type
+
 ARXIV_ABS_URL = "https://arxiv.org/abs/{}"
 _ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}$|^[a-z\-]+(\.[A-Z]{2})?/\d{7}$")
 
@@ -104,20 +106,38 @@ class Turn(BaseModel):
     paper_ids: list[str] = Field(default_factory=list, description="Papers cited in that answer, when known.")
 
 
+class ListedPaper(BaseModel):
+    """One paper of a "find papers" / "what's new" answer."""
+
+    paper_id: str
+    title: str
+    url: str | None = None
+    date: Day | None = Field(None, description="Published date when known, else the day paperbot first saw it.")
+    summary: str = Field(description="The digest's checked one-liner when cached, else the abstract's contribution sentence (verbatim).")
+
+
 class Answer(BaseModel):
     question: str = Field(description="The question as answered (cut if it was too long).")
     answer: str = Field(description="The answer text, with [n] markers matching `citations`.")
     found: bool = Field(description="False when the papers do not answer the question; then `citations` is empty.")
+    kind: str = Field("fact", description="How the question was read: fact, explain, compare, find, new, help or clarify (rag/intent.py).")
     citations: list[Citation] = Field(default_factory=list)
+    papers: list[ListedPaper] = Field(default_factory=list, description="For find / new: the papers listed, best first (also cited).")
+    more: int = Field(0, description="For find / new: relevant papers left off the list.")
     suggestions: list[Suggestion] = Field(default_factory=list, description="Closest papers when not found.")
     notice: str | None = Field(None, description="Something the user should know, e.g. that the question was cut.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="retrieve, first_token, generate, total.")
 
     def contract(self) -> dict:
         """The `paperbot ask --json` shape from DESIGN.md."""
-        return {
+        contract = {
             "answer": self.answer,
             "found": self.found,
+            "kind": self.kind,
             "citations": [{"n": c.n, "paper_id": c.paper_id, "title": c.title, "evidence": c.evidence} for c in self.citations],
             "timings_ms": self.timings_ms,
         }
+        if self.kind in ("find", "new"):
+            contract["papers"] = [{**p.model_dump(exclude={"date"}), "date": p.date.isoformat() if p.date else None} for p in self.papers]
+            contract["more"] = self.more
+        return contract

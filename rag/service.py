@@ -6,10 +6,12 @@ first use, so `paperbot stats` never loads a model.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from rag.ingest import IngestReport, Progress, ingest
-from rag.models import Answer, Hit, Turn
+from rag.models import Answer, Hit, Paper, Turn
 from rag.retrieve import SearchFilter, search
 from rag.settings import Settings
 from rag.store import Store
@@ -53,7 +55,27 @@ class Paperbot:
     def answerer(self):
         from rag.answer import Answerer
 
-        return Answerer(self.settings, self.store, self.embedder, self.model, self._search)
+        zone = ZoneInfo(self.settings.digest.timezone)  # "today" and "this week" are the team's
+        return Answerer(
+            self.settings,
+            self.store,
+            self.embedder,
+            self.model,
+            self._search,
+            judge_model=self.judge_model,
+            oneliners=self._cached_oneliners,
+            clock=lambda: datetime.now(zone),
+        )
+
+    def _cached_oneliners(self, papers: list[Paper]) -> dict[str, str]:
+        from rag.digest import cached_oneliners
+        from rag.digest_store import DigestStore
+
+        state = DigestStore(self.settings.home)
+        try:
+            return cached_oneliners(state, self.settings.llm, papers)
+        finally:
+            state.close()
 
     def _search(self, query: str, k: int | None = None, filters: SearchFilter | None = None, query_vector=None) -> list[Hit]:
         return search(query, self.store, self.embedder, self.settings, k, filters, query_vector)

@@ -62,7 +62,10 @@ class AnswerSettings(Section):
     sources: int = Field(3, ge=1, le=8, description="Papers given to the model as numbered sources.")
     words_per_source: int = Field(60, ge=10, description="Words of the top paper's abstract shown to the model (other sources get half): the sentences that best answer the question.")
     source_margin: float = Field(0.1, ge=0, description="A paper after the first is shown to the model only if its best sentence's relevance (cosine + 2 x share of the question's words) is within this of the first's.")
-    suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer.")
+    suggestions: int = Field(3, ge=0, description="Nearest papers offered when the papers do not answer (only papers near the question).")
+    list_limit: int = Field(8, ge=1, le=40, description="Most papers listed for 'any papers on X?' / 'what's new on X?'; the answer says how many more there are.")
+    list_pool: int = Field(30, ge=5, le=200, description="Papers retrieved for a topic before each is checked for being on it.")
+    explain_words: int = Field(80, ge=20, description="Words of a named paper's abstract shown to the model for 'what is X?' (split between the two papers of a comparison).")
 
 
 class JudgeSettings(Section):
@@ -71,6 +74,7 @@ class JudgeSettings(Section):
     n_ctx: int = Field(1024, ge=256, description="Context window for the judge: one question and one paper's title and best sentences.")
     n_threads: int = Field(0, ge=0, description="CPU threads for the judge; 0 uses the cores that are idle when the model loads.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request time limit for one judgement (queue wait included).")
+    candidates: int = Field(2, ge=1, le=5, description="Top retrieved papers the judge reads for a question; the one it rates highest is answered from.")
 
 
 class SlackSettings(Section):

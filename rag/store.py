@@ -149,6 +149,13 @@ class Store:
         rows = self._db.execute(f"SELECT * FROM papers WHERE paper_id IN ({marks})", list(paper_ids)).fetchall()
         return {row["paper_id"]: _paper_from_row(row) for row in rows}
 
+    def titles_and_abstracts(self) -> list[tuple[str, str, str]]:
+        """(paper_id, title, abstract) of every paper: what the name index is built from."""
+        return [tuple(row) for row in self._db.execute("SELECT paper_id, title, abstract FROM papers ORDER BY paper_id")]
+
+    def paper_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+
     def papers_seen_since(self, since: datetime | None = None, until: datetime | None = None) -> list[Paper]:
         query, args = "SELECT * FROM papers WHERE 1=1", []
         if since:

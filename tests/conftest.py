@@ -19,6 +19,9 @@ def paperbot_home(tmp_path, monkeypatch, model_dir):
     home = tmp_path / "home"
     monkeypatch.setenv("PAPERBOT_HOME", str(home))
     monkeypatch.setenv("PAPERBOT_MODEL_DIR", str(model_dir))
+    # Tests that want the 1.5B judge say so (corpus_bot, tests/rag/test_judge_real.py); the
+    # rest test plumbing around a fake writer and would not want a real judge behind it.
+    monkeypatch.setenv("PAPERBOT_JUDGE__MODEL", "none")
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)
     return home
@@ -31,14 +34,15 @@ def settings(paperbot_home):
 
 @pytest.fixture(scope="session")
 def corpus_bot(tmp_path_factory, model_dir):
-    """A Paperbot whose home holds the whole bundled corpus (ingested once per session).
+    """A Paperbot whose home holds the whole bundled corpus (ingested once per session),
+    with the default models: the 0.5B writer and the 1.5B judge.
 
     Tests must treat it as read-only.
     """
     from rag.service import Paperbot
     from rag.sources import bundled_corpus_dir
 
-    settings = load_settings(home=tmp_path_factory.mktemp("corpus-home"), model_dir=model_dir)
+    settings = load_settings(home=tmp_path_factory.mktemp("corpus-home"), model_dir=model_dir, judge={"model": "qwen2.5-coder-1.5b"})
     bot = Paperbot(settings)
     report = bot.ingest([str(bundled_corpus_dir())])
     assert report.added == 687 and not report.errors

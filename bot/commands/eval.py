@@ -8,7 +8,11 @@ from bot.console import console, print_json, progress_bar
 from rag.evaluate import load_questions, run_eval, summarize, summarize_by_kind, write_results
 from rag.service import Paperbot
 
-COLUMNS = ["recall@1", "recall@5", "mrr", "topic_recall@10", "gold_cited", "first_citation_gold", "refusal_accuracy", "false_refusal_rate", "fact_recall"]
+COLUMNS = [
+    "recall@1", "recall@5", "mrr", "topic_recall@10", "gold_cited", "first_citation_gold", "refusal_accuracy",
+    "false_refusal_rate", "fact_recall", "kind_read_right", "two_gold_listed", "listed_precision", "both_cited",
+    "help_given", "judged",
+]
 
 
 def register(subparsers, common) -> None:
@@ -37,5 +41,6 @@ def run(args, settings) -> int:
         table.add_row(metric, *("-" if s[metric] is None else f"{s[metric]:.2f}" for _, s in summaries))
     for label, key in [("latency p50 ms", "p50"), ("latency p95 ms", "p95"), ("first token p50 ms", "first_token_p50")]:
         table.add_row(label, *("-" if s["latency_ms"][key] is None else f"{s['latency_ms'][key]:.0f}" for _, s in summaries))
+    table.add_row("judge p50 ms", *("-" if s["judge_ms_p50"] is None else f"{s['judge_ms_p50']:.0f}" for _, s in summaries))
     console.print(table)
     return 0

@@ -1,0 +1,188 @@
+"""What kind of question this is, decided by rules before anything is searched.
+
+A team asks more than "which paper reports fact F?": it asks for papers on a topic ("any
+papers on model merging?"), for what is new ("anything new on diffusion this week?"), about
+a named paper ("what is GPTVQ?"), to compare two ("ADAHESSIAN vs FOSI"), or just says hi.
+Each kind gets its own answer form (rag/answer.py). Rules, not the model: they are fast,
+repeatable and readable, and the phrasings are few (see docs/calibration.md, "Question
+kinds", for how they were chosen and measured).
+
+Pure: the name index and the clock come in as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from rag.names import NameIndex, NameMatch, looks_like_name, question_words
+
+Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify"]
+
+# A topic longer than this, or one with a clause of its own ("... that uses X to do Y"),
+# is a question about one paper phrased as a search: the fact path answers it better.
+MAX_TOPIC_WORDS = 8
+# "What's new on X?" with no window said looks back this far.
+DEFAULT_NEW_DAYS = 7
+
+_GREETING = re.compile(
+    r"^\W*(hi|hello|hey|hiya|yo|howdy|good (morning|afternoon|evening|day)|thanks|thank you|thx|ty|cheers|ok|okay|cool|great|nice|bye|goodbye)\b",
+    re.IGNORECASE,
+)
+_HELP = re.compile(
+    r"\bwhat (can|could|do) you do\b|\bwho are you\b|\bwhat are you\b|\bhow (do|can|should) (i|we) use\b|^\W*help\W*$"
+    r"|\bhow does (this|paperbot|the bot) work\b|\bwhat is paperbot\b|\bwhat can i ask\b|\bwhat are your (commands|features)\b",
+    re.IGNORECASE,
+)
+COMPARE = re.compile(
+    r"\b(compare|comparison|comparing|contrast|differ|differs|different|difference|differences|versus|vs\.?|better than|worse than|similar to|similarities)\b",
+    re.IGNORECASE,
+)
+_PAPERS = r"(?:papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff)"
+_ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around|with)"
+_FIND = re.compile(
+    rf"""^\W*(?:
+        (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
+      | (?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|pull\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant))?(?:\s+(?:the|of\s+the))?\s+{_PAPERS}\s+{_ABOUT}\b
+      | what\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
+      | what\s+(?:papers|work|research)\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
+      | (?:what(?:'s|’s|\s+is|\s+are)?|anything|something)\s+new\s+{_ABOUT}\b
+      | what\s+(?:came|come|has\s+come|arrived|landed)\s+in\s+{_ABOUT}\b
+      | what(?:'s|’s|\s+is)?\s+(?:the\s+)?(?:latest|recent|new)\s+(?:{_PAPERS}\s+)?{_ABOUT}\b
+      | (?:new|recent|latest|more)\s+{_PAPERS}\s+{_ABOUT}\b
+      | {_PAPERS}\s+{_ABOUT}\b
+      | which\s+papers\s+(?:are\s+about|are\s+on|discuss|study|cover|deal\s+with|look\s+at|tackle|address|mention|use)\b
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# The topic before the word "papers": "dense retrieval papers?", "any new RAG papers",
+# "show me hyperparameter optimization work", "diffusion for audio - what's there?".
+_FIND_BEFORE = re.compile(
+    rf"""^\W*(?:(?:please\s+)?(?:list|show|find|give|get)(?:\s+me|\s+us)?\s+)?(?:any|some|all|the)?\s*(?:new|recent|latest|good)?\s*
+        (?P<topic>.+?)\s+{_PAPERS}(?:\s+(?:here|around|out\s+there))?\W*$
+      | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+there|what\s+do\s+we\s+have|anything|any\s+{_PAPERS})\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
+# A topic that goes on into a clause asks about one paper: "papers on X that report Y".
+_CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|how (many|much))\b", re.IGNORECASE)
+_NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
+_EXPLAIN_WORDS = set(
+    """what what's whats is are was were the a an tell me us about explain describe summarize summarise summary
+    summarization of overview give do does did it its work works working how this that paper papers method approach
+    model idea ideas main key core contribution contributions result results finding findings problem problems solve
+    solves solved propose proposes proposed introduce introduces introduced in on can could you please briefly quick
+    quickly short behind new brief gist tldr tl dr eli5 more know anything say says said for i want to would like
+    s whats' doing really exactly basically all up goal goals point so who wrote why care""".split()
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    label: str  # as the user said it: "today", "this week", "since Monday", "the last 7 days"
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: Kind
+    topic: str = ""  # find / new: what the papers should be about
+    papers: tuple[str, ...] = ()  # paper ids named in the question, in order
+    window: Window | None = None  # new: only papers first seen (or published) since then
+    unclear: tuple[str, ...] = field(default=())  # names that match several papers, or none
+
+
+def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
+    """The time window the question names, and the question without it."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    rules: list[tuple[str, object]] = [
+        (r"\b(since|from)\s+yesterday\b|\byesterday\b", lambda m: Window(today - timedelta(days=1), "since yesterday")),
+        (r"\b(so far\s+)?today\b|\bthis morning\b", lambda m: Window(today, "today")),
+        (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
+        (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
+        (r"\b(in the |over the )?(last|past)\s+(\d+)\s+days?\b", lambda m: Window(today - timedelta(days=int(m.group(3))), f"in the last {m.group(3)} days")),
+        (r"\b(in the |over the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (r"\b(in the |over the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
+        (r"\b(in the |over the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
+        (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})\b", lambda m: _since_weekday(today, m.group(2).lower())),
+        (r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lambda m: Window(datetime.fromisoformat(m.group(1)).replace(tzinfo=now.tzinfo), f"since {m.group(1)}")),
+    ]
+    for pattern, make in rules:
+        match = re.search(pattern, question, re.IGNORECASE)
+        if match:
+            rest = (question[: match.start()] + " " + question[match.end() :]).strip()
+            return make(match), " ".join(rest.split())
+    return None, question
+
+
+def _since_weekday(today: datetime, day: str) -> Window:
+    back = (today.weekday() - _WEEKDAYS.index(day)) % 7 or 7
+    return Window(today - timedelta(days=back), f"since {day.capitalize()}")
+
+
+def clean_topic(text: str) -> str:
+    text = re.sub(r"^\W*(the|a|an|some|any)\s+", "", text.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
+    return " ".join(text.strip(" \t?.!,;:").split())
+
+
+def classify(question: str, names: NameIndex, now: datetime) -> Intent:
+    """The kind of a question (see the module docstring), with its topic, window and named papers."""
+    words = question_words(question)
+    greeting = _GREETING.match(question)
+    said = question[greeting.end() :] if greeting else question
+    if (greeting or _HELP.search(question)) and len(_content(question_words(_HELP.sub(" ", said)))) <= 1:
+        return Intent("help")
+    papers, ambiguous = names.resolve(question)
+    matched = names.find(question)
+    if COMPARE.search(question) and len(papers) >= 2:
+        return Intent("compare", papers=tuple(papers[:2]))
+
+    window, rest = find_window(said.lstrip(" ,.!"), now)
+    topic, asked = find_topic(rest)
+    if topic:
+        if window is None and _NEW_WORDS.search(asked):
+            window = Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days")
+        return Intent("new" if window else "find", topic=topic, window=window)
+
+    leftover = _content(_unnamed_words(words, matched))
+    if len(papers) == 1 and not leftover:
+        return Intent("explain", papers=(papers[0],))
+    if ambiguous and not papers and not leftover:
+        return Intent("clarify", unclear=tuple(m.text for m in ambiguous))
+    if not papers and not ambiguous:
+        unknown = [w for w in words if looks_like_name(w)]
+        if len(unknown) == 1 and not _content([w for w in words if w != unknown[0]]):
+            return Intent("clarify", unclear=(unknown[0],))
+    return Intent("fact", papers=tuple(papers))
+
+
+def find_topic(text: str) -> tuple[str, str]:
+    """(topic, the words around it) when the text asks for papers on a topic, else ("", "")."""
+    match = _FIND.match(text)
+    if match:
+        topic, asked = clean_topic(text[match.end() :]), text[: match.end()]
+    else:
+        match = _FIND_BEFORE.match(text)
+        if not match:
+            return "", ""
+        topic = clean_topic(match.group("topic") or match.group("topic2"))
+        asked = text.replace(topic, " ")
+        if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
+            return "", ""
+    if not topic or len(topic.split()) > MAX_TOPIC_WORDS or _CLAUSE.search(topic):
+        return "", ""
+    return topic, asked
+
+
+def _unnamed_words(words: list[str], matches: list[NameMatch]) -> list[str]:
+    named = {i for m in matches for i in range(m.start, m.end)}
+    return [w for i, w in enumerate(words) if i not in named]
+
+
+def _content(words: list[str]) -> list[str]:
+    return [w for w in words if w.lower().strip("'’") not in _EXPLAIN_WORDS and not _GREETING.fullmatch(w)]

@@ -1,0 +1,108 @@
+"""Answers that list papers: "any papers on model merging?", "what's new on agents this week?".
+
+No model call: a list must come fast, and every line of it is either the digest's checked
+one-liner or the abstract's own sentence. Each paper is listed only if it is about the
+topic (`is_on_topic`); none is better than three unrelated ones.
+
+Pure functions; `Answerer.list_papers` (rag/answer.py) does the I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from rag.checks import content_words
+from rag.models import ListedPaper, Paper
+
+# A paper is on the topic when the topic's words all occur in its title, or when its title
+# or one abstract sentence comes this close to the topic (MiniLM cosine). Chosen on
+# eval/kinds-dev.jsonl (docs/calibration.md, "Question kinds").
+ON_TOPIC = 0.5
+# Near enough to be offered as "you might look at" when nothing is on the topic.
+NEAR_TOPIC = 0.4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    paper: Paper
+    match: float  # best cosine of the topic to the title or one abstract sentence
+    evidence: str  # the abstract sentence closest to the topic (verbatim)
+
+
+def stem(word: str) -> str:
+    """Crude English stem, enough to match "merging"/"merge", "models"/"model"."""
+    word = word.lower()
+    for suffix in ("ization", "isation", "ations", "ation", "ings", "ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def topic_terms(topic: str) -> set[str]:
+    return {stem(w) for w in content_words(topic)} or {stem(w) for w in re.findall(r"[a-z0-9]+", topic.lower())}
+
+
+def in_title(topic: str, title: str) -> bool:
+    """All of the topic's words occur in the title (stemmed): "LLM quantization" in
+    "GPTVQ: The Blessing of Dimensionality for LLM Quantization"."""
+    terms = topic_terms(topic)
+    return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}
+
+
+def is_on_topic(topic: str, candidate: Candidate) -> bool:
+    return in_title(topic, candidate.paper.title) or candidate.match >= ON_TOPIC
+
+
+def rank(topic: str, candidates: list[Candidate], newest_first: bool) -> list[Candidate]:
+    """On-topic candidates, best first: title matches, then by closeness; or newest first."""
+    chosen = [c for c in candidates if is_on_topic(topic, c)]
+    chosen.sort(key=lambda c: (not in_title(topic, c.paper.title), -c.match))
+    if newest_first:
+        chosen.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep closeness order
+    return chosen
+
+
+def paper_date(paper: Paper) -> date:
+    return paper.published or paper.first_seen.date()
+
+
+def common_thread(topic: str, titles: list[str]) -> str:
+    """Words that several listed titles share besides the topic's own: "Common threads: ..."."""
+    if len(titles) < 3:
+        return ""
+    skip = topic_terms(topic) | {"model", "learn", "network", "neural", "base", "using", "via", "toward", "towards", "approach", "method", "deep", "large", "language"}
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for title in titles:
+        for word in content_words(title):
+            key = stem(word)
+            if key not in skip:
+                counts[key] += 1
+                shown.setdefault(key, word)
+    shared = [shown[key] for key, n in counts.most_common(3) if n >= max(2, len(titles) // 3)]
+    return f"Common threads: {', '.join(shared)}." if shared else ""
+
+
+def listed(candidate: Candidate, summary: str) -> ListedPaper:
+    paper = candidate.paper
+    return ListedPaper(paper_id=paper.paper_id, title=paper.title, url=paper.url, date=paper_date(paper), summary=summary)
+
+
+def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str) -> str:
+    """The answer text of a list: one line per paper with its [n], then what they share."""
+    on = f"on {topic}" + (f" {window_label}" if window_label else "")
+    head = f"{len(papers) + more} papers {on}" if more else f"{len(papers)} paper{'s' if len(papers) > 1 else ''} {on}"
+    lines = [f"{head}" + (f" (the best {len(papers)} below):" if more else ":")]
+    lines += [f"[{n}] {p.title}: {p.summary}" for n, p in enumerate(papers, 1)]
+    if thread:
+        lines.append(thread)
+    return "\n".join(lines)
+
+
+def nothing_text(topic: str, window_label: str | None) -> str:
+    if window_label:
+        return f"Nothing new on {topic} {window_label}."
+    return f"I have no papers on {topic}."

@@ -1,0 +1,145 @@
+"""Each question kind's answer form, over a real store and embedder with queued fake models
+(the writer and the judge)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from rag.answer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
+from rag.llm import FakeModel
+from rag.models import Turn
+from rag.service import Paperbot
+from tests.conftest import write_listing
+
+PAPERS = [
+    ("ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning",
+     "We introduce ADAHESSIAN, a second order stochastic optimization algorithm which dynamically incorporates the curvature of the loss function via adaptive estimates of the Hessian diagonal. "
+     "ADAHESSIAN outperforms Adam by 1.8 BLEU points on machine translation. It needs only 20 percent more time per iteration."),
+    ("FOSI: Hybrid First and Second Order Optimization",
+     "We present FOSI, a meta-algorithm that improves any first-order optimizer by splitting the function into two quadratic subspaces. "
+     "FOSI speeds up convergence on audio classification, transfer learning and object classification."),
+    ("DELLA-Merging: Reducing Interference in Model Merging through Magnitude-Based Sampling",
+     "We propose DELLA, a model merging method that drops delta parameters by magnitude. It beats TIES and DARE by 2.4 points on average."),
+    ("ZipIt! Merging Models from Different Tasks without Training",
+     "We merge models trained on different tasks without any training by zipping features. Model merging of this kind keeps 90 percent of the accuracy."),
+    ("Graph Neural Networks for Molecules", "We predict molecular properties with message passing. Our model beats baselines on QM9."),
+]
+
+
+@pytest.fixture
+def bot(settings, tmp_path):
+    bot = Paperbot(settings, model=FakeModel(), judge_model=FakeModel())
+    bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
+    return bot
+
+
+def test_an_empty_store_says_how_to_ingest(settings):
+    answer = Paperbot(settings, model=FakeModel(), judge_model=FakeModel()).ask("Any papers on model merging?")
+    assert (answer.found, answer.answer, answer.kind) == (False, EMPTY_STORE_ANSWER, "help")
+    assert "paperbot ingest" in answer.answer
+
+
+def test_small_talk_gets_help_not_a_refusal(bot):
+    answer = bot.ask("hi! what can you do?")
+    assert (answer.kind, answer.answer) == ("help", HELP_ANSWER)
+    assert bot.model.history == [] and bot.judge_model.history == []  # no model was asked
+
+
+def test_find_papers_lists_the_papers_on_the_topic_and_only_those(bot):
+    answer = bot.ask("Any papers on model merging?")
+    assert answer.found and answer.kind == "find"
+    assert {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
+    assert [c.n for c in answer.citations] == [1, 2] and all(c.evidence in bot.store.get(c.paper_id).abstract for c in answer.citations)
+    for paper in answer.papers:
+        assert paper.summary in bot.store.get(paper.paper_id).abstract  # extractive: no one-liner cached yet
+        assert f"] {paper.title}: " in answer.answer
+    assert bot.model.history == []  # lists need no model call
+    contract = answer.contract()
+    assert contract["kind"] == "find" and [p["title"] for p in contract["papers"]] == [p.title for p in answer.papers]
+    assert set(contract["papers"][0]) == {"paper_id", "title", "url", "date", "summary"}
+
+
+def test_a_topic_with_no_papers_is_said_plainly_with_only_near_suggestions(bot):
+    answer = bot.ask("Any papers on sourdough baking?")
+    assert not answer.found and answer.answer == "I have no papers on sourdough baking." and answer.citations == []
+    assert answer.suggestions == []  # nothing near: none is better than unrelated ones
+
+
+def backdate(bot, paper_id: str, days: int) -> None:
+    """Make a paper look first seen `days` ago, in SQLite and in Chroma's metadata."""
+    when = datetime.now(timezone.utc) - timedelta(days=days)
+    with bot.store._db:
+        bot.store._db.execute("UPDATE papers SET first_seen = ? WHERE paper_id = ?", (when.isoformat(), paper_id))
+    stored = bot.store.collection.get(where={"paper_id": paper_id}, include=["metadatas"])
+    bot.store.collection.update(ids=stored["ids"], metadatas=[{**m, "first_seen": int(when.timestamp())} for m in stored["metadatas"]])
+
+
+def test_whats_new_honours_the_window(bot):
+    merging = sorted((p for p in bot.store.papers_seen_since() if p.title.startswith(("DELLA", "ZipIt"))), key=lambda p: p.title)
+    backdate(bot, merging[0].paper_id, 30)
+    answer = bot.ask("Anything new on model merging this week?")
+    assert answer.kind == "new" and answer.found
+    assert [p.title for p in answer.papers] == [merging[1].title]  # the old one is left out
+    assert "this week" in answer.answer.splitlines()[0]
+    assert {p.title for p in bot.ask("Any papers on model merging?").papers} == {p.title for p in merging}  # no window: both
+
+
+def test_nothing_new_in_the_window_says_so(bot):
+    bot.answerer.clock = lambda: datetime.now(timezone.utc) + timedelta(days=30)  # a month later: nothing came in
+    answer = bot.ask("Anything new on model merging this week?")
+    assert not answer.found and answer.answer == "Nothing new on model merging this week."
+    assert {s.title for s in answer.suggestions} == {PAPERS[2][0], PAPERS[3][0]}  # the older papers on it
+
+
+def test_what_is_x_goes_to_the_named_paper_and_cites_it(bot):
+    bot.model.enqueue("ADAHESSIAN is a second order optimizer that estimates the Hessian diagonal [1].")
+    answer = bot.ask("What is AdaHessian?")
+    assert answer.found and answer.kind == "explain"
+    assert [c.title for c in answer.citations] == [PAPERS[0][0]]
+    prompt = bot.model.last_messages[-1]["content"]
+    assert "Title: ADAHESSIAN" in prompt and "FOSI" not in prompt and "proposes, how it works and its main result" in prompt
+    assert bot.judge_model.history == []  # a named paper needs no judge
+
+
+def test_compare_cites_both_papers(bot):
+    bot.model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1].")  # the model forgets the second paper
+    answer = bot.ask("Compare ADAHESSIAN and FOSI")
+    assert answer.found and answer.kind == "compare"
+    assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
+    assert "[2]" in answer.answer
+
+
+def test_unknown_name_gets_a_clarifying_answer(bot):
+    answer = bot.ask("What is FooNet?")
+    assert answer.kind == "clarify" and not answer.found and "FooNet" in answer.answer
+
+
+def test_the_judge_decides_and_reranks(bot):
+    question = "Which optimizer adapts to the curvature of the loss with an estimate of the Hessian diagonal?"
+    hits = bot._search(question, k=2)
+    # The judge says no to the top paper and yes to the runner-up: the runner-up is answered from.
+    bot.judge_model.enqueue_logodds(-3.0, 2.0)
+    bot.model.enqueue("It estimates the curvature [1].")
+    answer = bot.ask(question)
+    assert answer.found and answer.citations[0].paper_id == hits[1].paper_id
+    assert "judge" in answer.timings_ms
+    # No to both: refused, and the judge's prompt holds the question before the paper.
+    bot.judge_model.enqueue_logodds(-3.0, -1.0)
+    refused = bot.ask(question)
+    assert (refused.found, refused.answer, refused.citations) == (False, NOT_FOUND_ANSWER, [])
+    prompt = bot.judge_model.history[-1][0][-1]["content"]
+    assert prompt.index(question) < prompt.index("Paper:")
+
+
+def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
+    fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))
+    history = [Turn(question="Which paper proposes FOSI and what does it improve?", answer="FOSI improves first-order optimizers [1].", paper_ids=[fosi.paper_id])]
+    bot.judge_model.enqueue_logodds(1.5)
+    bot.model.enqueue("It was evaluated on audio classification, transfer learning and object classification [1].")
+    answer = bot.ask("What datasets did they evaluate on?", history)
+    assert answer.found and answer.citations[0].paper_id == fosi.paper_id
+    # The judge reads the thread's question with it, so "they" has something to point at.
+    assert "Which paper proposes FOSI" in bot.judge_model.history[-1][0][-1]["content"]
+    # When the thread's paper does not answer, the follow-up is refused, not answered anyway.
+    bot.judge_model.enqueue_logodds(-2.0)
+    assert not bot.ask("What hydration do they suggest for sourdough?", history).found

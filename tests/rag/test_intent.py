@@ -1,0 +1,80 @@
+"""Question kinds: decided by rules, with the name index and the clock passed in."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from rag.intent import classify, find_window
+from rag.names import NameIndex
+
+NOW = datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc)  # a Thursday
+NAMES = NameIndex.build(
+    [
+        ("p-ada", "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning", "We introduce ADAHESSIAN."),
+        ("p-fosi", "FOSI: Hybrid First and Second Order Optimization", "We present FOSI."),
+        ("p-gptvq", "GPTVQ: The Blessing of Dimensionality for LLM Quantization", "We quantize LLMs."),
+        ("p-t1", "TwinNet: Predicting Twins", "TwinNet."),
+        ("p-t2", "Ensembles of TwinNet", "TwinNet ensembles."),
+    ]
+)
+
+
+def kind(question):
+    return classify(question, NAMES, NOW)
+
+
+@pytest.mark.parametrize("question", ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?"])
+def test_small_talk_gets_help(question):
+    assert kind(question).kind == "help"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Any papers on model merging?", "model merging"),
+        ("List papers about LLM quantization", "LLM quantization"),
+        ("What do we have on RLHF?", "RLHF"),
+        ("show me some papers on graph neural networks", "graph neural networks"),
+        ("hi, any work on speech separation?", "speech separation"),
+    ],
+)
+def test_find_papers_with_their_topic(question, topic):
+    intent = kind(question)
+    assert (intent.kind, intent.topic, intent.window) == ("find", topic, None)
+
+
+def test_whats_new_reads_the_window_against_the_clock():
+    today = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    intent = kind("Anything new on diffusion today?")
+    assert (intent.kind, intent.topic, intent.window.since, intent.window.label) == ("new", "diffusion", today, "today")
+    intent = kind("What came in this week on agents?")
+    assert (intent.kind, intent.topic, intent.window.since) == ("new", "agents", today - timedelta(days=3))  # Monday
+    assert kind("new papers on quantization since Monday?").window.since == today - timedelta(days=3)
+    assert kind("any papers on diffusion in the last 3 days").window.since == today - timedelta(days=3)
+    assert kind("what's new on agents?").window.label == "in the last 7 days"
+    window, rest = find_window("papers on RL since 2026-11-01", NOW)
+    assert window.since.date().isoformat() == "2026-11-01" and rest == "papers on RL"
+
+
+def test_named_papers_are_explained_compared_or_asked_about():
+    assert kind("What is ADAHESSIAN?").kind == "explain" and kind("What is ADAHESSIAN?").papers == ("p-ada",)
+    for question in ["tell me about gptvq", "GPTVQ?", "Summarize GPTVQ's main results", "what problem does FOSI solve"]:
+        assert kind(question).kind == "explain", question
+    for question in ["Compare ADAHESSIAN and FOSI", "ADAHESSIAN vs FOSI?", "How does FOSI differ from AdaHessian?"]:
+        intent = kind(question)
+        assert intent.kind == "compare" and set(intent.papers) == {"p-ada", "p-fosi"}, question
+    fact = kind("What accuracy does GPTVQ reach on Llama-v2?")
+    assert (fact.kind, fact.papers) == ("fact", ("p-gptvq",))
+
+
+def test_unknown_or_ambiguous_names_get_a_clarifying_answer():
+    assert kind("What is FooNet?").kind == "clarify" and kind("What is FooNet?").unclear == ("FooNet",)
+    assert kind("tell me about TwinNet").kind == "clarify"
+
+
+def test_long_searches_and_plain_questions_stay_fact_questions():
+    # A "find" phrasing that goes on into a clause asks about one paper.
+    assert kind("Any papers on optimizers that estimate the Hessian diagonal and how fast are they?").kind == "fact"
+    assert kind("Which paper proposes a hybrid first- and second-order optimizer?").kind == "fact"
+    assert kind("Is there a benchmark where agents operate apps by reading screenshots?").kind == "fact"
+    assert kind("What is benign overfitting?").kind == "fact"  # a concept, not a name
