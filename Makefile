@@ -20,6 +20,7 @@ install: $(BIN)/paperbot
 demo: install
 	$(BIN)/paperbot --home $(DEMO_HOME) ingest bundled
 	$(BIN)/paperbot --home $(DEMO_HOME) ask "$(QUESTION)"
+	$(BIN)/paperbot --home $(DEMO_HOME) ask "Any papers on model merging?"
 	$(BIN)/paperbot --home $(DEMO_HOME) digest
 
 test: install

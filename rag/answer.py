@@ -8,6 +8,7 @@ building) come first; `Answerer` does the I/O. The checks on what the model wrot
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from prompts import load as load_prompt
 from rag.checks import (
     CITATION,
     StreamFilter,
@@ -31,15 +33,17 @@ from rag.checks import (
     looks_like_refusal,
     unsupported_facts,
 )
-from prompts import load as load_prompt
 from rag import listing
 from rag.chunk import split_sentences
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify
 from rag.judge import Verdict, judge
+from rag.llm import ModelError
 from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
 from rag.retrieve import SearchFilter
+
+log = logging.getLogger("paperbot.answer")
 
 # Sentinel phrases, named so that tests and front ends can recognise them.
 NOT_FOUND_ANSWER = "The papers I have do not answer this question."
@@ -498,9 +502,17 @@ class Answerer:
         started = time.perf_counter()
         # A follow-up is judged against the thread's paper, read with the earlier question
         # ("what datasets did they use?" needs to know who "they" are).
-        candidates = hits[:1] if followup else hits[: self.settings.judge.candidates]
         asked = retrieval.query if followup else question
-        verdicts = judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, h) for h in candidates])
+        try:
+            verdicts = judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, hits[0])])
+            # The runner-up is read too when the top paper does not answer, or when retrieval
+            # cannot tell the two apart; never for a follow-up, which is about its thread's paper.
+            tie = abs(retrieval.evidence.gap) < TIED_GAP
+            if not followup and len(hits) > 1 and (not verdicts[0].answers or tie):
+                verdicts += judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, h) for h in hits[1 : self.settings.judge.candidates]])
+        except ModelError as error:  # a missing or failing judge must not cost the answer
+            log.warning("the judge failed (%s); deciding from retrieval evidence", error)
+            return (retrieval.earlier_match >= EARLIER_PAPER_RELATED) if followup else decide_found(retrieval.evidence, self.calibration), retrieval, 0.0
         best = max(verdicts, key=lambda v: v.logodds)
         if best.paper_id != hits[0].paper_id:
             retrieval = self._rerank(retrieval, best)
@@ -552,7 +564,7 @@ class Answerer:
         if not ranked:
             if filters:  # nothing in the window: offer older papers on the topic
                 candidates = self._topic_candidates(intent.topic, vector, None)
-            near = [c for c in candidates if listing.is_on_topic(intent.topic, c) or c.match >= listing.NEAR_TOPIC]
+            near = [c for c in candidates if c.match >= listing.NEAR_TOPIC or listing.in_title(intent.topic, c.paper.title)]
             suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
             return Answer(question=question, answer=listing.nothing_text(intent.topic, label), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
         shown = ranked[: answer_settings.list_limit]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from rag.models import Paper
 from prompts import load as load_prompt
 
-# The paper answers when the judge's log-odds of "yes" reach this. Chosen on questions-dev
-# and questions-dev-hard (docs/calibration.md, "The judge").
+# The paper answers when the judge finds "yes" at least as likely as "no". Not fitted: the
+# model's own indifference point. On questions-dev + questions-dev-hard it gave 0.06 false
+# refusals and 0.80 refusals of near-misses (docs/calibration.md, "The judge").
 ANSWERS = 0.0
 
 
@@ -34,7 +35,8 @@ class Verdict:
 
 
 def judge_messages(question: str, paper: Paper, excerpt: str) -> list[dict]:
-    # Angle brackets and our own labels inside an abstract cannot fake the prompt's parts.
+    # Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
+    # as instructions never get here: rag/answer.py leaves them out of every excerpt).
     excerpt = excerpt.replace("Question:", "Question -").replace("Paper:", "Paper -")
     user = load_prompt("judge_user").format(question=question, title=paper.title, excerpt=excerpt)
     return [{"role": "system", "content": load_prompt("judge_system")}, {"role": "user", "content": user}]

@@ -74,7 +74,7 @@ class JudgeSettings(Section):
     n_ctx: int = Field(1024, ge=256, description="Context window for the judge: one question and one paper's title and best sentences.")
     n_threads: int = Field(0, ge=0, description="CPU threads for the judge; 0 uses the cores that are idle when the model loads.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request time limit for one judgement (queue wait included).")
-    candidates: int = Field(2, ge=1, le=5, description="Top retrieved papers the judge reads for a question; the one it rates highest is answered from.")
+    candidates: int = Field(2, ge=1, le=5, description="Top retrieved papers the judge may read: the first always, the others when the first does not answer or retrieval ties; the one it rates highest is answered from.")
 
 
 class SlackSettings(Section):

@@ -124,6 +124,8 @@ def start_bot(settings: Settings, *, paperbot=None, env: Mapping[str, str] | Non
 def _warm_up(paperbot) -> None:
     try:
         paperbot.model.load()
+        if paperbot.judge_model is not None:
+            paperbot.judge_model.load()
         paperbot.embedder  # noqa: B018 (builds it)
     except Exception as exc:  # the first question will report it properly
         log.warning("could not preload the models: %s", exc)

@@ -124,3 +124,26 @@ def test_escape_leaves_no_markup(raw):
     escaped = render.escape(raw)
     assert "<" not in escaped and ">" not in escaped
     assert escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == raw
+
+
+def test_a_paper_list_renders_one_linked_section_per_paper():
+    from datetime import date
+
+    from rag.models import ListedPaper
+
+    papers = [
+        ListedPaper(paper_id="2401.00001", title="Merging <Models>", url="https://arxiv.org/abs/2401.00001", date=date(2026, 11, 30), summary="We merge & zip models."),
+        ListedPaper(paper_id="t-abc", title="ZipIt!", url=None, date=None, summary="No training needed."),
+    ]
+    answer = _answer(
+        answer="2 papers on model merging:\n[1] Merging <Models>: We merge & zip models.\n[2] ZipIt!: No training needed.\nCommon threads: merging.",
+        kind="find",
+        papers=papers,
+    )
+    [message] = render.render_answer(answer, feedback_key="k1")
+    texts = list(_section_texts([message]))
+    assert texts[0] == "*2 papers on model merging:*"
+    assert texts[1] == "*[1]* <https://arxiv.org/abs/2401.00001|Merging &lt;Models&gt;> · 2026-11-30\nWe merge &amp; zip models."
+    assert texts[2] == "*[2]* ZipIt!\nNo training needed."  # no URL: no link, no date
+    assert "*Sources*" not in texts  # the list is the sources
+    assert message.blocks[-2]["type"] == "context" and "Common threads: merging." in json.dumps(message.blocks[-2])

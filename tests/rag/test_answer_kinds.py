@@ -143,3 +143,13 @@ def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     # When the thread's paper does not answer, the follow-up is refused, not answered anyway.
     bot.judge_model.enqueue_logodds(-2.0)
     assert not bot.ask("What hydration do they suggest for sourdough?", history).found
+
+
+def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
+    from rag.llm import ModelError
+
+    bot.judge_model.fail(ModelError("judge model missing"))
+    bot.model.enqueue("DELLA beats TIES and DARE by 2.4 points on average [1].")
+    answer = bot.ask("Which model merging method drops delta parameters by magnitude and beats TIES and DARE?")
+    assert answer.found and answer.citations[0].title == PAPERS[2][0]
+    assert "judge" not in answer.timings_ms

@@ -1,0 +1,47 @@
+"""The team's kinds of questions through the real parts: the bundled corpus, MiniLM, the
+0.5B writer and the 1.5B judge (corpus_bot). Slow."""
+
+import pytest
+
+from rag.models import Turn
+
+pytestmark = pytest.mark.real_model
+
+
+def test_find_papers_lists_model_merging_papers_without_the_model(corpus_bot):
+    answer = corpus_bot.ask("Any papers on model merging?")
+    titles = [p.title for p in answer.papers]
+    assert answer.found and answer.kind == "find"
+    assert {"DELLA-Merging: Reducing Interference in Model Merging through Magnitude-Based Sampling",
+            "ZipIt! Merging Models from Different Tasks without Training"} <= set(titles)
+    assert all("merg" in (t + corpus_bot.store.get(p.paper_id).abstract).lower() for t, p in zip(titles, answer.papers))
+    assert "first_token" not in answer.timings_ms  # no model call for a list
+
+
+def test_what_is_a_named_paper_is_answered_from_it(corpus_bot):
+    for question in ["What is GPTVQ?", "tell me about gptvq"]:
+        answer = corpus_bot.ask(question)
+        assert answer.found and answer.kind == "explain", question
+        assert [c.title for c in answer.citations] == ["GPTVQ: The Blessing of Dimensionality for LLM Quantization"]
+        assert answer.citations[0].evidence in corpus_bot.store.get(answer.citations[0].paper_id).abstract
+
+
+def test_compare_cites_both_named_papers(corpus_bot):
+    answer = corpus_bot.ask("Compare ADAHESSIAN and FOSI")
+    titles = [c.title for c in answer.citations]
+    assert answer.found and answer.kind == "compare"
+    assert titles[0].startswith("ADAHESSIAN") and titles[1].startswith("FOSI")
+    assert "[1]" in answer.answer and "[2]" in answer.answer
+
+
+def test_a_pronoun_followup_is_answered_from_the_threads_paper(corpus_bot):
+    first = corpus_bot.ask("Which paper proposes FOSI and what does it improve?")
+    assert first.found and first.citations[0].title.startswith("FOSI")
+    history = [Turn(question=first.question, answer=first.answer, paper_ids=[c.paper_id for c in first.citations])]
+    followup = corpus_bot.ask("What datasets did they evaluate on?", history)
+    assert followup.found and followup.citations[0].title.startswith("FOSI")
+
+
+def test_small_talk_gets_help(corpus_bot):
+    answer = corpus_bot.ask("hi, what can you do?")
+    assert answer.kind == "help" and "Any papers on" in answer.answer
