@@ -93,6 +93,8 @@ _ASKS_FOR_PAPER = re.compile(
     r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any)\b|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
     re.IGNORECASE,
 )
+# "Compare it with FOSI": a pronoun standing for the thread's paper.
+_PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|this (paper|method|one|work))\b", re.IGNORECASE)
 # Words that lean on an earlier turn: "does it ...", "and on ImageNet?", "this method".
 # Only a hint: "it" and "the authors" also occur in questions that name their own subject.
 _REFERS_BACK = re.compile(
@@ -440,7 +442,7 @@ class Answerer:
 
     def _in_thread(self, intent: Intent, question: str, history: list[Turn]) -> Intent:
         """"Compare it with FOSI" in a thread compares the thread's paper with FOSI."""
-        if history and history[-1].paper_ids and intent.kind == "fact" and len(intent.papers) == 1 and COMPARE.search(question) and refers_back(question):
+        if history and history[-1].paper_ids and intent.kind == "fact" and len(intent.papers) == 1 and COMPARE.search(question) and _PRONOUN.search(question):
             earlier = history[-1].paper_ids[0]
             if earlier != intent.papers[0]:
                 return Intent("compare", papers=(earlier, intent.papers[0]))

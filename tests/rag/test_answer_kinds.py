@@ -153,3 +153,11 @@ def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
     answer = bot.ask("Which model merging method drops delta parameters by magnitude and beats TIES and DARE?")
     assert answer.found and answer.citations[0].title == PAPERS[2][0]
     assert "judge" not in answer.timings_ms
+
+
+def test_compare_it_with_a_named_paper_in_a_thread(bot):
+    ada = next(p for p in bot.store.papers_seen_since() if p.title.startswith("ADAHESSIAN"))
+    history = [Turn(question="What is ADAHESSIAN?", answer="A second order optimizer [1].", paper_ids=[ada.paper_id])]
+    bot.model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1], while FOSI splits the problem in two [2].")
+    answer = bot.ask("How does it compare with FOSI?", history)
+    assert answer.kind == "compare" and [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
