@@ -34,7 +34,7 @@ from rag.digest_text import clean_model_line, copies_or_repeats, echoes_title, e
 from rag.llm import ModelError
 from rag.models import Paper
 from rag.settings import LLMSettings
-from rag.themes import OTHER_LABEL, document_frequencies, group_papers, label_themes
+from rag.themes import OTHER_LABEL, document_frequencies, make_themes
 
 log = logging.getLogger("paperbot.digest")
 
@@ -364,10 +364,13 @@ def build_digest(
 
     t = time.perf_counter()
     vectors = paper_vectors(bot, papers)
-    groups = group_papers(vectors)
     library = bot.store.papers_seen_since()[-BACKGROUND_PAPERS:]
     background = document_frequencies([f"{p.title}\n{p.abstract}" for p in library])
-    labels = label_themes([f"{p.title}\n{p.abstract}" for p in papers], groups, background=background, titles=[p.title for p in papers])
+    groups = make_themes(
+        vectors, [f"{p.title}\n{p.abstract}" for p in papers], [p.title for p in papers],
+        max_themes=bot.settings.digest.max_themes, background=background,
+    )
+    labels = [g.label for g in groups]
     stats.seconds["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()

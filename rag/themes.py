@@ -1,15 +1,22 @@
-"""Group a day's papers into themes and name them. Pure functions over numpy arrays and
-strings; the caller brings the embeddings.
+"""Group a day's papers into a few themes and name them. Pure functions over numpy arrays
+and strings; the caller brings the embeddings.
 
 Grouping is average-linkage agglomerative clustering on cosine similarity: merge the two
-closest groups until no two groups are closer than `threshold`. So the number of themes
-follows from the papers (a day of near-duplicates gives one theme, a scattered day many),
-not from a constant k. Papers left on their own join the theme they are close enough to,
-and the rest share one "Other papers" theme, so a digest never lists a wall of
-one-paper themes.
+closest groups until no two groups are closer than `threshold`. So the groups follow from
+the papers (a day of near-duplicates gives one theme, a scattered day many), not from a
+constant k. `make_themes` then keeps what a reader can take in at a glance:
 
-Labels are the theme's most distinctive words and phrases (class-based TF-IDF over
-titles and abstracts): frequent inside the theme, rare in the library as a whole.
+- a group becomes a theme only when a label can be found for it that passes
+  `label_problems` (a term used by at least two of its papers, and by one of their
+  titles); groups without one are weak and dissolve;
+- groups whose labels coincide are merged (two "Video" themes are one theme);
+- at most `max_themes` themes, largest first; the papers of the rest, and the papers
+  that joined no group, go to the theme they are close enough to, else to "Other papers".
+
+Keyword labels are the theme's most distinctive term, a word or a phrase of up to three
+words (class-based TF-IDF over titles and abstracts): frequent inside the theme, in its
+titles above all, and rare in the library as a whole. A label never carries a count: the
+views show the count once, beside it.
 """
 
 from __future__ import annotations
@@ -17,23 +24,35 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 #: Average cosine similarity (all-MiniLM-L6-v2) above which two groups are one theme.
 MERGE_THRESHOLD = 0.40
-#: A lone paper joins the closest theme when its mean similarity to it is at least this.
+#: A paper outside the themes joins the closest theme when its mean similarity to it is at least this.
 ATTACH_THRESHOLD = 0.30
 OTHER_LABEL = "Other papers"
-#: A label's second term must score at least this share of its first.
-LABEL_TERM_FLOOR = 0.4
+#: Themes shown in one digest at most (besides "Other papers"); setting digest.max_themes.
+MAX_THEMES = 8
+#: A theme label has at most this many words.
+LABEL_MAX_WORDS = 4
+#: A label term must score at least this (coverage x rarity, see `label_terms`; less against
+#: a background of fewer than ~150 papers), be used by one of the group's titles and ...
+LABEL_MIN_SCORE = 2.0
+#: ... and be used by at least this share of the group's papers.
+LABEL_MIN_SHARE = 0.25
 
 
 @dataclass
-class ThemeGroup:
-    members: list[int]  # indexes into the input, most central first
-    other: bool = False  # the catch-all group of papers that fit no theme
+class Theme:
+    """A theme of the digest: its papers (most central first) and its label."""
+
+    members: list[int]
+    label: str
+    other: bool = False
+    core: list[int] = field(default_factory=list)  # the members the label was chosen from
+    terms: list[str] = field(default_factory=list)  # the label candidates, best first
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -77,41 +96,23 @@ def _by_centrality(unit: np.ndarray, members: list[int]) -> list[int]:
     return [members[k] for k in sorted(range(len(members)), key=lambda k: (-scores[k], members[k]))]
 
 
-def group_papers(
-    vectors: np.ndarray, threshold: float = MERGE_THRESHOLD, attach_threshold: float = ATTACH_THRESHOLD
-) -> list[ThemeGroup]:
-    """Themes for the papers whose embeddings are the rows of `vectors`.
-
-    Every row lands in exactly one group. Groups are ordered largest first (ties by first
-    member), "Other papers" last; members most central first.
-    """
-    vectors = np.asarray(vectors, dtype=np.float64)
-    if len(vectors) == 0:
-        return []
-    unit = _unit_rows(vectors)
-    clusters = average_linkage(unit, threshold)
-    themes = [c for c in clusters if len(c) > 1]
-    loners = [c[0] for c in clusters if len(c) == 1]
-    if not themes:  # nothing clusters (a tiny or scattered day): one plain group
-        return [ThemeGroup(_by_centrality(unit, sorted(loners)))]
-
-    other: list[int] = []
-    joined: list[list[int]] = [list(t) for t in themes]
-    for paper in loners:
-        means = [float((unit[t] @ unit[paper]).mean()) for t in themes]
-        best = int(np.argmax(means))
-        if means[best] >= attach_threshold:
+def _attach(unit: np.ndarray, themes: list[list[int]], papers: list[int], threshold: float) -> tuple[list[list[int]], list[int]]:
+    """Each paper joins the theme (as it was before any joined) with the highest mean
+    similarity, if that is at least `threshold`. Returns (the themes, the papers left over)."""
+    cores = [list(t) for t in themes]
+    joined = [list(t) for t in themes]
+    left: list[int] = []
+    for paper in sorted(papers):
+        means = [float((unit[core] @ unit[paper]).mean()) for core in cores]
+        best = int(np.argmax(means)) if means else -1
+        if best >= 0 and means[best] >= threshold:
             joined[best].append(paper)
         else:
-            other.append(paper)
-    joined.sort(key=lambda t: (-len(t), min(t)))
-    groups = [ThemeGroup(_by_centrality(unit, t)) for t in joined]
-    if other:
-        groups.append(ThemeGroup(_by_centrality(unit, sorted(other)), other=True))
-    return groups
+            left.append(paper)
+    return joined, left
 
 
-# ---------------------------------------------------------------------------- labels
+# ---------------------------------------------------------------------------- label terms
 
 _STOPWORDS = frozenset(
     """a about above across after again against all almost also although always am among an and any are
@@ -138,11 +139,21 @@ _GENERIC = frozenset(
     includes provide provides wide widely range across remain remains often well use while without
     leverage leverages leveraging enable enables enabling aim aims address addresses addressing
     demonstrated terms way ways critical crucial important potential significant given level levels
-    set sets number numbers various lack limited limitations capability capabilities""".split()
+    set sets number numbers various lack limited limitations capability capabilities
+    unique process processes yield yields named designed successful third utilize tailored apply applied
+    idea ideas aspects views difficulty expressing automated general single simple fast towards toward
+    analysis understanding application applications setting settings case cases theory theoretical""".split()
 )
+# Generic words that may end a phrase whose other words are not generic: "reinforcement
+# learning", "diffusion models", "graph neural networks", "synthetic data".
+_TAIL = frozenset("learning model models network networks data training system systems".split())
 _TOKEN = re.compile(r"[^\W\d_][\w\-]*[^\W_]|[^\W\d_]")  # words (any script), hyphenated or with digits
 # Adverbs ("dramatically", "frequently") are never a topic.
 _ADVERB = re.compile(r"(?:ally|ently|antly|ously|ively|ately|ingly|fully|edly|arly|ily)$")
+_MAX_PHRASE = 3
+# Score multiplier by words in a term: phrases name a topic better than their words, and a
+# longer phrase used as often as a shorter one inside it is the fuller name of the same thing.
+_PHRASE_BONUS = (1.0, 1.5, 1.6)
 
 
 def _norm(word: str) -> str:
@@ -163,28 +174,39 @@ def _keep(word: str) -> bool:
 
 
 def _terms(text: str) -> dict[str, str]:
-    """Normalised term -> surface form, for the words and two-word phrases of `text`.
+    """Normalised term -> surface form, for the words and phrases of `text`.
 
-    A phrase is two adjacent kept words (stopwords break phrases), e.g. "diffusion models".
+    A phrase is two or three adjacent words that are all kept (stopwords and generic words
+    break phrases), except that the last may be one of a few generic heads: "diffusion
+    models", "graph neural networks", "reinforcement learning".
     """
-    tokens = _TOKEN.findall(text)
     found: dict[str, str] = {}
-    previous: str | None = None
-    for token in tokens:
-        if not _keep(token):
-            previous = None
-            continue
-        found.setdefault(_norm(token), token)
-        if previous is not None:
-            found.setdefault(f"{_norm(previous)} {_norm(token)}", f"{previous} {token}")
-        previous = token
+    run: list[str] = []  # the current run of kept words
+    for token in _TOKEN.findall(text):
+        kept = _keep(token)
+        tail = not kept and token.lower() in _TAIL
+        if kept:
+            found.setdefault(_norm(token), token)
+        if kept or tail:
+            for size in range(2, _MAX_PHRASE + 1):
+                words = (run + [token])[-size:]
+                if len(words) == size:
+                    found.setdefault(" ".join(_norm(w) for w in words), " ".join(words))
+        run = (run + [token])[-(_MAX_PHRASE - 1) :] if kept else []
     return found
 
 
+def _display_word(word: str) -> str:
+    """Acronyms and names like "GNNs", "LLM-based", "PaLM" keep their capitals; title-case
+    words ("Neural", "Super-Resolution") go lower-case."""
+    parts = word.split("-")
+    return "-".join(p if any(c.isupper() for c in p[1:]) or (p.isupper() and len(p) > 1) else p.lower() for p in parts)
+
+
 def _display(surfaces: Counter) -> str:
-    """The most common spelling; acronyms keep their capitals, other words go lower-case."""
+    """The most common spelling, title case undone (see `_display_word`)."""
     form = surfaces.most_common(1)[0][0]
-    return " ".join(w if any(c.isupper() for c in w[1:]) or w.isupper() else w.lower() for w in form.split())
+    return " ".join(_display_word(w) for w in form.split())
 
 
 def document_frequencies(texts: list[str]) -> tuple[Counter, int]:
@@ -195,22 +217,40 @@ def document_frequencies(texts: list[str]) -> tuple[Counter, int]:
     return frequencies, len(texts)
 
 
-def scored_terms(
-    texts: list[str], groups: list[list[int]], top: int = 6, background: tuple[Counter, int] | None = None,
-    titles: list[str] | None = None,
-) -> list[list[tuple[float, str]]]:
+@dataclass
+class LabelTerm:
+    score: float
+    key: str  # normalised term
+    label: str  # as shown: the most common spelling, capitalised
+    papers: int  # members using the term
+    titles: int  # members whose title uses it
+    usable: bool = False  # able to name the group (see `_usable`)
+
+
+def _capitalise(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def label_terms(
+    texts: list[str], groups: list[list[int]], top: int = 8, background: tuple[Counter, int] | None = None,
+    titles: list[str] | None = None, usable_only: bool = True,
+) -> list[list[LabelTerm]]:
     """For each group of texts, its most distinctive terms, best first (class-based TF-IDF).
 
     A term scores by the share of the group's papers that use it (counted again for the
     titles that use it: titles say what a paper is about) times its rarity in
     `background` (the whole library when given, else the texts themselves), so words
     every paper uses ("exist", "order") lose to topic words ("diffusion", "PDE").
-    Two-word phrases get a bonus; in a group of two or more papers a term must occur in
-    at least two of them.
+    Phrases get a bonus; in a group of two or more papers a term must occur in at least
+    two of them, and with `usable_only` it must be able to name the group (`_usable`). A
+    phrase and the single words inside it are alternatives: only the better scoring one is
+    listed.
     """
     per_text = [_terms(t) for t in texts]
     per_title = [set(_terms(t)) for t in titles] if titles else [set() for _ in texts]
     frequencies, n = background or document_frequencies(texts)
+    # The score floor, lower for a small background, where no term can be very rare.
+    floor = min(LABEL_MIN_SCORE, 0.5 * math.log((1 + n) / 3))
     results = []
     for group in groups:
         counts: Counter = Counter()
@@ -228,58 +268,168 @@ def scored_terms(
                 continue
             rarity = math.log((1 + n) / (1 + max(frequencies.get(term, 0), count)))
             coverage = (count + in_titles[term]) / len(group)
-            scored.append((coverage * rarity * (1.5 if " " in term else 1.0), term))
+            scored.append((coverage * rarity * _PHRASE_BONUS[term.count(" ")], term))
         scored.sort(key=lambda x: (-x[0], x[1]))
-        chosen: list[tuple[float, str]] = []
-        for score, term in scored:
-            # Terms sharing a word say the same twice ("time series", "series analysis").
-            if any(set(term.split()) & set(c.split()) for _, c in chosen):
+        every = [LabelTerm(round(score, 3), t, _capitalise(_display(surfaces[t])), counts[t], in_titles[t]) for score, t in scored]
+        for term in every:
+            term.usable = _usable(term, len(group), floor)
+        chosen: list[LabelTerm] = []
+        for term in _prefer_nouns(every):
+            if usable_only and not term.usable:
                 continue
-            chosen.append((score, term))
+            # Terms sharing a word say the same twice ("time series", "series analysis").
+            if any(set(term.key.split()) & set(c.key.split()) for c in chosen):
+                continue
+            chosen.append(term)
             if len(chosen) == top:
                 break
-        results.append([(score, _display(surfaces[t])) for score, t in chosen])
+        results.append(chosen)
     return results
 
 
+def scored_terms(texts: list[str], groups: list[list[int]], top: int = 6, **kw) -> list[list[tuple[float, str]]]:
+    """`label_terms` as (score, label) pairs."""
+    return [[(t.score, t.label) for t in terms] for terms in label_terms(texts, groups, top, **kw)]
+
+
 def distinctive_terms(texts: list[str], groups: list[list[int]], top: int = 6, **kw) -> list[list[str]]:
-    """`scored_terms` without the scores."""
-    return [[term for _, term in terms] for terms in scored_terms(texts, groups, top, **kw)]
+    """`label_terms` as labels only."""
+    return [[t.label for t in terms] for terms in label_terms(texts, groups, top, **kw)]
 
 
-def _capitalise(label: str) -> str:
-    return label[:1].upper() + label[1:]
+# ---------------------------------------------------------------------------- label checks
+
+_LABEL_WORD = re.compile(r"[\w][\w\-'’]*")
+_COUNT = re.compile(r"\(\s*\d+\s*\)|\[\s*\d+\s*\]|#\s*\d+\b|\b\d+\s+papers?\b", re.IGNORECASE)
 
 
-def label_themes(
-    texts: list[str], groups: list[ThemeGroup], words_per_label: int = 2, background: tuple[Counter, int] | None = None,
-    titles: list[str] | None = None,
-) -> list[str]:
-    """One label per group: never empty, never repeated.
+def label_words(label: str) -> list[str]:
+    """The words of a label, lower-case ("Graph neural networks" -> 3 words)."""
+    return [w.lower() for w in _LABEL_WORD.findall(label)]
 
-    Each label joins the group's `words_per_label` best distinctive terms (see
-    `distinctive_terms` for `background` and `titles`). When that label is taken already,
-    further terms are tried, then a number is added. "Other papers" is reserved for the
-    catch-all group.
+
+def label_problems(label: str, member_texts: list[str], taken: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """What is wrong with `label` as the name of a theme whose papers' titles and abstracts
+    are `member_texts`; empty means it passes.
+
+    A label has 1 to `LABEL_MAX_WORDS` words, carries no count ("Regression (2)"), every
+    word of it occurs (case-insensitive, as a whole word) in a member's title or abstract,
+    and it is not one of the labels in `taken` (lower-case) nor the catch-all's name.
     """
-    scored = scored_terms(texts, [g.members for g in groups], top=words_per_label + 4, background=background, titles=titles)
-    labels: list[str] = []
-    used = {OTHER_LABEL.lower()}
-    for group, terms in zip(groups, scored):
-        if group.other:
-            labels.append(OTHER_LABEL)
+    problems = []
+    words = label_words(label)
+    if not label.strip() or not words:
+        return ["empty"]
+    if len(words) > LABEL_MAX_WORDS:
+        problems.append(f"{len(words)} words")
+    if _COUNT.search(label):
+        problems.append("a count")
+    if label.strip() != label or "\n" in label:
+        problems.append("stray whitespace")
+    vocabulary = {w.lower() for text in member_texts for w in _LABEL_WORD.findall(text)}
+    missing = [w for w in words if w not in vocabulary]
+    if missing:
+        problems.append("not in the papers: " + ", ".join(missing))
+    if label.lower() in taken or label.lower() == OTHER_LABEL.lower():
+        problems.append("taken")
+    return problems
+
+
+# Single words that only qualify a topic ("Stochastic", "Constrained", "Neural"): as a
+# label they want their noun, so a phrase starting with them is tried first.
+_ADJECTIVE = re.compile(r"(?:ic|al|ed|ive|ous|able|ible|ary|ar|less|ful|ent|ant)$")
+
+
+def _usable(term: LabelTerm, group_size: int, floor: float) -> bool:
+    """A term that can name a group: shared by a fair part of it, distinctive, in a title."""
+    if group_size == 1:
+        return term.titles >= 1
+    return term.score >= floor and term.titles >= 1 and term.papers >= max(2, math.ceil(LABEL_MIN_SHARE * group_size))
+
+
+def _prefer_nouns(terms: list[LabelTerm]) -> list[LabelTerm]:
+    """`terms` (best first) with each lone adjective replaced by the best usable phrase that
+    starts with it ("Stochastic" -> "Stochastic optimization"), or moved behind the other
+    terms when there is none."""
+    result, behind, seen = [], [], set()
+    for term in terms:
+        if " " in term.key or not _ADJECTIVE.search(term.key) or term.label.isupper():
+            if term.key not in seen:
+                result.append(term)
+                seen.add(term.key)
             continue
-        candidates = [term for _, term in terms]
-        # Only terms nearly as distinctive as the best one: a weak second word ("yields",
-        # "process") makes a label worse, not clearer.
-        strong = [term for score, term in terms if score >= LABEL_TERM_FLOOR * terms[0][0]] if terms else []
-        options = [", ".join(strong[:words_per_label])]
-        options += [", ".join([candidates[0], extra]) for extra in candidates[1:]] if candidates else []
-        label = next((o for o in options if o and o.lower() not in used), None)
-        if label is None:
-            base = options[0] or "Theme"
-            label = next(f"{base} ({k})" for k in range(2, len(groups) + 3) if f"{base} ({k})".lower() not in used)
-        label = _capitalise(label)
-        used.add(label.lower())
-        labels.append(label)
-    return labels
+        fuller = next((p for p in terms if p.key.startswith(term.key + " ") and p.usable), None)
+        if fuller is not None and fuller.key not in seen:
+            result.append(fuller)
+            seen.add(fuller.key)
+        elif fuller is None:
+            behind.append(term)
+    return result + behind
+
+
+# ---------------------------------------------------------------------------- themes
+
+
+def make_themes(
+    vectors: np.ndarray,
+    texts: list[str],
+    titles: list[str],
+    *,
+    max_themes: int = MAX_THEMES,
+    background: tuple[Counter, int] | None = None,
+    threshold: float = MERGE_THRESHOLD,
+    attach_threshold: float = ATTACH_THRESHOLD,
+) -> list[Theme]:
+    """At most `max_themes` labelled themes, largest first, then "Other papers" if any
+    paper fits none. Every paper is in exactly one theme; labels pass `label_problems`
+    and are unique. `texts[i]` is paper i's title and abstract, `titles[i]` its title.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    n = len(vectors)
+    if n == 0:
+        return []
+    unit = _unit_rows(vectors)
+    clusters = [c for c in average_linkage(unit, threshold) if len(c) > 1]
+    grouped = {i for c in clusters for i in c}
+
+    # Label every group; weak groups dissolve, groups with the same label merge, until stable.
+    while True:
+        terms = label_terms(texts, clusters, background=background, titles=titles)
+        usable = [[t for t in ts if not label_problems(t.label, [texts[i] for i in c])] for c, ts in zip(clusters, terms)]
+        keep = [k for k, u in enumerate(usable) if u]
+        by_key: dict[str, int] = {}
+        merged: list[list[int]] = []
+        for k in keep:
+            key = usable[k][0].label.lower()
+            if key in by_key:
+                merged[by_key[key]].extend(clusters[k])
+            else:
+                by_key[key] = len(merged)
+                merged.append(list(clusters[k]))
+        if len(merged) == len(clusters):
+            break
+        clusters = [sorted(c) for c in merged]
+
+    order = sorted(range(len(clusters)), key=lambda k: (-len(clusters[k]), min(clusters[k])))
+    kept = order[: max(0, max_themes)]
+    # Papers that clustered with nothing may join a theme they are close to; the papers of
+    # weak and small groups go to "Other papers" with the rest (they are a group of their
+    # own, not part of a bigger theme).
+    in_themes = {i for k in kept for i in clusters[k]}
+    loners = [i for i in range(n) if i not in grouped]
+    joined, left = _attach(unit, [clusters[k] for k in kept], loners, attach_threshold)
+    other = sorted(set(left) | {i for i in grouped if i not in in_themes})
+
+    themes = [
+        Theme(_by_centrality(unit, members), usable[k][0].label, core=sorted(clusters[k]), terms=[t.label for t in usable[k]])
+        for k, members in zip(kept, joined)
+    ]
+    if not themes:  # a tiny or scattered day: one plain theme when a label fits all of it
+        (terms,) = label_terms(texts, [list(range(n))], background=background, titles=titles)
+        fits = [t for t in terms if not label_problems(t.label, texts)]
+        if fits and (n == 1 or fits[0].papers == n):
+            return [Theme(_by_centrality(unit, list(range(n))), fits[0].label, core=list(range(n)), terms=[t.label for t in fits])]
+    themes.sort(key=lambda t: (-len(t.members), min(t.members)))
+    if other:
+        themes.append(Theme(_by_centrality(unit, sorted(other)), OTHER_LABEL, other=True, core=sorted(other)))
+    return themes

@@ -4,11 +4,10 @@ store with the real embedder and a FakeModel (plus one test through the real mod
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
-import numpy as np
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
 
 from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, precompute_oneliners, template_highlights
 from rag.digest_store import POSTED, DigestStore
@@ -18,7 +17,7 @@ from rag.llm import FakeModel, ModelError
 from rag.models import Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
-from rag.themes import OTHER_LABEL, ThemeGroup, average_linkage, group_papers, label_themes
+from rag.themes import OTHER_LABEL
 
 SOURCE = (
     "LogicLLaMA: translating natural language to first-order logic. This paper introduces LogicLLaMA, "
@@ -111,122 +110,7 @@ def test_model_replies_are_cleaned_or_rejected(reply, cut_off, expected):
     assert clean_model_line(reply, cut_off=cut_off) == expected
 
 
-# ---------------------------------------------------------------------------- themes
-
-
-def _blobs(sizes: list[int], dim: int = 32, spread: float = 0.15, seed: int = 0) -> np.ndarray:
-    """Unit vectors in well-separated groups of the given sizes."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k, size in enumerate(sizes):
-        centre = np.zeros(dim)
-        centre[k] = 1.0
-        rows += [centre + spread * rng.standard_normal(dim) for _ in range(size)]
-    matrix = np.array(rows)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-
-
-@pytest.mark.parametrize("sizes", [[5, 4, 3], [6, 6], [3, 3, 3, 3, 3], [8]])
-def test_the_number_of_themes_follows_from_the_data(sizes):
-    groups = group_papers(_blobs(sizes))
-    assert sorted(len(g.members) for g in groups) == sorted(sizes)
-    # every paper in exactly one group, groups never mix blobs
-    starts = np.cumsum([0] + sizes)
-    blob_of = {i: k for k in range(len(sizes)) for i in range(starts[k], starts[k + 1])}
-    assert sorted(i for g in groups for i in g.members) == list(range(sum(sizes)))
-    assert all(len({blob_of[i] for i in g.members}) == 1 for g in groups)
-
-
-def test_stray_papers_join_a_close_theme_or_share_other_papers():
-    vectors = _blobs([4, 4, 1, 1, 1], spread=0.1)  # three loners, each far from the rest
-    groups = group_papers(vectors)
-    assert [len(g.members) for g in groups] == [4, 4, 3]
-    assert groups[-1].other and not any(g.other for g in groups[:-1])
-
-
-def test_scattered_or_tiny_days_give_one_plain_group():
-    assert group_papers(np.eye(3)) == [ThemeGroup([0, 1, 2])]
-    assert group_papers(np.ones((1, 4))) == [ThemeGroup([0])]
-    assert group_papers(np.zeros((0, 4))) == []
-
-
-def test_average_linkage_merges_down_to_the_threshold():
-    vectors = _blobs([3, 3], spread=0.05)
-    assert len(average_linkage(vectors, threshold=0.5)) == 2
-    assert len(average_linkage(vectors, threshold=-1.0)) == 1  # everything merges
-    assert len(average_linkage(vectors, threshold=1.01)) == 6  # nothing merges
-
-
-def test_members_come_most_central_first():
-    vectors = np.array([[1.0, 0.0], [1.0, 0.2], [1.0, 0.4], [1.0, 1.5]])
-    (group,) = group_papers(vectors, threshold=0.5)
-    assert group.members[0] in (1, 2) and group.members[-1] == 3  # the outlier comes last
-
-
-def test_labels_use_distinctive_words():
-    texts = [
-        "Diffusion models for video generation. We train video diffusion models.",
-        "Fast video generation with diffusion. A diffusion sampler for video.",
-        "Reinforcement learning for robot control. A robot policy learned by reinforcement learning.",
-        "Robot grasping with reinforcement learning. Robot arms learn policies.",
-    ]
-    labels = label_themes(texts, [ThemeGroup([0, 1]), ThemeGroup([2, 3])])
-    assert "video" in labels[0].lower() or "diffusion" in labels[0].lower()
-    assert "robot" in labels[1].lower() or "reinforcement" in labels[1].lower()
-
-
-def test_labels_prefer_words_rare_in_the_library():
-    from rag.themes import document_frequencies
-
-    texts = ["Some methods exist for sampling. Diffusion sampling.", "Methods exist. Diffusion models sample."]
-    library = texts + [f"Many results exist for topic {i}." for i in range(50)]
-    alone = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=1)
-    with_library = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=1, background=document_frequencies(library))
-    assert with_library == ["Diffusion"]
-    assert alone[0]  # without a background every shared word is as rare as any other
-
-
-def test_label_terms_are_whole_words_without_adverbs_or_overlap():
-    texts = [
-        "Light Schrödinger bridge for time series analysis, dramatically faster.",
-        "Schrödinger bridge models of time series analysis, dramatically simpler.",
-    ]
-    (label,) = label_themes(texts, [ThemeGroup([0, 1])], words_per_label=3)
-    assert "Schrödinger" in label or "schrödinger" in label
-    assert "dramatically" not in label.lower()
-    words = label.lower().replace(",", "").split()
-    assert len(words) == len(set(words))  # no word twice ("time series, series analysis")
-
-
-def test_duplicate_labels_are_numbered_from_two():
-    texts = ["Hashing."] * 4
-    labels = label_themes(texts, [ThemeGroup([0, 1]), ThemeGroup([2, 3])])
-    assert labels == ["Hashing", "Hashing (2)"]
-
-
-def test_labels_are_never_empty_or_duplicated_even_for_identical_groups():
-    texts = ["Graph neural networks for molecules."] * 6 + ["the of and"] * 2
-    groups = [ThemeGroup([0, 1]), ThemeGroup([2, 3]), ThemeGroup([4, 5]), ThemeGroup([6, 7]), ThemeGroup([], other=True)]
-    labels = label_themes(texts, groups)
-    assert all(label.strip() for label in labels)
-    assert len({label.lower() for label in labels}) == len(labels)
-    assert labels[-1] == OTHER_LABEL
-
-
-@hyp_settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.text(alphabet=st.sampled_from("ab cde LLM GNN video, robot. "), max_size=60), min_size=1, max_size=12),
-    st.integers(min_value=1, max_value=5),
-    st.booleans(),
-)
-def test_labels_property(texts, n_groups, with_other):
-    groups = [ThemeGroup([i for i in range(len(texts)) if i % n_groups == k]) for k in range(n_groups)]
-    if with_other:
-        groups.append(ThemeGroup([], other=True))
-    labels = label_themes(texts, groups)
-    assert len(labels) == len(groups)
-    assert all(label.strip() for label in labels)
-    assert len({label.lower() for label in labels}) == len(labels)
+# ---------------------------------------------------------------------------- highlights (themes: tests/rag/test_themes.py)
 
 
 def test_highlights_that_paste_or_repeat_are_not_a_synthesis():
@@ -269,6 +153,52 @@ def _mark_posted(bot: Paperbot, until: datetime) -> None:
         channel="C1", day=until.date().isoformat(), since=None, until=until, status=POSTED, digest_json="{}",
         messages=[], owner="t", lease_s=1, force=False, seen_post_id=None,
     )
+
+
+@pytest.fixture(scope="module")
+def day_home(tmp_path_factory, model_dir):
+    """A home holding a day of 50 papers (the first 50 of the bundled corpus), ingested
+    once; `day_bot` gives each test its own copy."""
+    from rag.settings import load_settings
+
+    papers = read_sources([str(bundled_corpus_dir())]).papers[:50]
+    home = tmp_path_factory.mktemp("digest-day")
+    bot = Paperbot(load_settings(home=home, model_dir=model_dir), model=FakeModel())
+    _ingest(bot, papers)
+    bot.store.close()
+    return home, papers
+
+
+@pytest.fixture
+def day_bot(day_home, tmp_path, model_dir):
+    import shutil
+
+    from rag.settings import load_settings
+
+    home = tmp_path / "day"
+    shutil.copytree(day_home[0], home)
+    return Paperbot(load_settings(home=home, model_dir=model_dir), model=FakeModel(default="A plain summary line of the paper."))
+
+
+def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot, day_home):
+    from rag.themes import label_problems
+
+    by_id = {p.paper_id: p for p in day_home[1]}
+    digest = build_digest(day_bot, model_budget=0)
+    assert len(digest.papers) == 50
+    named = [t for t in digest.themes if t.label != OTHER_LABEL]
+    assert 1 <= len(named) <= 8 and len(digest.themes) <= 9
+    assert all(t.label == OTHER_LABEL for t in digest.themes[len(named):])
+    labels = [t.label.lower() for t in digest.themes]
+    assert len(set(labels)) == len(labels)
+    for theme in named:
+        texts = [f"{by_id[pid].title}\n{by_id[pid].abstract}" for pid in theme.paper_ids]
+        assert label_problems(theme.label, texts) == [], theme.label
+        assert not re.search(r"\(\d+\)", theme.label)
+    assert sorted(p.paper_id for t in digest.themes for p in [by_id[i] for i in t.paper_ids]) == sorted(by_id)
+
+    day_bot.settings.digest.max_themes = 3
+    assert len([t for t in build_digest(day_bot, model_budget=0).themes if t.label != OTHER_LABEL]) <= 3
 
 
 def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_papers):
