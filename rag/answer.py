@@ -101,7 +101,9 @@ _REFERS_BACK = re.compile(
     r"\b(does|did|do|is|was|are|were|can|could|will|would|has|have|had|should)\s+(it|they)\b"
     r"|^\W*(and|what about|how about|also|it|its|they|their)\b"
     r"|\b(this|that|these|those|the same) (paper|papers|method|model|approach|work|study|one|technique|framework|system|results?)\b"
-    r"|\bthe (authors|paper)\b",
+    r"|\bthey (propose|proposed|use|used|introduce|introduced|evaluate|evaluated|test|tested|report|reported|compare|compared|train|trained|get|got|find|found|show|showed|achieve|achieved)\b"
+    r"|\btheir (dataset|datasets|method|model|approach|results?|paper|work|code|benchmark|experiments?|evaluation)\b"
+    r"|\bthe (authors|paper)\b(?! of)",
     re.IGNORECASE,
 )
 

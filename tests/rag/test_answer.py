@@ -39,6 +39,9 @@ def test_questions_that_refer_back_or_ask_for_a_new_paper_are_recognised():
     assert refers_back("What end-to-end speedup did they get?")
     assert refers_back("And on ImageNet?") and refers_back("How does this method scale?")
     assert not refers_back("What speedup was reported?")  # elliptical: no words say so
+    assert refers_back("what's the data-free method they propose called?") and refers_back("how many languages does their dataset cover?")
+    assert not refers_back("Where did the authors of the reading-order benchmark get labels?")  # names its own subject
+    assert not refers_back("Which activation lets networks extrapolate so they can model periodic data?")
     assert asks_for_paper("Which paper extends 3D Gaussian splatting, and how fast does it render?")
     assert asks_for_paper("Is there a tool that scores sentiment?") and asks_for_paper("Has anyone tried this?")
     assert not asks_for_paper("Which datasets did they use?")
