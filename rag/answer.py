@@ -37,7 +37,7 @@ from rag import listing
 from rag.chunk import split_sentences
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify
-from rag.judge import Verdict, judge
+from rag.judge import Verdict, answers, judge
 from rag.llm import ModelError
 from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
@@ -165,8 +165,8 @@ class Calibration:
     bias: float = -5.383
     threshold: float = 0.5
 
-    def probability(self, ev: Evidence) -> float:
-        z = (
+    def logodds(self, ev: Evidence) -> float:
+        return float(
             self.w_sentence * ev.sentence
             + self.w_gap * ev.gap
             + self.w_lexical * ev.lexical
@@ -174,7 +174,9 @@ class Calibration:
             + self.w_weakest_part * ev.weakest_part
             + self.bias
         )
-        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def probability(self, ev: Evidence) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logodds(ev))))
 
 
 def question_parts(question: str) -> list[str]:
@@ -520,7 +522,10 @@ class Answerer:
         best = max(verdicts, key=lambda v: v.logodds)
         if best.paper_id != hits[0].paper_id:
             retrieval = self._rerank(retrieval, best)
-        return best.answers, retrieval, _ms(started)
+        # Retrieval evidence nudges the judge's odds (rag/judge.py); not for a follow-up,
+        # whose evidence belongs to the thread's combined question.
+        nudge = 0.0 if followup else self.calibration.logodds(retrieval.evidence)
+        return answers(best.logodds, nudge), retrieval, _ms(started)
 
     def _judge_excerpt(self, question: str, retrieval: Retrieval, hit: Hit) -> tuple[Paper, str]:
         paper = retrieval.papers[hit.paper_id]

@@ -123,8 +123,9 @@ def test_the_judge_decides_and_reranks(bot):
     answer = bot.ask(question)
     assert answer.found and answer.citations[0].paper_id == hits[1].paper_id
     assert "judge" in answer.timings_ms
-    # No to both: refused, and the judge's prompt holds the question before the paper.
-    bot.judge_model.enqueue_logodds(-3.0, -1.0)
+    # No to both: refused (retrieval moves the odds by at most 1), and the judge's prompt
+    # holds the question before the paper.
+    bot.judge_model.enqueue_logodds(-3.0, -1.5)
     refused = bot.ask(question)
     assert (refused.found, refused.answer, refused.citations) == (False, NOT_FOUND_ANSWER, [])
     prompt = bot.judge_model.history[-1][0][-1]["content"]
