@@ -30,11 +30,19 @@ from pydantic import BaseModel, Field
 
 from prompts import load
 from rag.digest_store import DigestStore
-from rag.digest_text import clean_model_line, copies_or_repeats, echoes_title, extractive_oneliner, prompt_excerpt, unsupported_terms
+from rag.digest_text import (
+    clean_model_line,
+    copies_or_repeats,
+    echoes_title,
+    extractive_oneliner,
+    prompt_excerpt,
+    truncate,
+    unsupported_terms,
+)
 from rag.llm import ModelError
 from rag.models import Paper
 from rag.settings import LLMSettings
-from rag.themes import OTHER_LABEL, document_frequencies, make_themes
+from rag.themes import OTHER_LABEL, Theme, clean_label, document_frequencies, label_problems, make_themes, min_label_papers, too_generic
 
 log = logging.getLogger("paperbot.digest")
 
@@ -52,6 +60,10 @@ HIGHLIGHT_SOURCES = 6
 #: Theme labels are words that are rare in the library; this many of its newest papers
 #: stand for it (enough for stable word statistics, cheap to tokenise).
 BACKGROUND_PAPERS = 2000
+#: A model-written theme label is written from the titles of the theme's most central papers.
+LABEL_TITLES = 8
+LABEL_TITLE_CHARS = 120
+LABEL_MAX_TOKENS = 16  # a label is 1-4 words; a longer reply is rejected by the checks anyway
 
 Progress = Callable[[int, int], None]
 
@@ -72,6 +84,7 @@ class DigestTheme(BaseModel):
 class DigestStats(BaseModel):
     """How the digest was made; shown by the CLI, not part of the JSON contract."""
 
+    model_labels: int = 0  # themes named by the model (the others by their keywords)
     model_lines: int = 0  # model-written one-liners shown (cached or new)
     generated: int = 0  # of those, generated in this run
     unfaithful: int = 0  # model lines that failed the check, shown as extractive instead
@@ -224,6 +237,86 @@ def oneliners(
     return [line or papers[i].title for i, line in enumerate(lines)]
 
 
+# ---------------------------------------------------------------------------- theme labels
+
+
+def label_key(paper_ids: list[str], model_id: str, prompt: tuple[str, str]) -> str:
+    """Cache key of a model-written theme label: the ids of the papers whose titles the
+    model read (the theme's most central ones, in order), the model and the prompt."""
+    return _key("theme-label", model_id, *prompt, *paper_ids)
+
+
+def label_messages(titles: list[str], prompt: tuple[str, str]) -> list[dict]:
+    system, user = prompt
+    listed = "\n".join(f"- {truncate(title, LABEL_TITLE_CHARS)}" for title in titles)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user.format(titles=listed)}]
+
+
+def theme_labels(
+    themes: list[Theme],
+    papers: list[Paper],
+    state: DigestStore,
+    get_model: Callable[[], object],
+    llm: LLMSettings,
+    stats: DigestStats,
+    background=None,
+    use_model: bool = True,
+    deadline: float | None = None,
+) -> list[str]:
+    """One label per theme: the model's name for it when that passes the checks, else its
+    keyword label (rag.themes). The model reads the titles of the theme's most central
+    papers; its reply is cached (checked or not: at temperature 0 it would write the same
+    again) and checked on every build, because what it must not collide with changes:
+
+    - `label_problems` against the theme's papers (those it was grouped from): 1-4 words,
+      no count, no list, every word in a member's title or abstract, and content words in
+      a quarter of them (at least two), as its keyword label's term is;
+    - not `too_generic` for the library ("Machine learning" names no theme);
+    - unique: never another theme's keyword label or an earlier theme's label.
+    """
+    prompt = load_prompt("theme_label")
+    model_id = model_identity(llm)
+    named = [t for t in themes if not t.other]
+    shown = [[papers[i] for i in t.members[:LABEL_TITLES]] for t in named]
+    keys = [label_key([p.paper_id for p in group], model_id, prompt) for group in shown]
+    replies = state.texts(keys)
+    for key, group in zip(keys, shown):
+        if key in replies or not use_model or stats.model_error is not None:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        try:
+            model = get_model()
+            reply = model.generate(label_messages([p.title for p in group], prompt), max_tokens=LABEL_MAX_TOKENS, temperature=0.0, stop=["\n"])
+        except ModelError as exc:
+            stats.model_error = str(exc)
+            log.warning("theme labels fall back to keywords: %s", exc)
+            break
+        replies[key] = clean_label(reply)
+        state.save_text(key, "theme-label", replies[key])
+
+    keyword_labels = {t.label.lower() for t in themes}
+    taken: set[str] = set()
+    labels, k = [], 0
+    for theme in themes:
+        label = theme.label
+        if not theme.other:
+            reply = replies.get(keys[k], "")
+            k += 1
+            # Checked against the papers the keyword label was chosen from, as strictly.
+            texts = [f"{papers[i].title}\n{papers[i].abstract}" for i in theme.core]
+            reserved = taken | (keyword_labels - {theme.label.lower()})
+            problems = label_problems(reply, texts, reserved, min_label_papers(len(texts))) if reply else ["no reply"]
+            if not problems and not too_generic(reply, background):
+                label = reply
+                stats.model_labels += 1
+            elif reply:
+                log.info("theme label %r rejected (%s); using %r", reply, "; ".join(problems) or "too generic", theme.label)
+        taken.add(label.lower())
+        labels.append(label)
+    return labels
+
+
 # ---------------------------------------------------------------------------- highlights
 
 
@@ -370,12 +463,16 @@ def build_digest(
         vectors, [f"{p.title}\n{p.abstract}" for p in papers], [p.title for p in papers],
         max_themes=bot.settings.digest.max_themes, background=background,
     )
-    labels = [g.label for g in groups]
     stats.seconds["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     get_model = lambda: bot.model  # noqa: E731 - built (and loaded) only when needed
+    # Labels first: a handful of short calls, and every reader sees them.
+    labels = theme_labels(groups, papers, state, get_model, bot.settings.llm, stats, background, model_budget > 0, deadline)
+    stats.seconds["labels"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     order = _budget_order([g.members for g in groups])
     lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, deadline)
     stats.seconds["oneliners"] = time.perf_counter() - t

@@ -142,7 +142,7 @@ _GENERIC = frozenset(
     set sets number numbers various lack limited limitations capability capabilities
     unique process processes yield yields named designed successful third utilize tailored apply applied
     idea ideas aspects views difficulty expressing automated general single simple fast towards toward
-    analysis understanding application applications setting settings case cases theory theoretical""".split()
+    analysis understanding application applications setting settings case cases theory theoretical deep""".split()
 )
 # Generic words that may end a phrase whose other words are not generic: "reinforcement
 # learning", "diffusion models", "graph neural networks", "synthetic data".
@@ -308,13 +308,18 @@ def label_words(label: str) -> list[str]:
     return [w.lower() for w in _LABEL_WORD.findall(label)]
 
 
-def label_problems(label: str, member_texts: list[str], taken: set[str] | frozenset[str] = frozenset()) -> list[str]:
+def label_problems(
+    label: str, member_texts: list[str], taken: set[str] | frozenset[str] = frozenset(), min_papers: int | None = None
+) -> list[str]:
     """What is wrong with `label` as the name of a theme whose papers' titles and abstracts
     are `member_texts`; empty means it passes.
 
-    A label has 1 to `LABEL_MAX_WORDS` words, carries no count ("Regression (2)"), every
-    word of it occurs (case-insensitive, as a whole word) in a member's title or abstract,
-    and it is not one of the labels in `taken` (lower-case) nor the catch-all's name.
+    A label has 1 to `LABEL_MAX_WORDS` words, carries no count ("Regression (2)") and is
+    no list ("Physics, PDEs"); every word of it occurs (case-insensitive, as a whole word)
+    in a member's title or abstract, and every word other than a stopword in at least
+    `min_papers` of them (default: two, or one for a one-paper theme), so a label names
+    what papers share, not one paper; and it is not one of the labels in `taken`
+    (lower-case) nor the catch-all's name.
     """
     problems = []
     words = label_words(label)
@@ -324,15 +329,52 @@ def label_problems(label: str, member_texts: list[str], taken: set[str] | frozen
         problems.append(f"{len(words)} words")
     if _COUNT.search(label):
         problems.append("a count")
+    if re.search(r"[,;:|/]", label):
+        problems.append("a list")
     if label.strip() != label or "\n" in label:
         problems.append("stray whitespace")
-    vocabulary = {w.lower() for text in member_texts for w in _LABEL_WORD.findall(text)}
-    missing = [w for w in words if w not in vocabulary]
+    per_text = [{w.lower() for w in _LABEL_WORD.findall(text)} for text in member_texts]
+    uses = Counter(w for vocabulary in per_text for w in vocabulary)
+    missing = [w for w in words if not uses[w]]
     if missing:
         problems.append("not in the papers: " + ", ".join(missing))
+    needed = min(2, len(member_texts)) if min_papers is None else min_papers
+    rare = [w for w in words if w not in _STOPWORDS and 0 < uses[w] < needed]
+    if rare:
+        problems.append(f"in fewer than {needed} papers: " + ", ".join(rare))
     if label.lower() in taken or label.lower() == OTHER_LABEL.lower():
         problems.append("taken")
     return problems
+
+
+#: A model-written label is too generic to tell themes apart when every word of it is used
+#: by more than this share of the library's papers ("Neural networks", "Machine learning").
+GENERIC_SHARE = 0.10
+
+
+def too_generic(label: str, background: tuple[Counter, int] | None) -> bool:
+    """True when every content word of `label` is an everyday word of the library (or one
+    of the words every abstract uses, which the background does not count)."""
+    if not background or not background[1]:
+        return False
+    frequencies, n = background
+    content = [w for w in label_words(label) if w not in _STOPWORDS]
+    return all(w in _GENERIC or _norm(w) in _GENERIC or frequencies.get(_norm(w), 0) > GENERIC_SHARE * n for w in content)
+
+
+_LABEL_PREFIX = re.compile(r"^(?:topic|theme|section|name|label|title)\s*[:\-–—]\s*", re.IGNORECASE)
+
+
+def clean_label(reply: str) -> str:
+    """A model's reply as a label: its first line without a "Topic:" prefix, quotes, bold
+    marks or end punctuation, in sentence case ("Graph Neural Networks" -> "Graph neural
+    networks"; acronyms stay). Empty when nothing is left. Not checked: see `label_problems`."""
+    line = next((part.strip() for part in reply.splitlines() if part.strip()), "")
+    line = _LABEL_PREFIX.sub("", line.strip("*_`\"'“”‘’ ")).strip("*_`\"'“”‘’ .!?;:")
+    words = line.split()
+    if not words:
+        return ""
+    return _capitalise(" ".join(_display_word(w) for w in words))
 
 
 # Single words that only qualify a topic ("Stochastic", "Constrained", "Neural"): as a
@@ -340,11 +382,17 @@ def label_problems(label: str, member_texts: list[str], taken: set[str] | frozen
 _ADJECTIVE = re.compile(r"(?:ic|al|ed|ive|ous|able|ible|ary|ar|less|ful|ent|ant)$")
 
 
+def min_label_papers(group_size: int) -> int:
+    """Papers of a group (of its core: the papers it was labelled from) that must use
+    every content word of its label."""
+    return 1 if group_size <= 1 else max(2, math.ceil(LABEL_MIN_SHARE * group_size))
+
+
 def _usable(term: LabelTerm, group_size: int, floor: float) -> bool:
     """A term that can name a group: shared by a fair part of it, distinctive, in a title."""
     if group_size == 1:
         return term.titles >= 1
-    return term.score >= floor and term.titles >= 1 and term.papers >= max(2, math.ceil(LABEL_MIN_SHARE * group_size))
+    return term.score >= floor and term.titles >= 1 and term.papers >= min_label_papers(group_size)
 
 
 def _prefer_nouns(terms: list[LabelTerm]) -> list[LabelTerm]:

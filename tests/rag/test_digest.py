@@ -201,6 +201,56 @@ def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot,
     assert len([t for t in build_digest(day_bot, model_budget=0).themes if t.label != OTHER_LABEL]) <= 3
 
 
+def _label_fixture() -> tuple[list, list[Paper]]:
+    """Three themes of synthetic papers with keyword labels, as rag.themes makes them."""
+    from rag.themes import Theme
+
+    topics = [("hashing", "graph"), ("diffusion", "video"), ("robots", "grasping")]
+    papers = [
+        Paper(paper_id=f"p{k}{i}", title=f"{a.capitalize()} for {b} number {i}", abstract=f"We study {a} of {b} with care.")
+        for k, (a, b) in enumerate(topics) for i in range(3)
+    ]
+    themes = [Theme(members=[3 * k, 3 * k + 1, 3 * k + 2], label=a.capitalize(), core=[3 * k, 3 * k + 1, 3 * k + 2]) for k, (a, _) in enumerate(topics)]
+    return themes, papers
+
+
+def test_model_theme_labels_are_checked_kept_or_replaced_and_cached(settings):
+    from rag.digest import DigestStats, theme_labels
+
+    themes, papers = _label_fixture()
+    state = DigestStore(settings.home)
+    model = FakeModel(["Graph Hashing", "Diffusion (3)", "Robots for grasping in video"])  # ok, a count, a word of another theme
+    stats = DigestStats()
+    labels = theme_labels(themes, papers, state, lambda: model, settings.llm, stats)
+    assert labels == ["Graph hashing", "Diffusion", "Robots"] and stats.model_labels == 1
+    assert len(model.history) == 3 and "Hashing for graph number 0" in model.history[0][0][1]["content"]
+
+    stats = DigestStats()  # cached, checked again: no model call
+    assert theme_labels(themes, papers, state, lambda: model, settings.llm, stats) == labels and len(model.history) == 3
+
+    more = FakeModel(default="Hashing")  # other members, so new calls; a label may not take another theme's keyword label
+    themes[1].members = themes[1].members[:2]
+    themes[2].members = themes[2].members[:2]
+    labels = theme_labels(themes, papers, state, lambda: more, settings.llm, DigestStats())
+    assert labels == ["Graph hashing", "Diffusion", "Robots"] and len(more.history) == 2
+
+    silent = FakeModel()
+    silent.fail(ModelError("no model"))
+    themes[0].members = themes[0].members[:2]
+    stats = DigestStats()
+    assert theme_labels(themes, papers, state, lambda: silent, settings.llm, stats)[0] == "Hashing" and stats.model_error
+    assert theme_labels(themes, papers, state, lambda: silent, settings.llm, DigestStats(), use_model=False)[0] == "Hashing"
+
+
+def test_model_labels_never_repeat_and_never_carry_counts(settings):
+    from rag.digest import DigestStats, theme_labels
+
+    themes, papers = _label_fixture()
+    model = FakeModel(default="Number")  # fits every theme: only the first may have it
+    labels = theme_labels(themes, papers, DigestStore(settings.home), lambda: model, settings.llm, DigestStats())
+    assert labels == ["Number", "Diffusion", "Robots"]
+
+
 def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_papers):
     model = FakeModel(default="The paper studies the problem with a new method.")
     bot = Paperbot(settings, model=model)
@@ -372,3 +422,35 @@ def test_one_liners_through_the_real_default_model(settings, sample_papers, defa
     assert digest.stats.model_lines >= 2, [p.tldr for p in digest.papers]
     assert digest.highlights
     bot.model.close()
+
+
+@pytest.mark.real_model
+def test_theme_labels_through_the_real_stronger_model(settings, judge_model_file):
+    """The 1.5B (llm.model = "qwen2.5-coder-1.5b") names clear themes of corpus papers; what
+    it writes is kept only when it passes the checks, so every label passes them."""
+    from rag.digest import DigestStats, theme_labels
+    from rag.themes import Theme, label_problems
+
+    corpus = read_sources([str(bundled_corpus_dir())]).papers
+    picks = {"diffusion": [], "quantization": [], "reinforcement learning": []}
+    for paper in corpus:
+        for word, chosen in picks.items():
+            if word in paper.title.lower() and len(chosen) < 5:
+                chosen.append(paper)
+                break
+    papers = [p for chosen in picks.values() for p in chosen]
+    themes, start = [], 0
+    for word, chosen in picks.items():
+        members = list(range(start, start + len(chosen)))
+        themes.append(Theme(members=members, label=word.capitalize(), core=members))
+        start += len(chosen)
+    settings.llm.model_path = judge_model_file
+    bot = Paperbot(settings)
+    stats = DigestStats()
+    labels = theme_labels(themes, papers, DigestStore(settings.home), lambda: bot.model, settings.llm, stats)
+    bot.model.close()
+    assert len(set(labels)) == 3 and stats.model_error is None
+    for theme, label in zip(themes, labels):
+        assert label_problems(label, [f"{papers[i].title}\n{papers[i].abstract}" for i in theme.members]) == [], label
+    assert stats.model_labels >= 2, labels
+    assert any(word in labels[0].lower() for word in ("diffusion",)), labels

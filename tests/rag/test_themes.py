@@ -267,3 +267,40 @@ def test_a_day_of_50_papers_has_at_most_8_checked_themes(corpus_day):
     two = make_themes(vectors, texts, [p.title for p in papers], background=background, max_themes=2)
     _check(two, texts)
     assert len([t for t in two if not t.other]) == 2
+
+
+# ---------------------------------------------------------------------------- model-written labels
+
+
+@pytest.mark.parametrize(
+    "reply, label",
+    [
+        ("Graph Neural Networks", "Graph neural networks"),
+        ("**Topic: Diffusion Models.**", "Diffusion models"),
+        ('"LLM Reasoning"\nand more text', "LLM reasoning"),
+        ("Physics-Informed Machine Learning", "Physics-informed machine learning"),
+        ("  ", ""),
+    ],
+)
+def test_model_replies_are_tidied_into_labels(reply, label):
+    from rag.themes import clean_label
+
+    assert clean_label(reply) == label
+
+
+def test_generic_labels_name_no_theme():
+    from rag.themes import too_generic
+
+    library = document_frequencies([f"Neural networks for topic {i}." for i in range(40)] + ["Diffusion for images."] * 2)
+    assert too_generic("Neural networks", library)
+    assert too_generic("Deep learning", library)  # words every abstract uses
+    assert not too_generic("Diffusion models", library)
+    assert not too_generic("Neural networks", None)
+
+
+def test_label_words_must_be_shared_by_enough_papers():
+    texts = ["Hashing a graph\nWe hash.", "Graph hashing\nHashing again.", "NeuralStagger\nA solver."]
+    assert label_problems("Graph hashing", texts) == []
+    assert label_problems("NeuralStagger", texts) == ["in fewer than 2 papers: neuralstagger"]
+    assert label_problems("Graph hashing", texts, min_papers=3) == ["in fewer than 3 papers: graph, hashing"]
+    assert label_problems("Physics, PDEs", ["Physics of PDEs", "PDEs in physics"]) == ["a list"]
