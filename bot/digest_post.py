@@ -1,8 +1,9 @@
 """The digest in Slack: rendering to Block Kit (pure) and posting exactly once a day.
 
 A digest goes out as a summary message in the channel (header, counts, highlights, the
-themes) and the full list in that message's thread, split so that no message has more
-than 50 blocks and no section more than 3,000 characters.
+"For you" papers when digest.interests is set, the themes) and the full list, theme by
+theme, in that message's thread, split so that no message has more than 50 blocks and no
+section more than 3,000 characters. A paper in "For you" is not listed again.
 
 Posting is idempotent across restarts and processes (state in rag.digest_store):
 
@@ -40,6 +41,8 @@ MESSAGE_CHARS = 12_000
 HEADER_CHARS = 150  # Slack: plain_text of a header block
 TITLE_CHARS = 250
 TLDR_CHARS = 400
+REASON_CHARS = 200
+FOR_YOU = "For you"
 LEASE_S = 300.0  # how long a claim holds without renewal (renewed after every message)
 
 
@@ -69,10 +72,12 @@ def _plural(n: int, word: str) -> str:
 
 
 def paper_line(paper: DigestPaper) -> str:
-    """'• <url|Title> — one-liner', escaped and bounded in length."""
+    """'• <url|Title> — one-liner' (and '_(matches your interest in X)_' for a 'For you'
+    paper), escaped and bounded in length."""
     title = escape(truncate(paper.title, TITLE_CHARS)).replace("|", "¦")  # '|' would end the link text
     link = f"<{paper.url}|{title}>" if paper.url else f"*{title}*"
-    return f"• {link} — {escape(truncate(paper.tldr, TLDR_CHARS))}"
+    reason = f" _({escape(truncate(paper.reason, REASON_CHARS))})_" if paper.reason else ""
+    return f"• {link} — {escape(truncate(paper.tldr, TLDR_CHARS))}{reason}"
 
 
 def pack_lines(lines: list[str], limit: int = SECTION_CHARS) -> list[str]:
@@ -97,31 +102,44 @@ def _since_text(digest: Digest, tz: ZoneInfo) -> str:
     return "since " + digest.since.astimezone(tz).strftime("%a %d %b %H:%M")
 
 
+def _counts_text(digest: Digest, tz: ZoneInfo) -> str:
+    mine = f" · {len(digest.for_you)} for you" if digest.for_you else ""
+    return f"*{_plural(len(digest.papers), 'new paper')}* in {_plural(len(digest.themes), 'theme')}{mine} · {_since_text(digest, tz)}"
+
+
+def for_you_sections(digest: Digest) -> list[str]:
+    """The 'For you' papers (with their one-liners and reasons) as section texts."""
+    papers = digest.for_you_papers()
+    return pack_lines([f"*{FOR_YOU}*"] + [paper_line(p) for p in papers]) if papers else []
+
+
 def summary_blocks(digest: Digest, tz: ZoneInfo, footer: str) -> list[dict]:
-    """Header, counts, highlights and the theme list: the channel message (≤ 50 blocks)."""
-    blocks = [
-        _header(f"Paper digest · {day_label(digest.until, tz)}"),
-        _context(f"*{_plural(len(digest.papers), 'new paper')}* in {_plural(len(digest.themes), 'theme')} · {_since_text(digest, tz)}"),
-    ]
+    """Header, counts, highlights, 'For you' and the theme list: the channel message
+    (≤ 50 blocks). Theme counts are the papers listed under each theme (not in 'For you')."""
+    blocks = [_header(f"Paper digest · {day_label(digest.until, tz)}"), _context(_counts_text(digest, tz))]
     if digest.highlights:
         blocks.append(_section(truncate(escape(digest.highlights), SECTION_CHARS)))
-    theme_lines = [f"• *{escape(t.label)}* ({len(t.paper_ids)})" for t in digest.themes]
+    blocks += [_section(text) for text in for_you_sections(digest)]
+    listed = digest.listed_themes()
+    theme_lines = [f"• *{escape(label)}* ({len(papers)})" for label, papers in listed]
+    if theme_lines and digest.for_you:
+        theme_lines.insert(0, "*Themes*")
     room = MAX_BLOCKS - len(blocks) - 1
     sections = pack_lines(theme_lines)
     if len(sections) > room:  # hundreds of themes: cut the list, say so
-        sections = sections[: room - 1] + [f"…and more themes: {_plural(len(digest.themes), 'theme')} in all."]
+        sections = sections[: room - 1] + [f"…and more themes: {_plural(len(listed), 'theme')} in all."]
     blocks += [_section(text) for text in sections]
     blocks.append(_context(footer))
     return blocks
 
 
 def thread_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
-    """The full list, theme by theme, split into messages within Slack's limits."""
+    """The full list, theme by theme (without the 'For you' papers, which the summary
+    shows), split into messages within Slack's limits."""
     sections: list[str] = []
-    by_id = {p.paper_id: p for p in digest.papers}
-    for theme in digest.themes:
-        lines = [f"*{escape(theme.label)}* · {_plural(len(theme.paper_ids), 'paper')}"]
-        lines += [paper_line(by_id[pid]) for pid in theme.paper_ids]
+    for label, papers in digest.listed_themes():
+        lines = [f"*{escape(label)}* · {_plural(len(papers), 'paper')}"]
+        lines += [paper_line(p) for p in papers]
         sections += pack_lines(lines)
 
     groups: list[list[str]] = []
@@ -148,12 +166,10 @@ def render_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
     if digest.empty:
         text = f"Paper digest · {day}: nothing new {_since_text(digest, tz)}."
         return [{"text": text, "blocks": [_section(text)], "thread": False}]
-    summary = {
-        "text": f"Paper digest {day}: {_plural(len(digest.papers), 'new paper')}",
-        "blocks": summary_blocks(digest, tz, "Full list with one-line summaries in the thread."),
-        "thread": False,
-    }
-    return [summary] + thread_messages(digest, tz)
+    thread = thread_messages(digest, tz)
+    footer = "Full list with one-line summaries in the thread." if thread else "Every new paper is above."
+    summary = {"text": f"Paper digest {day}: {_plural(len(digest.papers), 'new paper')}", "blocks": summary_blocks(digest, tz, footer), "thread": False}
+    return [summary] + thread
 
 
 def digest_so_far_blocks(bot, model_budget: int = 0) -> list[dict]:
@@ -168,12 +184,12 @@ def digest_so_far_blocks(bot, model_budget: int = 0) -> list[dict]:
         return render_messages(digest, tz)[0]["blocks"]
     blocks = summary_blocks(digest, tz, "The full digest is posted once a day; `paperbot digest` prints it now.")
     footer = blocks.pop()
-    lines = [paper_line(p) for p in digest.papers]
+    lines = [paper_line(p) for _, papers in digest.listed_themes() for p in papers]
     room = MAX_BLOCKS - len(blocks) - 2
     sections = pack_lines(lines)
     shown = sections[:room]
     blocks += [_section(text) for text in shown]
-    left = len(digest.papers) - sum(text.count("\n") + 1 for text in shown)
+    left = len(lines) - sum(text.count("\n") + 1 for text in shown)
     if left > 0:
         blocks.append(_context(f"…and {_plural(left, 'more paper')}."))
     blocks.append(footer)

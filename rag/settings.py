@@ -90,6 +90,7 @@ class DigestSettings(Section):
     time: str = Field("09:00", pattern=r"^\d{2}:\d{2}$", description="Local time of day (HH:MM) the digest is posted.")
     timezone: str = Field("UTC", description="IANA timezone for digest.time.")
     post_when_empty: bool = Field(False, description="Post a short 'nothing new' message on a day without new papers.")
+    interests: list[str] = Field(default_factory=list, description="The team's interests: free-text topics ('diffusion models', 'theorem proving') and author names. Papers that match one best (by embedding similarity, or an exact author name) are shown first, in 'For you', with the interest they match.")
     max_themes: int = Field(8, ge=1, le=20, description="Most themes one digest shows (besides 'Other papers'): the largest groups of papers that a checked label names; the papers of smaller or weaker groups are listed under 'Other papers'.")
     hf_url: str = Field("https://huggingface.co/api/daily_papers", description="Hugging Face daily_papers API URL used by fetch.")
     arxiv_url: str = Field("http://export.arxiv.org/api/query", description="arXiv API URL used by fetch.")

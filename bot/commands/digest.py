@@ -43,29 +43,41 @@ def parse_since(value: str | None, timezone: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
+def _print_paper(paper, with_reason: bool = False) -> None:
+    line = Text("  • ")
+    line.append(paper.title, style="bold")
+    if paper.url:
+        line.append(f"  {paper.url}", style="dim")
+    console.print(line)
+    console.print(Text(f"    {paper.tldr}"))
+    if with_reason and paper.reason:
+        console.print(Text(f"    ({paper.reason})", style="green"))
+
+
 def print_digest(digest: Digest, tz: ZoneInfo) -> None:
-    """The digest in the terminal. Paper text is printed as plain Text, never as markup."""
+    """The digest in the terminal: highlights, 'For you' (when digest.interests is set),
+    then the other papers theme by theme. Paper text is printed as plain Text, never as
+    markup."""
     day = digest.until.astimezone(tz).strftime("%a %d %b %Y")
     since = "everything so far" if digest.since is None else "since " + digest.since.astimezone(tz).strftime("%a %d %b %H:%M")
+    mine = f" · {len(digest.for_you)} for you" if digest.for_you else ""
     console.print(Text(f"Paper digest · {day}", style="bold"))
-    console.print(Text(f"{len(digest.papers)} new papers in {len(digest.themes)} themes · {since}", style="dim"))
+    console.print(Text(f"{len(digest.papers)} new papers in {len(digest.themes)} themes{mine} · {since}", style="dim"))
     if digest.empty:
         console.print("Nothing new. Add papers with `paperbot fetch` or `paperbot ingest PATH`.")
         return
     console.print()
     console.print(Text(digest.highlights))
-    by_id = {p.paper_id: p for p in digest.papers}
-    for theme in digest.themes:
+    if digest.for_you:
         console.print()
-        console.print(Text(f"{theme.label} ({len(theme.paper_ids)})", style="bold cyan"))
-        for pid in theme.paper_ids:
-            paper = by_id[pid]
-            line = Text("  • ")
-            line.append(paper.title, style="bold")
-            if paper.url:
-                line.append(f"  {paper.url}", style="dim")
-            console.print(line)
-            console.print(Text(f"    {paper.tldr}"))
+        console.print(Text(f"For you ({len(digest.for_you)})", style="bold green"))
+        for paper in digest.for_you_papers():
+            _print_paper(paper, with_reason=True)
+    for label, papers in digest.listed_themes():
+        console.print()
+        console.print(Text(f"{label} ({len(papers)})", style="bold cyan"))
+        for paper in papers:
+            _print_paper(paper)
 
 
 def _print_stats(digest: Digest) -> None:

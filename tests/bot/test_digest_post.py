@@ -96,6 +96,53 @@ def test_hundreds_of_themes_still_fit_the_summary():
     assert_within_limits(messages)
 
 
+def _with_for_you(digest: Digest, n: int = 3) -> Digest:
+    """`digest` with its papers 0, 8, 16, ... chosen 'For you'."""
+    chosen = [p.paper_id for p in digest.papers[::8][:n]]
+    for paper in digest.papers:
+        paper.score = 0.6 if paper.paper_id in chosen else 0.1
+        paper.reason = "matches your interest in <agents> & tools" if paper.paper_id in chosen else None
+    digest.for_you = chosen
+    return digest
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_for_you_leads_the_summary_and_every_paper_is_listed_once(long):
+    digest = _with_for_you(make_digest(300, long=long))
+    messages = render_messages(digest, ZoneInfo("UTC"))
+    assert_within_limits(messages)
+    summary = "\n".join(t for b in messages[0]["blocks"] for t in _texts(b))
+    assert "*For you*" in summary and "3 for you" in summary
+    assert summary.index("*For you*") < summary.index("*Themes*")
+    assert summary.count("matches your interest in &lt;agents&gt; &amp; tools") == 3
+    everything = "\n".join(t for m in messages for b in m["blocks"] for t in _texts(b))
+    for paper in digest.papers:
+        assert everything.count(f"<{paper.url}|") == 1
+    # theme counts in the summary are the papers listed under them in the thread
+    for label, papers in digest.listed_themes():
+        assert f"• *{escape(label)}* ({len(papers)})" in summary
+
+
+def test_a_day_whose_papers_are_all_for_you_has_no_thread():
+    digest = make_digest(3, n_themes=1)
+    digest = _with_for_you(digest, n=3)
+    digest.for_you = [p.paper_id for p in digest.papers]
+    messages = render_messages(digest, ZoneInfo("UTC"))
+    assert len(messages) == 1 and "Every new paper is above." in json.dumps(messages[0]["blocks"])
+
+
+def test_terminal_view_shows_for_you_first(capsys):
+    from bot.commands.digest import print_digest
+
+    digest = _with_for_you(make_digest(20, n_themes=2), n=2)
+    print_digest(digest, ZoneInfo("UTC"))
+    out = capsys.readouterr().out
+    assert "For you (2)" in out and out.index("For you (2)") < out.index("Theme 0")
+    assert out.count("matches your interest in <agents> & tools") == 2
+    for paper in digest.papers:
+        assert out.count(paper.paper_id + ":") == 1  # each title once
+
+
 def test_digest_so_far_is_one_message_within_limits(monkeypatch, settings):
     monkeypatch.setattr(digest_post, "build_digest", lambda bot, **kw: make_digest(300, long=True))
     blocks = digest_so_far_blocks(Paperbot(settings, model=FakeModel()))

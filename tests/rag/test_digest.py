@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, precompute_oneliners, template_highlights
@@ -201,6 +202,60 @@ def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot,
     assert len([t for t in build_digest(day_bot, model_budget=0).themes if t.label != OTHER_LABEL]) <= 3
 
 
+def test_papers_on_two_interests_rank_in_the_top_10_and_lead_in_for_you(day_bot):
+    interests = ["reinforcement learning", "neural PDE solvers"]
+    day_bot.settings.digest.interests = interests
+    digest = build_digest(day_bot, model_budget=0)
+    ranked = sorted(digest.papers, key=lambda p: -p.score)
+    on_topic = [p for p in digest.papers if re.search(r"reinforcement learning|\bPDE|physics-informed|PINN", p.title, re.I)]
+    assert len(on_topic) >= 5
+    assert {p.paper_id for p in on_topic} <= {p.paper_id for p in ranked[:10]}
+
+    assert 2 <= len(digest.for_you) <= 5
+    mine = digest.for_you_papers()
+    assert [p.paper_id for p in mine] == [p.paper_id for p in ranked[: len(mine)]]  # best first
+    for paper in mine:
+        (interest,) = [i for i in interests if paper.reason == f"matches your interest in {i}"]
+        if "reinforcement learning" in paper.title.lower():
+            assert interest == "reinforcement learning"
+    assert all(p.reason is None for p in digest.papers if p.paper_id not in digest.for_you)
+    # every paper is still in exactly one theme; the views list a "For you" paper once
+    assert sorted(pid for t in digest.themes for pid in t.paper_ids) == sorted(p.paper_id for p in digest.papers)
+    listed = [p.paper_id for _, papers in digest.listed_themes() for p in papers] + digest.for_you
+    assert sorted(listed) == sorted(p.paper_id for p in digest.papers)
+
+
+def test_without_interests_there_is_no_ranking(day_bot):
+    digest = build_digest(day_bot, model_budget=0)
+    assert digest.for_you == [] and all(p.score is None and p.reason is None for p in digest.papers)
+    assert digest.listed_themes() == [(t.label, [p for p in digest.papers if p.paper_id in t.paper_ids]) for t in digest.themes]
+
+
+def test_an_author_in_the_interests_comes_first(settings, sample_papers):
+    from rag.digest import AUTHOR_BONUS
+
+    papers = [p.model_copy(update={"authors": ["Grace Hopper"] if i == 2 else ["Someone Else"]}) for i, p in enumerate(sample_papers[:4])]
+    settings.digest.interests = ["protein folding", "grace  HOPPER"]
+    bot = Paperbot(settings, model=FakeModel(default="A plain summary line of the paper."))
+    _ingest(bot, papers)
+    digest = build_digest(bot, model_budget=0)
+    first = digest.for_you_papers()[0]
+    assert first.paper_id == papers[2].paper_id and first.reason == "matches your interest in grace  HOPPER"
+    assert first.score >= AUTHOR_BONUS
+
+
+def test_reasons_name_only_configured_interests():
+    from rag.digest import interest_matches, interest_reason
+
+    with pytest.raises(ValueError):
+        interest_reason("robots", ["diffusion models"])
+    papers = [Paper(paper_id=f"p{i}", title=f"T{i}", abstract="A.", authors=["Ann Lee"] if i == 1 else []) for i in range(3)]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    matches = interest_matches(["x", "Ann Lee"], np.array([[1.0, 0.0], [-1.0, 0.0]]), papers, vectors)
+    assert matches[0] == (1.0, "x") and matches[1] == (1.0, "Ann Lee") and matches[2] == (0.6, "x")
+    assert interest_matches(["x"], np.array([[0.0, 1.0]]), papers[:1], vectors[:1]) == [(0.0, None)]  # below the threshold
+
+
 def _label_fixture() -> tuple[list, list[Paper]]:
     """Three themes of synthetic papers with keyword labels, as rag.themes makes them."""
     from rag.themes import Theme
@@ -387,8 +442,9 @@ def test_json_contract_shape(settings, sample_papers):
     bot = Paperbot(settings, model=FakeModel(default="A plain summary line of the paper."))
     _ingest(bot, sample_papers[:4])
     data = build_digest(bot).contract()
-    assert set(data) == {"since", "until", "papers", "themes", "highlights", "posted"}
-    assert set(data["papers"][0]) == {"paper_id", "title", "tldr", "theme", "url"}
+    # the contract's fields; fields may be added, never removed or renamed
+    assert set(data) == {"since", "until", "papers", "themes", "highlights", "posted", "for_you"}
+    assert set(data["papers"][0]) == {"paper_id", "title", "tldr", "theme", "url", "score", "reason"}
     assert set(data["themes"][0]) == {"label", "paper_ids"}
     assert data["posted"] is False
     assert Digest.model_validate(data).papers[0].paper_id == data["papers"][0]["paper_id"]
