@@ -1,9 +1,12 @@
 """The daily digest: the papers new since the last posted digest, one line each, grouped
-into themes, with a short highlights paragraph. Used by `paperbot digest`, the
-scheduler and `/papers digest`; none of them holds digest logic of its own.
+into at most `digest.max_themes` themes, the papers matching `digest.interests` first
+("For you"), with a short highlights paragraph. Used by `paperbot digest`, the scheduler
+and `/papers digest`; none of them holds digest logic of its own.
 
-Pipeline: window -> papers (SQLite) -> vectors (Chroma) -> themes (rag.themes) ->
-one-liners (model, cached) -> highlights (model, cached, from the one-liners only).
+Pipeline: window -> papers (SQLite) -> vectors (Chroma) -> themes (rag.themes: groups and
+keyword labels) -> theme labels (model, cached, checked; else the keyword label) ->
+ranking (interests vs. paper vectors) -> one-liners (model, cached, checked) ->
+highlights (a template over the ranking and the checked one-liners; no abstract text).
 
 One-liners cost the model one to three seconds each on 2 cores, so a run generates at
 most `model_budget` of them (default `MODEL_ONELINERS_PER_RUN`) and, when given, stops
@@ -54,9 +57,8 @@ INTERACTIVE_SECONDS = 45
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
 ONELINER_MAX_TOKENS = 40  # a one-liner is ~20 tokens; a reply cut at 40 is a run-on, rejected
-HIGHLIGHTS_MAX_TOKENS = 80
-#: One-liners (one per theme, the most central paper's) the highlights are written from.
-HIGHLIGHT_SOURCES = 6
+#: Papers the highlights name: the "For you" ones first, then the leads of the largest themes.
+HIGHLIGHT_PICKS = 3
 #: Theme labels are words that are rare in the library; this many of its newest papers
 #: stand for it (enough for stable word statistics, cheap to tokenise).
 BACKGROUND_PAPERS = 2000
@@ -94,7 +96,7 @@ class DigestStats(BaseModel):
     generated: int = 0  # of those, generated in this run
     unfaithful: int = 0  # model lines that failed the check, shown as extractive instead
     pending: int = 0  # extractive for now (over the run's budget): upgraded by a later run
-    highlights: str = "none"  # 'model', 'cached', 'template' or 'none'
+    highlights: str = "none"  # 'template' (from the ranking and one-liners) or 'none'
     model_error: str | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
 
@@ -213,16 +215,20 @@ def oneliners(
     stats: DigestStats,
     progress: Progress | None = None,
     deadline: float | None = None,
+    model_written: list[bool] | None = None,
 ) -> list[str]:
     """One line per paper (same order as `papers`): cached, generated within the budget
     and before `deadline` (time.monotonic) in `order`, or extractive. `get_model` is only
-    called when something is generated, so a warm digest never loads the model."""
+    called when something is generated, so a warm digest never loads the model. When a
+    list is given as `model_written`, it is filled with one flag per paper: True for a
+    checked model line, False for an abstract sentence."""
     prompt = load_prompt("oneliner")
     model_id = model_identity(llm)
     keys = [oneliner_key(p, model_id, prompt) for p in papers]
     cached = state.texts(keys)
     kinds = state.text_kinds(list(cached))
     lines: list[str | None] = [cached.get(k) for k in keys]
+    written = [kinds.get(k) == "oneliner" for k in keys]
     stats.model_lines = sum(1 for k in keys if kinds.get(k) == "oneliner")
     stats.unfaithful = sum(1 for k in keys if kinds.get(k) == "oneliner-extractive")
 
@@ -244,6 +250,7 @@ def oneliners(
         # model would only write the same line again.
         state.save_text(keys[i], "oneliner" if faithful else "oneliner-extractive", line)
         lines[i] = line
+        written[i] = faithful
         stats.generated += 1
         stats.model_lines += faithful
         stats.unfaithful += not faithful
@@ -254,6 +261,8 @@ def oneliners(
     stats.pending = len(missing)
     for i in missing:
         lines[i] = extractive_oneliner(papers[i].abstract)
+    if model_written is not None:
+        model_written[:] = written
     return [line or papers[i].title for i, line in enumerate(lines)]
 
 
@@ -396,75 +405,80 @@ def for_you(matches: list[tuple[float, str | None]], limit: int = FOR_YOU_PAPERS
 # ---------------------------------------------------------------------------- highlights
 
 
-def template_highlights(themes: list[DigestTheme], leads: list[str]) -> str:
-    """Highlights without a model: counts and theme names, then the two largest themes' leads."""
-    n = sum(len(t.paper_ids) for t in themes)
-    named = [t for t in themes if t.label != OTHER_LABEL][:3]
-    papers = f"{n} new paper{'s' if n != 1 else ''}"
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "Diffusion models" -> "diffusion models"; "PDEs" and
+    "LLM reasoning" keep their capitals."""
+    first = label.split(" ", 1)[0]
+    return label if len(first) > 1 and first[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+class Pick(BaseModel):
+    """A paper the highlights name, and why."""
+
+    title: str
+    reason: str | None = None  # 'matches your interest in X' for a "For you" paper
+    theme: str | None = None  # else: the theme it is the most typical paper of
+    line: str | None = None  # its checked model one-liner, if it has one that copies no abstract run
+
+
+def template_highlights(n_papers: int, themes: list[tuple[str, int]], picks: list[Pick]) -> str:
+    """The highlights: the day in numbers (papers, themes, the largest ones), then the
+    top 2-3 papers, each with why it is there (an interest it matches, or the theme it
+    leads) and what it does (its model one-liner). Built only from the ranking, the theme
+    labels and checked one-liners, so it names nothing the digest does not show and
+    never pastes an abstract sentence. `themes` is (label, papers listed under it: not
+    those in "For you"), largest first, as the views show them."""
+    named = [(label, count) for label, count in themes if label != OTHER_LABEL and count][:3]
+    papers = f"{n_papers} new paper{'s' if n_papers != 1 else ''}"
     if not named:
         text = f"{papers}."
-    elif len(named) == 1 and len(themes) == 1:
-        text = f"{papers}, on {named[0].label.lower()}."
+    elif len(themes) == 1:
+        text = f"{papers}, on {_in_sentence(named[0][0])}."
     else:
-        parts = [f"{t.label.lower()} ({len(t.paper_ids)})" for t in named]
+        parts = [f"{_in_sentence(label)} ({count})" for label, count in named]
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
-        text = f"{papers} in {len(themes)} theme{'s' if len(themes) != 1 else ''}, led by {listed}."
-    if leads:
-        text += f" Top of the list: {leads[0]}"
-    if len(leads) > 1:
-        text += f" Also: {leads[1]}"
+        text = f"{papers} in {len(themes)} themes, led by {listed}."
+    for k, pick in enumerate(picks):
+        title = f"“{truncate(pick.title, 120)}”"
+        if pick.reason:
+            text += f" {'For you: ' if k == 0 else ''}{title} ({pick.reason})."
+        elif pick.theme:
+            text += f" From {_in_sentence(pick.theme)}: {title}."
+        else:
+            text += f" Top of the list: {title}."
+        if pick.line:
+            text += f" {pick.line}"
     return text
 
 
-def _clean_paragraph(reply: str, cut_off: bool) -> str | None:
-    text = " ".join(reply.split()).strip()
-    if cut_off and not text.endswith((".", "!", "?")):
-        end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
-        text = text[: end + 1] if end > 0 else ""
-    if len(text.split()) < 6 or len(text.split()) > 120:
-        return None
-    return text
+def highlight_picks(
+    themes: list[Theme], labels: list[str], top: list[int], papers: list[Paper], lines: list[str], model_written: list[bool],
+    reasons: dict[int, str], limit: int = HIGHLIGHT_PICKS,
+) -> list[Pick]:
+    """The papers the highlights name: the "For you" papers best first, then the most
+    typical paper of each named theme, largest first (preferring, among a theme's first
+    three, one with a model one-liner), `limit` in all. A one-liner is quoted only when
+    the model wrote it and it copies no run of eight words from its abstract."""
 
+    def usable(i: int) -> bool:
+        return model_written[i] and not copies_or_repeats(lines[i], [papers[i].abstract])
 
-def highlights(
-    themes: list[DigestTheme], leads: list[str], state: DigestStore, get_model: Callable[[], object], llm: LLMSettings, stats: DigestStats,
-    use_model: bool = True,
-) -> str:
-    """A short paragraph written only from `leads` (one-liners). The model's paragraph is
-    kept only if it names nothing the leads do not, and neither pastes a lead nor repeats
-    itself (the 0.5B default model mostly does, so the template is the usual result; a
-    bigger configured model gets its paragraph through). Cached by its inputs."""
-    if not leads:
-        stats.highlights = "none"
-        return ""
-    prompt = load_prompt("highlights")
-    key = _key("highlights", model_identity(llm), *prompt, *leads)
-    kind = state.text_kinds([key]).get(key)
-    if kind == "highlights":
-        stats.highlights = "cached"
-        return state.texts([key])[key]
-    # A rejection is remembered too (at temperature 0 the model would write the same
-    # paragraph again), so a warm digest never calls the model.
-    if use_model and kind != "highlights-rejected" and len(leads) > 1 and stats.model_error is None:
-        system, user = prompt
-        messages = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user.format(summaries="\n".join(f"- {line}" for line in leads))},
-        ]
-        try:
-            model = get_model()
-            reply = model.generate(messages, max_tokens=HIGHLIGHTS_MAX_TOKENS, temperature=0.0)
-            text = _clean_paragraph(reply, model.count_tokens(reply) >= HIGHLIGHTS_MAX_TOKENS)
-            if text and not unsupported_terms(text, "\n".join(leads)) and not copies_or_repeats(text, leads):
-                state.save_text(key, "highlights", text)
-                stats.highlights = "model"
-                return text
-            state.save_text(key, "highlights-rejected", "")
-            log.info("highlights rejected (%r); using the template", reply[:300])
-        except ModelError as exc:
-            stats.model_error = str(exc)
-    stats.highlights = "template"
-    return template_highlights(themes, leads)
+    chosen: list[tuple[int, str | None]] = [(i, None) for i in top[:limit]]
+    taken = set(top)
+    for theme, label in zip(themes, labels):
+        if len(chosen) >= limit:
+            break
+        if theme.other:
+            continue
+        candidates = [i for i in theme.members if i not in taken]
+        if not candidates:
+            continue
+        best = next((i for i in candidates[:3] if usable(i)), candidates[0])
+        chosen.append((best, label))
+        taken.add(best)
+    return [
+        Pick(title=papers[i].title, reason=reasons.get(i), theme=label, line=lines[i] if usable(i) else None) for i, label in chosen
+    ]
 
 
 # ---------------------------------------------------------------------------- vectors
@@ -557,7 +571,8 @@ def build_digest(
     t = time.perf_counter()
     # "For you" papers get their one-liners first: they are shown first.
     order = list(dict.fromkeys(top + _budget_order([g.members for g in groups])))
-    lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, deadline)
+    written: list[bool] = []
+    lines = oneliners(papers, order, state, get_model, bot.settings.llm, model_budget, stats, progress, deadline, written)
     stats.seconds["oneliners"] = time.perf_counter() - t
 
     picked = set(top)
@@ -573,9 +588,11 @@ def build_digest(
         themes.append(DigestTheme(label=label, paper_ids=[papers[i].paper_id for i in group.members]))
 
     t = time.perf_counter()
-    leads = [lines[g.members[0]] for g in groups if not g.other][:HIGHLIGHT_SOURCES] or [lines[groups[0].members[0]]]
-    in_time = deadline is None or time.monotonic() < deadline  # no model highlights once the time is spent
-    text = highlights(themes, leads, state, get_model, bot.settings.llm, stats, use_model=model_budget > 0 and in_time)
+    reasons = {i: interest_reason(matches[i][1], interests) for i in top}
+    picks = highlight_picks(groups, labels, top, papers, lines, written, reasons)
+    listed = [(label, sum(1 for i in g.members if i not in picked)) for g, label in zip(groups, labels)]
+    text = template_highlights(len(papers), listed, picks)
+    stats.highlights = "template"
     stats.seconds["highlights"] = time.perf_counter() - t
     stats.seconds["total"] = time.perf_counter() - started
     return Digest(

@@ -123,12 +123,67 @@ def test_highlights_that_paste_or_repeat_are_not_a_synthesis():
     assert not copies_or_repeats("Optimizers and pruning lead the day, with ADAHESSIAN using curvature.", leads)
 
 
-def test_template_highlights_mentions_the_counts_and_themes():
-    from rag.digest import DigestTheme
+def test_template_highlights_name_the_day_and_its_top_papers():
+    from rag.digest import Pick
 
-    themes = [DigestTheme(label="Video, diffusion", paper_ids=["a", "b"]), DigestTheme(label=OTHER_LABEL, paper_ids=["c"])]
-    text = template_highlights(themes, ["Lead line.", "Second lead."])
-    assert text == "3 new papers in 2 themes, led by video, diffusion (2). Top of the list: Lead line. Also: Second lead."
+    themes = [("Video generation", 4), ("PDEs", 2), (OTHER_LABEL, 3)]
+    picks = [
+        Pick(title="Agents at Work", reason="matches your interest in agents", line="Agents plan with tools."),
+        Pick(title="Fast Video", theme="Video generation", line="A sampler makes video fast."),
+        Pick(title="Neural PDE Solvers", theme="PDEs"),  # no usable one-liner: named, not quoted
+    ]
+    text = template_highlights(10, themes, picks)
+    two = template_highlights(10, themes, picks[:1] * 2)
+    assert two.count("For you:") == 1 and two.count("“Agents at Work” (matches your interest in agents).") == 2
+    assert text == (
+        "10 new papers in 3 themes, led by video generation (4) and PDEs (2). "
+        "For you: “Agents at Work” (matches your interest in agents). Agents plan with tools. "
+        "From video generation: “Fast Video”. A sampler makes video fast. From PDEs: “Neural PDE Solvers”."
+    )
+    assert template_highlights(1, [("Hashing", 1)], []) == "1 new paper, on hashing."
+    assert template_highlights(2, [(OTHER_LABEL, 2)], []) == "2 new papers."
+
+
+def _abstract_runs(text: str, papers, n: int = 8) -> list[str]:
+    """Runs of `n` words of any paper's abstract that occur in `text`."""
+    from rag.chunk import split_sentences
+
+    words = re.findall(r"\w+", text.lower())
+    windows = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    found = []
+    for paper in papers:
+        for sentence in split_sentences(paper.abstract):
+            if len(sentence.split()) >= 6 and sentence.rstrip(".") in text:
+                found.append(sentence)
+        a = re.findall(r"\w+", paper.abstract.lower())
+        found += [" ".join(w) for w in (tuple(a[i : i + n]) for i in range(len(a) - n + 1)) if w in windows]
+    return found
+
+
+def test_highlights_never_paste_an_abstract_sentence(day_bot, day_home):
+    papers = day_home[1]
+    day_bot.settings.digest.interests = ["reinforcement learning"]
+    cold = build_digest(day_bot, model_budget=0)  # every line is an abstract sentence: none is quoted
+    assert not _abstract_runs(cold.highlights, papers), cold.highlights
+    assert "For you: “" in cold.highlights and "matches your interest in reinforcement learning" in cold.highlights
+    assert cold.highlights.count("“") == 3  # names three papers
+
+    # model one-liners are quoted, unless one copies its abstract
+    from rag.chunk import split_sentences
+
+    by_id = {p.paper_id: p for p in papers}
+    first = by_id[cold.for_you[0]]
+    copied = next(s for s in split_sentences(first.abstract) if 10 <= len(s.split()) <= 35)
+    model = FakeModel(default="It trains agents with fewer samples.")
+    day_bot.model = model
+    named = [t for t in cold.themes if t.label != OTHER_LABEL]
+    model.enqueue(*["Name"] * len(named))  # theme labels (asked first): one word, not in every theme: mostly rejected
+    model.enqueue(copied)  # the top "For you" paper's one-liner (written first): faithful, but copies its abstract
+    warm = build_digest(day_bot, model_budget=60)
+    assert {p.paper_id: p.tldr for p in warm.papers}[first.paper_id] == copied
+    assert warm.stats.model_lines == 50
+    assert not _abstract_runs(warm.highlights, papers), warm.highlights
+    assert first.title in warm.highlights and "It trains agents with fewer samples." in warm.highlights
 
 
 # ---------------------------------------------------------------------------- the service
@@ -319,40 +374,12 @@ def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_pap
     assert {p.theme for p in digest.papers} == {t.label for t in digest.themes}
     calls = len(model.history)
     named_themes = [t for t in digest.themes if t.label != OTHER_LABEL]
-    assert calls == 5 + (len(named_themes) > 1)  # five one-liners, and highlights when there is more than one theme
+    assert calls == 5 + len(named_themes)  # five one-liners and a label per named theme; highlights need no model
 
-    again = build_digest(bot)  # unchanged abstracts: nothing is generated again, highlights included
+    again = build_digest(bot)  # unchanged abstracts: nothing is generated again, labels included
     assert len(model.history) == calls
     assert [p.tldr for p in again.papers] == [p.tldr for p in digest.papers]
     assert again.highlights == digest.highlights
-
-
-def test_highlights_are_checked_and_cached_either_way(settings):
-    from rag.digest import DigestStats, DigestTheme, highlights
-
-    themes = [DigestTheme(label="Optimizers", paper_ids=["a"]), DigestTheme(label="Pruning", paper_ids=["b"])]
-    leads = ["ADAHESSIAN adapts second order optimization to the loss curvature.", "Net-Trim prunes trained network layers."]
-    state = DigestStore(settings.home)
-
-    pasted = FakeModel(default=" ".join(leads))  # only pastes the one-liners: rejected
-    stats = DigestStats()
-    text = highlights(themes, leads, state, lambda: pasted, settings.llm, stats)
-    assert stats.highlights == "template" and text == template_highlights(themes, leads)
-    assert highlights(themes, leads, state, lambda: pasted, settings.llm, DigestStats()) == text
-    assert len(pasted.history) == 1  # the rejection is remembered: warm digests never call the model
-
-    good = FakeModel(default="Second order optimization and pruning lead the day; ADAHESSIAN uses the loss curvature while Net-Trim prunes layers.")
-    stats = DigestStats()
-    other_leads = leads[::-1]
-    text = highlights(themes, other_leads, state, lambda: good, settings.llm, stats)
-    assert stats.highlights == "model" and text.startswith("Second order optimization and pruning")
-    stats = DigestStats()
-    assert highlights(themes, other_leads, state, lambda: good, settings.llm, stats) == text and stats.highlights == "cached"
-
-    invented = FakeModel(default="Google's optimizers and pruning lead the day with a 40% speed-up overall.")
-    stats = DigestStats()
-    highlights(themes, ["Lead one is here.", "Lead two is here."], state, lambda: invented, settings.llm, stats)
-    assert stats.highlights == "template"
 
 
 def test_prompt_is_short_title_and_abstract_head(sample_papers):
