@@ -7,8 +7,9 @@
 A fresh temporary home gets N papers ingested (not timed). Then, each in a new
 `Paperbot` as a new process would have it:
 
-- cold: `build_digest` with nothing cached: N model one-liners + highlights, model load
-  included (goal: 50 papers in 60 s or less on 2 cores);
+- cold: `build_digest` with nothing cached: a model label per theme (at most
+  digest.max_themes) + N model one-liners, model load included (goal: 50 papers in 60 s
+  or less on 2 cores); the highlights are a template (no model call);
 - warm: the same digest again: everything from the SQLite cache, the model never loaded
   (goal: 5 s or less);
 - warm CLI: `paperbot digest --json` in a new process, as a user or cron runs it
@@ -17,7 +18,8 @@ A fresh temporary home gets N papers ingested (not timed). Then, each in a new
   terminal view's time budget (rag.digest.INTERACTIVE_SECONDS): what `paperbot digest`
   shows a user who waits for it.
 
-Prints a table with the parts (themes, one-liners, highlights) and the total.
+Prints a table with the parts (themes, labels, ranking, one-liners, highlights) and the
+total. Set PAPERBOT_DIGEST__INTERESTS='["topic", ...]' to include the "For you" ranking.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402
+from rag.themes import OTHER_LABEL  # noqa: E402
 
 
 class CountingModel(Model):
@@ -109,8 +112,10 @@ def main() -> int:
         stats = cold_digest.stats
         print(f"\n{os.cpu_count()} cores, llm.n_threads={settings.llm.n_threads}, 1-min load average {load_before:.1f} before and "
               f"{os.getloadavg()[0]:.1f} after (llama.cpp slows down sharply when other processes share its cores)")
-        print(f"{len(papers)} new papers, {len(cold_digest.themes)} themes; cold: {stats.model_lines} model one-liners, "
-              f"{stats.unfaithful} rejected by the faithfulness check, highlights: {stats.highlights}\n")
+        named = [t for t in cold_digest.themes if t.label != OTHER_LABEL]
+        print(f"{len(papers)} new papers, {len(cold_digest.themes)} themes ({stats.model_labels} of {len(named)} named by the model: "
+              f"{', '.join(t.label for t in named)}); {len(cold_digest.for_you)} for you; cold: {stats.model_lines} model one-liners, "
+              f"{stats.unfaithful} rejected by the faithfulness check\n")
         counted = rows[0][3]
         if counted.calls:
             expected = counted.prompt_tokens / 225 + counted.output_tokens / 47
@@ -122,10 +127,11 @@ def main() -> int:
         print(f"warm model calls: {rows[1][3].calls}")
         terminal = rows[3][2].stats
         print(f"cold, terminal: {terminal.model_lines} model one-liners within {INTERACTIVE_SECONDS} s, {terminal.pending} left for a later run\n")
-        print(f"{'run':14} {'themes s':>9} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
+        keys = ("themes", "labels", "ranking", "oneliners", "highlights")
+        print(f"{'run':14} {'themes s':>9} {'labels s':>9} {'ranking s':>10} {'one-liners s':>13} {'highlights s':>13} {'total s':>8}")
         for label, seconds, *_ in rows:
-            parts = [f"{seconds[k]:.2f}" if k in seconds else "-" for k in ("themes", "oneliners", "highlights")]
-            print(f"{label:14} {parts[0]:>9} {parts[1]:>13} {parts[2]:>13} {seconds['wall']:8.2f}")
+            parts = [f"{seconds[k]:.2f}" if k in seconds else "-" for k in keys]
+            print(f"{label:14} {parts[0]:>9} {parts[1]:>9} {parts[2]:>10} {parts[3]:>13} {parts[4]:>13} {seconds['wall']:8.2f}")
         return 0
     finally:
         shutil.rmtree(home, ignore_errors=True)
