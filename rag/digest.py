@@ -440,12 +440,13 @@ def template_highlights(n_papers: int, themes: list[tuple[str, int]], picks: lis
         text = f"{papers} in {len(themes)} themes, led by {listed}."
     for k, pick in enumerate(picks):
         title = f"“{truncate(pick.title, 120)}”"
+        end = "" if title.endswith(("?”", "!”", ".”")) else "."  # no '“Why?”.'
         if pick.reason:
             text += f" {'For you: ' if k == 0 else ''}{title} ({pick.reason})."
         elif pick.theme:
-            text += f" From {_in_sentence(pick.theme)}: {title}."
+            text += f" From {_in_sentence(pick.theme)}: {title}{end}"
         else:
-            text += f" Top of the list: {title}."
+            text += f" Top of the list: {title}{end}"
         if pick.line:
             text += f" {pick.line}"
     return text

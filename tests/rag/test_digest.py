@@ -141,6 +141,7 @@ def test_template_highlights_name_the_day_and_its_top_papers():
         "From video generation: “Fast Video”. A sampler makes video fast. From PDEs: “Neural PDE Solvers”."
     )
     assert template_highlights(1, [("Hashing", 1)], []) == "1 new paper, on hashing."
+    assert template_highlights(1, [("Hashing", 1)], [Pick(title="Why hash?", theme="Hashing")]) == "1 new paper, on hashing. From hashing: “Why hash?”"
     assert template_highlights(2, [(OTHER_LABEL, 2)], []) == "2 new papers."
 
 
