@@ -253,6 +253,11 @@ def best_sentences(sentences: list[str], similarity: np.ndarray, max_words: int)
     return " ".join(sentences[i] for i in sorted(chosen))
 
 
+# One side of a comparison ("the one on lazy Hessians") means the paper that matches it this
+# well (cosine to its title or a sentence) and SIDE_MARGIN better than any other; otherwise
+# the question is answered as a fact question.
+SIDE_MATCH = 0.6
+SIDE_MARGIN = 0.1
 # What the model is asked besides the user's words, for a named paper or two.
 EXPLAIN_HINT = "Say what the paper proposes, how it works and its main result."
 COMPARE_HINT = "Say what each paper proposes and how the two differ; cite both."
@@ -445,12 +450,34 @@ class Answerer:
         return answer
 
     def _in_thread(self, intent: Intent, question: str, history: list[Turn]) -> Intent:
-        """"Compare it with FOSI" in a thread compares the thread's paper with FOSI."""
-        if history and history[-1].paper_ids and intent.kind == "fact" and len(intent.papers) == 1 and COMPARE.search(question) and _PRONOUN.search(question):
+        """Comparisons whose papers are not both named: "compare it with FOSI" in a thread
+        compares the thread's paper with FOSI; "compare the ADAHESSIAN paper and the one on
+        lazy Hessians" finds each side's paper by search."""
+        if intent.kind != "fact" or not (intent.sides or COMPARE.search(question)):
+            return intent
+        if history and history[-1].paper_ids and len(intent.papers) == 1 and _PRONOUN.search(question):
             earlier = history[-1].paper_ids[0]
             if earlier != intent.papers[0]:
                 return Intent("compare", papers=(earlier, intent.papers[0]))
+        if len(intent.sides) == 2:
+            papers = [self._paper_for(side) for side in intent.sides]
+            if all(papers) and papers[0] != papers[1]:
+                return Intent("compare", papers=tuple(papers))
         return intent
+
+    def _paper_for(self, side: str) -> str | None:
+        """The paper one side of a comparison means: the one it names, else the best match
+        for it when that is close (title or a sentence at SIDE_MATCH cosine)."""
+        named, _ = self.names().resolve(side)
+        if len(named) == 1:
+            return named[0]
+        vector = self._embed([side])[0]
+        hits = self.search(side, k=2, query_vector=vector)
+        matches = [self._best_match(self.store.get(h.paper_id), vector) for h in hits] + [0.0]
+        # A topic ("diffusion models") matches many papers alike; a paper's description, one.
+        if matches[0] >= SIDE_MATCH and matches[0] - matches[1] >= SIDE_MARGIN:
+            return hits[0].paper_id
+        return None
 
     def _answer(self, intent: Intent, question: str, history: list[Turn], on_token, started: float) -> Answer:
         if intent.kind == "help":

@@ -28,12 +28,17 @@ MAX_TOPIC_WORDS = 8
 DEFAULT_NEW_DAYS = 7
 
 _GREETING = re.compile(
-    r"^\W*(hi|hello|hey|hiya|yo|howdy|good (morning|afternoon|evening|day)|thanks|thank you|thx|ty|cheers|ok|okay|cool|great|nice|bye|goodbye)\b",
+    r"^\W*(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning"
+    r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
+    r"|bye|goodbye|see you|see ya|later)\b",
     re.IGNORECASE,
 )
 _HELP = re.compile(
-    r"\bwhat (can|could|do) you do\b|\bwho are you\b|\bwhat are you\b|\bhow (do|can|should) (i|we) use\b|^\W*help\W*$"
-    r"|\bhow does (this|paperbot|the bot) work\b|\bwhat is paperbot\b|\bwhat can i ask\b|\bwhat are your (commands|features)\b",
+    r"\bwhat (can|could|do|else can) you do\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
+    r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(help|usage|commands|menu|\?)\W*$|\bhelp me\W*$|\bcan you help\b"
+    r"|\bhow (does|do) (this|it|paperbot|the bot|you) work\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
+    r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
+    r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b",
     re.IGNORECASE,
 )
 COMPARE = re.compile(
@@ -47,6 +52,7 @@ _FIND = re.compile(
         (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
       | (?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|pull\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant))?(?:\s+(?:the|of\s+the))?\s+{_PAPERS}\s+{_ABOUT}\b
       | what\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
+      | (?:what\s+can\s+you\s+|can\s+you\s+|please\s+)?tell\s+(?:me|us)\s+(?:something\s+|more\s+)?(?:about|on)\b
       | what\s+(?:papers|work|research)\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
       | (?:what(?:'s|’s|\s+is|\s+are)?|anything|something)\s+new\s+{_ABOUT}\b
       | what\s+(?:came|come|has\s+come|arrived|landed)\s+in\s+{_ABOUT}\b
@@ -70,6 +76,8 @@ _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|wa
 _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|how (many|much))\b", re.IGNORECASE)
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
+_FILLER = set("there bot paperbot so much lot helps helped helpful again very all guys team everyone folks dear buddy".split())
 # Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
 _EXPLAIN_WORDS = set(
     """what what's whats is are was were the a an tell me us about explain describe summarize summarise summary
@@ -94,6 +102,7 @@ class Intent:
     papers: tuple[str, ...] = ()  # paper ids named in the question, in order
     window: Window | None = None  # new: only papers first seen (or published) since then
     unclear: tuple[str, ...] = field(default=())  # names that match several papers, or none
+    sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
 
 
 def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
@@ -135,7 +144,7 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
     words = question_words(question)
     greeting = _GREETING.match(question)
     said = question[greeting.end() :] if greeting else question
-    if (greeting or _HELP.search(question)) and len(_content(question_words(_HELP.sub(" ", said)))) <= 1:
+    if (greeting or _HELP.search(question)) and not [w for w in _content(question_words(_HELP.sub(" ", said))) if w.lower() not in _FILLER]:
         return Intent("help")
     papers, ambiguous = names.resolve(question)
     matched = names.find(question)
@@ -144,6 +153,11 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
 
     window, rest = find_window(said.lstrip(" ,.!"), now)
     topic, asked = find_topic(rest)
+    if topic and not _content(_unnamed_words(question_words(topic), names.find(topic))):  # the topic is a name
+        if len(papers) == 1:
+            return Intent("explain", papers=(papers[0],))  # "tell me about GPTVQ", "any papers on FOSI?"
+        if ambiguous and not papers:
+            return Intent("clarify", unclear=tuple(m.text for m in ambiguous))
     if topic:
         if window is None and _NEW_WORDS.search(asked):
             window = Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days")
@@ -158,7 +172,27 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
         unknown = [w for w in words if looks_like_name(w)]
         if len(unknown) == 1 and not _content([w for w in words if w != unknown[0]]):
             return Intent("clarify", unclear=(unknown[0],))
-    return Intent("fact", papers=tuple(papers))
+    return Intent("fact", papers=tuple(papers), sides=compare_sides(question) if COMPARE.search(question) else ())
+
+
+_SIDES = [
+    re.compile(r"^\W*(?:please\s+)?(?:compare|contrast)\s+(?:the\s+)?(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus|against)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
+    re.compile(r"^\W*(?:how\s+(?:does|do|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+(?:differ|different|compare[sd]?)\s+(?:from|to|with)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
+    re.compile(r"^\W*(?:what(?:'s|’s|\s+is|\s+are)\s+)?(?:the\s+)?(?:main\s+|key\s+)?differences?\s+between\s+(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
+    re.compile(r"^\W*(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\W*$", re.IGNORECASE),
+]
+
+
+def compare_sides(question: str) -> tuple[str, ...]:
+    """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
+    "how does X differ from Y", "difference between X and Y"."""
+    for pattern in _SIDES:
+        match = pattern.match(question)
+        if match:
+            sides = tuple(re.sub(r"\s+(paper|papers|method|approach|work)$", "", m.strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
+            if all(0 < len(side.split()) <= MAX_TOPIC_WORDS for side in sides):
+                return sides
+    return ()
 
 
 def find_topic(text: str) -> tuple[str, str]:

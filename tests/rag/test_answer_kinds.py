@@ -162,3 +162,10 @@ def test_compare_it_with_a_named_paper_in_a_thread(bot):
     bot.model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1], while FOSI splits the problem in two [2].")
     answer = bot.ask("How does it compare with FOSI?", history)
     assert answer.kind == "compare" and [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
+
+
+def test_a_comparison_finds_a_described_paper_by_search(bot):
+    bot.model.enqueue("DELLA drops delta parameters by magnitude [1]; ZipIt merges without training [2].")
+    answer = bot.ask("How does ADAHESSIAN differ from merging models trained on different tasks without training?")
+    assert answer.kind == "compare"
+    assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[3][0]]

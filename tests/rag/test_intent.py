@@ -78,3 +78,20 @@ def test_long_searches_and_plain_questions_stay_fact_questions():
     assert kind("Which paper proposes a hybrid first- and second-order optimizer?").kind == "fact"
     assert kind("Is there a benchmark where agents operate apps by reading screenshots?").kind == "fact"
     assert kind("What is benign overfitting?").kind == "fact"  # a concept, not a name
+
+
+def test_comparisons_without_two_names_keep_their_two_sides():
+    from rag.intent import compare_sides
+
+    assert compare_sides("compare the lazy Hessians paper with ADAHESSIAN") == ("lazy Hessians", "ADAHESSIAN")
+    assert compare_sides("what's the difference between DPM-Solver++ and DPM-Solver-v3") == ("DPM-Solver++", "DPM-Solver-v3")
+    assert compare_sides("sharpness-aware minimization vs weight averaging?") == ("sharpness-aware minimization", "weight averaging")
+    assert compare_sides("Which is better for LLM quantization, vector or scalar?") == ()
+    intent = kind("How does FOSI differ from the lazy Hessians paper?")
+    assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
+
+
+def test_small_talk_with_a_question_is_the_question():
+    assert kind("thanks! what is FOSI?").kind == "explain"
+    assert kind("hey there").kind == "help" and kind("thanks, that helps").kind == "help"
+    assert kind("tell me about benign overfitting").kind == "find"
