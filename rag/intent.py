@@ -71,6 +71,7 @@ _FIND_BEFORE = re.compile(
       | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+there|what\s+do\s+we\s+have|anything|any\s+{_PAPERS})\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
 _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|how (many|much))\b", re.IGNORECASE)
@@ -153,9 +154,10 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
 
     window, rest = find_window(said.lstrip(" ,.!"), now)
     topic, asked = find_topic(rest)
-    if topic and not _content(_unnamed_words(question_words(topic), names.find(topic))):  # the topic is a name
+    # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
+    if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
         if len(papers) == 1:
-            return Intent("explain", papers=(papers[0],))  # "tell me about GPTVQ", "any papers on FOSI?"
+            return Intent("explain", papers=(papers[0],))
         if ambiguous and not papers:
             return Intent("clarify", unclear=tuple(m.text for m in ambiguous))
     if topic:
