@@ -59,6 +59,7 @@ HELP_ANSWER = (
     "Follow-up questions in the same thread or chat use the earlier answer."
 )
 UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?"
+UNKNOWN_NAME_ALONE = "I have no paper called {name}. Try its full title, or ask about its topic (\"any papers on ...?\")."
 AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
 # Cosine an answer sentence needs to some source sentence to be kept (SUPPORTED), and to be
 # attributed to that source when the model cited nothing (ATTRIBUTED).
@@ -502,9 +503,11 @@ class Answerer:
         if not found:
             return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=self.suggestions(retrieval), timings_ms=timings)
 
-        # A follow-up ("what datasets did they use?") picks sentences by its own words.
+        # A follow-up ("what datasets did they use?") picks sentences by its own words, and
+        # one answered from the thread's paper shows the model that paper only.
         sentence_vector = retrieval.question_vector
-        sources = self.choose_sources(question, sentence_vector, hits, papers)
+        on_thread_paper = retrieval.followup and hits[0].paper_id in history[-1].paper_ids
+        sources = self.choose_sources(question, sentence_vector, hits[:1] if on_thread_paper else hits, papers)
         messages = build_messages(question, sources, history if retrieval.followup else [])
         text, first_token_ms = self._generate(messages, {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
@@ -582,9 +585,11 @@ class Answerer:
             papers = self.store.get_many(list(matches[0].paper_ids))
             text = AMBIGUOUS_NAME_ANSWER.format(name=name)
         else:
-            hits = self.search(question, k=self.settings.answer.suggestions)
-            papers = self.store.get_many([h.paper_id for h in hits])
-            text = UNKNOWN_NAME_ANSWER.format(name=name)
+            vector = self._embed([question])[0]
+            hits = self.search(question, k=self.settings.answer.suggestions, query_vector=vector)
+            near = self.store.get_many([h.paper_id for h in hits])
+            papers = {pid: p for pid, p in near.items() if self._best_match(p, vector) >= listing.NEAR_TOPIC}
+            text = UNKNOWN_NAME_ANSWER.format(name=name) if papers else UNKNOWN_NAME_ALONE.format(name=name)
         suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
         return Answer(question=question, answer=text, found=False, kind="clarify", suggestions=suggestions)
 

@@ -54,9 +54,9 @@ _FIND = re.compile(
       | what\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
       | (?:what\s+can\s+you\s+|can\s+you\s+|please\s+)?tell\s+(?:me|us)\s+(?:something\s+|more\s+)?(?:about|on)\b
       | what\s+(?:papers|work|research)\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
-      | (?:what(?:'s|’s|\s+is|\s+are)?|anything|something)\s+new\s+{_ABOUT}\b
+      | (?:what(?:'s|’s|s|\s+is|\s+are)?|anything|something)\s+new\s+{_ABOUT}\b
       | what\s+(?:came|come|has\s+come|arrived|landed)\s+in\s+{_ABOUT}\b
-      | what(?:'s|’s|\s+is)?\s+(?:the\s+)?(?:latest|recent|new)\s+(?:{_PAPERS}\s+)?{_ABOUT}\b
+      | what(?:'s|’s|s|\s+is)?\s+(?:the\s+)?(?:latest|recent|new)\s+(?:{_PAPERS}\s+)?{_ABOUT}\b
       | (?:new|recent|latest|more)\s+{_PAPERS}\s+{_ABOUT}\b
       | {_PAPERS}\s+{_ABOUT}\b
       | which\s+papers\s+(?:are\s+about|are\s+on|discuss|study|cover|deal\s+with|look\s+at|tackle|address|mention|use)\b

@@ -112,6 +112,7 @@ def test_compare_cites_both_papers(bot):
 def test_unknown_name_gets_a_clarifying_answer(bot):
     answer = bot.ask("What is FooNet?")
     assert answer.kind == "clarify" and not answer.found and "FooNet" in answer.answer
+    assert answer.suggestions == [] and "Did you mean" not in answer.answer  # nothing near it: nothing offered
 
 
 def test_the_judge_decides_and_reranks(bot):
@@ -138,7 +139,8 @@ def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     bot.judge_model.enqueue_logodds(1.5)
     bot.model.enqueue("It was evaluated on audio classification, transfer learning and object classification [1].")
     answer = bot.ask("What datasets did they evaluate on?", history)
-    assert answer.found and answer.citations[0].paper_id == fosi.paper_id
+    assert answer.found and [c.paper_id for c in answer.citations] == [fosi.paper_id]
+    assert bot.model.last_messages[-1]["content"].count("<source") == 1  # the thread's paper only
     # The judge reads the thread's question with it, so "they" has something to point at.
     assert "Which paper proposes FOSI" in bot.judge_model.history[-1][0][-1]["content"]
     # When the thread's paper does not answer, the follow-up is refused, not answered anyway.

@@ -52,6 +52,7 @@ def test_whats_new_reads_the_window_against_the_clock():
     assert kind("new papers on quantization since Monday?").window.since == today - timedelta(days=3)
     assert kind("any papers on diffusion in the last 3 days").window.since == today - timedelta(days=3)
     assert kind("what's new on agents?").window.label == "in the last 7 days"
+    assert (kind("whats new on LLM quantization this week?").kind, kind("whats new on LLM quantization this week?").topic) == ("new", "LLM quantization")
     window, rest = find_window("papers on RL since 2026-11-01", NOW)
     assert window.since.date().isoformat() == "2026-11-01" and rest == "papers on RL"
 
