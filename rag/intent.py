@@ -30,7 +30,7 @@ DEFAULT_NEW_DAYS = 7
 _GREETING = re.compile(
     r"^\W*(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
-    r"|bye|goodbye|see you|see ya|later)\b",
+    r"|bye|goodbye|see you|see ya)\b",
     re.IGNORECASE,
 )
 _HELP = re.compile(
@@ -101,7 +101,7 @@ class Intent:
     kind: Kind
     topic: str = ""  # find / new: what the papers should be about
     papers: tuple[str, ...] = ()  # paper ids named in the question, in order
-    window: Window | None = None  # new: only papers first seen (or published) since then
+    window: Window | None = None  # new: only papers first seen since then
     unclear: tuple[str, ...] = field(default=())  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
 
