@@ -1,9 +1,9 @@
 """Does this paper answer the question? A narrow yes/no judgement from a stronger model.
 
 Retrieval cannot tell a near-miss from a question asked in plain words: both match the
-abstracts about as well (docs/calibration.md). So, for questions retrieval does not settle,
+abstracts about as well (docs/calibration.md). So, for every fact question and follow-up,
 a second model (Qwen2.5-Coder-1.5B by default, setting `judge.model`) reads the question and
-each candidate's title and best sentences and says yes or no. We read the log-odds of its
+the top candidates' titles and best sentences and says yes or no. We read the log-odds of its
 first token, log P(yes) - log P(no), rather than its text: a number can be thresholded,
 and the candidates can be ranked by it.
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.models import Paper
 from prompts import load as load_prompt
+from rag.models import Paper
 
 # The paper answers when the judge finds "yes" at least as likely as "no" (ANSWERS: not
 # fitted, the model's own indifference point), after retrieval evidence has moved its
@@ -24,8 +24,8 @@ from prompts import load as load_prompt
 # is strong on the questions it was fitted on and overconfident on others; capped, it can
 # tip a close verdict but never overrule a clear one. On questions-dev + questions-dev-hard,
 # with the logistic refitted leave-one-out: near-misses refused 0.80 -> 0.93 and false
-# refusals 0.09 -> 0.08 against the judge alone; any cap from 0.5 to none gave the same
-# (docs/calibration.md, "The judge").
+# refusals 0.09 -> 0.08 against the judge alone; any cap from 1 to none gave the same, 0.5
+# refused a little more (docs/calibration.md, "The judge").
 ANSWERS = 0.0
 RETRIEVAL_NUDGE = 1.0
 
