@@ -62,8 +62,8 @@ def test_ask_json_contract_and_history_with_the_real_model(paperbot_home, tmp_pa
     result = paperbot("ask", "Which paper forecasts precipitation with a conditional diffusion model?", "--json", home=paperbot_home)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "found", "citations", "timings_ms"}
-    assert answer["found"] and answer["citations"][0]["title"] == PAPERS[2][0]
+    assert set(answer) == {"answer", "found", "kind", "citations", "timings_ms"}  # DESIGN.md's fields, plus the kind
+    assert answer["found"] and answer["kind"] == "fact" and answer["citations"][0]["title"] == PAPERS[2][0]
     assert set(answer["citations"][0]) == {"n", "paper_id", "title", "evidence"}
 
     (tmp_path / "history.json").write_text(json.dumps([{"question": "Which paper forecasts precipitation with a diffusion model?", "answer": answer["answer"]}]))

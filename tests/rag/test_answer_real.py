@@ -27,7 +27,15 @@ def test_question_the_papers_do_not_cover_is_refused_plainly(corpus_bot):
     assert not answer.found
     assert answer.answer == NOT_FOUND_ANSWER
     assert answer.citations == []
-    assert answer.suggestions  # nearest papers, offered as "you might look at"
+    assert answer.suggestions == []  # no paper is near sourdough: none is offered
+
+
+def test_a_near_miss_offers_only_papers_near_it(corpus_bot):
+    answer = corpus_bot.ask("Which paper extends 3D Gaussian splatting to dynamic scenes with a deformation field, and at what frame rate does it render?")
+    assert not answer.found
+    vector = corpus_bot.answerer._embed([answer.question])[0]
+    for suggestion in answer.suggestions:  # "you might look at": each close to the question
+        assert corpus_bot.answerer._best_match(corpus_bot.store.get(suggestion.paper_id), vector) >= 0.4
 
 
 def test_followup_uses_the_paper_from_the_earlier_turn(corpus_bot):
