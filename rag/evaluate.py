@@ -37,10 +37,6 @@ class EvalQuestion(BaseModel):
     def answerable(self) -> bool:
         return bool(self.gold_titles)
 
-    @property
-    def is_smalltalk(self) -> bool:
-        return self.kind == "smalltalk"
-
 
 class QuestionResult(BaseModel):
     id: str

@@ -46,3 +46,21 @@ def test_a_bad_question_line_is_named(tmp_path):
     path.write_text('{"question": "ok?", "gold_titles": []}\n{"question": \n')
     with pytest.raises(ValueError, match=r"q.jsonl:2"):
         load_questions(path)
+
+
+def test_the_teams_kinds_are_scored_lists_comparisons_and_small_talk():
+    third = "Sophia: A Scalable Stochastic Second-order Optimizer"
+    listing = EvalQuestion(id="t", question="Any papers on optimizers?", gold_titles=[GOLD, OTHER], kind="topic_list")
+    listed = answer(titles=(GOLD, OTHER, third))
+    listed.kind = "find"
+    compare = EvalQuestion(id="c", question="Compare Adan and Lion", gold_titles=[GOLD, OTHER], kind="compare")
+    compared = answer(titles=(GOLD,))
+    compared.kind = "compare"
+    hello = EvalQuestion(id="h", question="hi", kind="smalltalk")
+    helped = Answer(question="hi", answer="I answer questions...", found=False, kind="help")
+    results = [score_question(listing, listed, []), score_question(compare, compared, []), score_question(hello, helped, [])]
+    summary = summarize(results)
+    assert summary["two_gold_listed"] == 1.0 and summary["listed_precision"] == pytest.approx(0.667, abs=1e-3)
+    assert summary["both_cited"] == 0.0  # only one of the two compared papers cited
+    assert summary["help_given"] == 1.0 and summary["kind_read_right"] == 1.0
+    assert summary["refusal_accuracy"] is None  # small talk is not an unanswerable question
