@@ -52,7 +52,7 @@ def measure(bot: Paperbot, path: Path) -> list[dict]:
         started = time.perf_counter()
         # The top paper's own log-odds (for the AUC), then the decision as `ask` makes it.
         top = judge(bot.judge_model, retrieval.query if retrieval.followup else q.question, [answerer._judge_excerpt(q.question, retrieval, retrieval.hits[0])])[0]
-        found, decided, _ = answerer.decide(q.question, retrieval, history)
+        found, decided, _ = answerer.decide(q.question, retrieval)
         rows.append({
             "id": q.id, "kind": q.kind, "answerable": q.answerable, "followup": retrieval.followup,
             "top_gold": normalize_title(retrieval.hits[0].title) in gold, "top_logodds": top.logodds,

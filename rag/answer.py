@@ -341,6 +341,7 @@ class Retrieval:
     followup: bool = False
     named: bool = False  # the question named the top paper (rag/names.py)
     earlier_match: float = 0.0  # a follow-up: how well the thread's paper matches the question alone
+    on_thread_paper: bool = False  # a follow-up whose top paper is one the earlier answer cited
     reranked: bool = False  # the judge put another paper first
 
 
@@ -444,13 +445,13 @@ class Answerer:
             answer = Answer(question=question, answer=EMPTY_STORE_ANSWER, found=False, kind="help")
         else:
             intent = classify(question, self.names(), self.clock())
-            intent = self._in_thread(intent, question, history)
+            intent = self._resolve_comparison(intent, question, history)
             answer = self._answer(intent, question, history, on_token, started)
         answer.notice = notice
         answer.timings_ms["total"] = _ms(started)
         return answer
 
-    def _in_thread(self, intent: Intent, question: str, history: list[Turn]) -> Intent:
+    def _resolve_comparison(self, intent: Intent, question: str, history: list[Turn]) -> Intent:
         """Comparisons whose papers are not both named: "compare it with FOSI" in a thread
         compares the thread's paper with FOSI; "compare the ADAHESSIAN paper and the one on
         lazy Hessians" finds each side's paper by search."""
@@ -495,19 +496,19 @@ class Answerer:
         """A specific question: retrieve, decide whether a paper answers, write, ground."""
         retrieval = self.retrieve(question, history, named=intent.papers)
         timings = {"retrieve": _ms(started)}
-        found, retrieval, judged = self.decide(question, retrieval, history)
+        found, retrieval, judged = self.decide(question, retrieval)
         timings["decide"] = _ms(started)
         if judged:
             timings["judge"] = judged
         hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
         if not found:
-            return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=self.suggestions(retrieval), timings_ms=timings)
+            suggestions = self.near_suggestions(hits[: self.settings.answer.suggestions], papers, retrieval.question_vector)
+            return Answer(question=question, answer=NOT_FOUND_ANSWER, found=False, suggestions=suggestions, timings_ms=timings)
 
         # A follow-up ("what datasets did they use?") picks sentences by its own words, and
         # one answered from the thread's paper shows the model that paper only.
         sentence_vector = retrieval.question_vector
-        on_thread_paper = retrieval.followup and hits[0].paper_id in history[-1].paper_ids
-        sources = self.choose_sources(question, sentence_vector, hits[:1] if on_thread_paper else hits, papers)
+        sources = self.choose_sources(question, sentence_vector, hits[:1] if retrieval.on_thread_paper else hits, papers)
         messages = build_messages(question, sources, history if retrieval.followup else [])
         text, first_token_ms = self._generate(messages, {s.n for s in sources}, on_token, started)
         timings["first_token"] = first_token_ms
@@ -517,7 +518,7 @@ class Answerer:
         answer_text, citations = self._ground(text, question, sentence_vector, sources, tied)
         return Answer(question=question, answer=answer_text, found=True, citations=citations, timings_ms=timings)
 
-    def decide(self, question: str, retrieval: Retrieval, history: list[Turn]) -> tuple[bool, Retrieval, float]:
+    def decide(self, question: str, retrieval: Retrieval) -> tuple[bool, Retrieval, float]:
         """Whether the top paper answers: (found, retrieval with the judged best paper first,
         ms spent judging). A paper the question names answers it. Otherwise the judge reads
         the top candidates (a follow-up: the thread's paper) when there is a judge; without
@@ -525,16 +526,11 @@ class Answerer:
         thread's paper if that matches the question at all."""
         if retrieval.evidence is None:
             return False, retrieval, 0.0
-        hits = retrieval.hits
-        followup = retrieval.followup and hits[0].paper_id in history[-1].paper_ids
+        hits, followup = retrieval.hits, retrieval.on_thread_paper
         if retrieval.named:  # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
             return True, retrieval, 0.0
         if self.judge_model is None:
-            # Without a judge, only a thread's paper that matches the question at all answers
-            # it: "what hydration do they suggest for sourdough?" is not about the optimizer.
-            if followup:
-                return retrieval.earlier_match >= EARLIER_PAPER_RELATED, retrieval, 0.0
-            return decide_found(retrieval.evidence, self.calibration), retrieval, 0.0
+            return self._decide_without_judge(retrieval), retrieval, 0.0
         started = time.perf_counter()
         # A follow-up is judged against the thread's paper, read with the earlier question
         # ("what datasets did they use?" needs to know who "they" are).
@@ -548,7 +544,7 @@ class Answerer:
                 verdicts += judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, h) for h in hits[1 : self.settings.judge.candidates]])
         except ModelError as error:  # a missing or failing judge must not cost the answer
             log.warning("the judge failed (%s); deciding from retrieval evidence", error)
-            return (retrieval.earlier_match >= EARLIER_PAPER_RELATED) if followup else decide_found(retrieval.evidence, self.calibration), retrieval, 0.0
+            return self._decide_without_judge(retrieval), retrieval, 0.0
         best = max(verdicts, key=lambda v: v.logodds)
         if best.paper_id != hits[0].paper_id:
             retrieval = self._rerank(retrieval, best)
@@ -556,6 +552,14 @@ class Answerer:
         # whose evidence belongs to the thread's combined question.
         nudge = 0.0 if followup else self.calibration.logodds(retrieval.evidence)
         return answers(best.logodds, nudge), retrieval, _ms(started)
+
+    def _decide_without_judge(self, retrieval: Retrieval) -> bool:
+        """The calibrated retrieval score decides; a thread's paper answers a follow-up only
+        if it matches the question at all ("what hydration do they suggest for sourdough?"
+        is not about the optimizer)."""
+        if retrieval.on_thread_paper:
+            return retrieval.earlier_match >= EARLIER_PAPER_RELATED
+        return decide_found(retrieval.evidence, self.calibration)
 
     def _judge_excerpt(self, question: str, retrieval: Retrieval, hit: Hit) -> tuple[Paper, str]:
         paper = retrieval.papers[hit.paper_id]
@@ -568,14 +572,10 @@ class Answerer:
         hits = [h for h in retrieval.hits if h.paper_id == best.paper_id] + [h for h in retrieval.hits if h.paper_id != best.paper_id]
         return replace(retrieval, hits=hits, reranked=True)
 
-    def suggestions(self, retrieval: Retrieval) -> list[Suggestion]:
+    def near_suggestions(self, hits: list[Hit], papers: dict[str, Paper], vector: np.ndarray) -> list[Suggestion]:
         """Papers offered when none answers: only ones near the question; none beats unrelated ones."""
-        chosen = []
-        for hit in retrieval.hits[: self.settings.answer.suggestions]:
-            paper = retrieval.papers[hit.paper_id]
-            if self._best_match(paper, retrieval.question_vector) >= listing.NEAR_TOPIC:
-                chosen.append(Suggestion(paper_id=hit.paper_id, title=hit.title, url=paper.url))
-        return chosen
+        near = [papers[h.paper_id] for h in hits if self._best_match(papers[h.paper_id], vector) >= listing.NEAR_TOPIC]
+        return [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in near]
 
     def clarify(self, question: str, intent: Intent) -> Answer:
         """A name that matches several papers, or none: ask which paper is meant."""
@@ -583,14 +583,13 @@ class Answerer:
         matches = [m for m in self.names().find(question) if m.ambiguous]
         if matches:
             papers = self.store.get_many(list(matches[0].paper_ids))
+            suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
             text = AMBIGUOUS_NAME_ANSWER.format(name=name)
         else:
             vector = self._embed([question])[0]
             hits = self.search(question, k=self.settings.answer.suggestions, query_vector=vector)
-            near = self.store.get_many([h.paper_id for h in hits])
-            papers = {pid: p for pid, p in near.items() if self._best_match(p, vector) >= listing.NEAR_TOPIC}
-            text = UNKNOWN_NAME_ANSWER.format(name=name) if papers else UNKNOWN_NAME_ALONE.format(name=name)
-        suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
+            suggestions = self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+            text = UNKNOWN_NAME_ANSWER.format(name=name) if suggestions else UNKNOWN_NAME_ALONE.format(name=name)
         return Answer(question=question, answer=text, found=False, kind="clarify", suggestions=suggestions)
 
     def list_papers(self, question: str, intent: Intent, started: float) -> Answer:
@@ -666,7 +665,8 @@ class Answerer:
         query_vector = self._embed([query])[0]
         hits = self._put_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
         papers = self.store.get_many([h.paper_id for h in hits])
-        return Retrieval(query, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True, earlier_match=earlier_match)
+        return Retrieval(query, vector, hits, papers, self.evidence(query, query_vector, hits, papers), followup=True,
+                         earlier_match=earlier_match, on_thread_paper=hits[0].paper_id in history[-1].paper_ids)
 
     def _earlier_papers(self, turn: Turn) -> dict[str, Paper]:
         """The papers the earlier answer cited; for a turn from a history file that names

@@ -13,11 +13,11 @@ Pure: the name index and the clock come in as arguments.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rag.names import NameIndex, NameMatch, looks_like_name, question_words
+from rag.names import NameIndex, NameMatch, looks_like_name, named_papers, question_words
 
 Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify"]
 
@@ -102,7 +102,7 @@ class Intent:
     topic: str = ""  # find / new: what the papers should be about
     papers: tuple[str, ...] = ()  # paper ids named in the question, in order
     window: Window | None = None  # new: only papers first seen since then
-    unclear: tuple[str, ...] = field(default=())  # names that match several papers, or none
+    unclear: tuple[str, ...] = ()  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
 
 
@@ -147,8 +147,8 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
     said = question[greeting.end() :] if greeting else question
     if (greeting or _HELP.search(question)) and not [w for w in _content(question_words(_HELP.sub(" ", said))) if w.lower() not in _FILLER]:
         return Intent("help")
-    papers, ambiguous = names.resolve(question)
     matched = names.find(question)
+    papers, ambiguous = named_papers(matched)
     if COMPARE.search(question) and len(papers) >= 2:
         return Intent("compare", papers=tuple(papers[:2]))
 

@@ -1102,17 +1102,15 @@ def _load_state(llm: Any, path: Path, tokens: list[int]) -> bool:
     return True
 
 
-def _local_model(
-    model: str, model_path: Path | None, cache_dir: Path, *, n_ctx: int, n_threads: int, timeout_s: float, state_dir: Path
-) -> LocalModel:
-    """A LocalModel of the GGUF at `model_path`, or else of the packaged `model`."""
-    if model_path is not None:
-        path: Path | Callable[[], Path] = Path(model_path).expanduser()
+def _local_model(settings: LLMSettings | JudgeSettings, cache_dir: Path, state_dir: Path) -> LocalModel:
+    """A LocalModel of the GGUF at `settings.model_path`, or else of the packaged `settings.model`."""
+    if settings.model_path is not None:
+        path: Path | Callable[[], Path] = Path(settings.model_path).expanduser()
         name = path.name
     else:
-        path = lambda: packaged_model_path(model, Path(cache_dir))  # noqa: E731
-        name = model
-    return LocalModel(path, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s, name=name, state_dir=state_dir)
+        path = lambda: packaged_model_path(settings.model, Path(cache_dir))  # noqa: E731
+        name = settings.model
+    return LocalModel(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, timeout_s=settings.timeout_s, name=name, state_dir=state_dir)
 
 
 def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
@@ -1125,15 +1123,7 @@ def build_model(settings: LLMSettings, cache_dir: Path) -> Model:
             timeout_s=settings.timeout_s,
             n_ctx=settings.n_ctx,
         )
-    return _local_model(
-        settings.model,
-        settings.model_path,
-        cache_dir,
-        n_ctx=settings.n_ctx,
-        n_threads=settings.n_threads,
-        timeout_s=settings.timeout_s,
-        state_dir=Path(cache_dir) / "states",
-    )
+    return _local_model(settings, cache_dir, state_dir=Path(cache_dir) / "states")
 
 
 def build_judge_model(settings: JudgeSettings, cache_dir: Path) -> Model | None:
@@ -1144,12 +1134,4 @@ def build_judge_model(settings: JudgeSettings, cache_dir: Path) -> Model | None:
     """
     if settings.model == "none":
         return None
-    return _local_model(
-        settings.model,
-        settings.model_path,
-        cache_dir,
-        n_ctx=settings.n_ctx,
-        n_threads=settings.n_threads,
-        timeout_s=settings.timeout_s,
-        state_dir=Path(cache_dir) / "judge-states",
-    )
+    return _local_model(settings, cache_dir, state_dir=Path(cache_dir) / "judge-states")

@@ -112,14 +112,20 @@ class NameIndex:
 
     def resolve(self, question: str) -> tuple[list[str], list[NameMatch]]:
         """(papers named unambiguously, in order of mention; ambiguous names)."""
-        papers: list[str] = []
-        ambiguous = []
-        for match in self.find(question):
-            if match.ambiguous:
-                ambiguous.append(match)
-            elif match.paper_ids[0] not in papers:
-                papers.append(match.paper_ids[0])
-        return papers, ambiguous
+        return named_papers(self.find(question))
+
+
+def named_papers(matches: list[NameMatch]) -> tuple[list[str], list[NameMatch]]:
+    """Split `NameIndex.find`'s matches into the papers named unambiguously, in order of
+    mention, and the ambiguous names."""
+    papers: list[str] = []
+    ambiguous = []
+    for match in matches:
+        if match.ambiguous:
+            ambiguous.append(match)
+        elif match.paper_ids[0] not in papers:
+            papers.append(match.paper_ids[0])
+    return papers, ambiguous
 
 
 def looks_like_name(word: str) -> bool:
