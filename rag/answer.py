@@ -597,10 +597,16 @@ class Answerer:
         answer_settings = self.settings.answer
         label = intent.window.label if intent.window else None
         filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
-        vector = self._embed([intent.topic])[0]
-        candidates = self._topic_candidates(intent.topic, vector, filters)
-        ranked = listing.rank(intent.topic, candidates, newest_first=intent.kind == "new")
+        if not intent.topic:  # "what's new today?": every paper of the window, newest first
+            ranked = listing.newest(self.store.papers_seen_since(intent.window.since))
+            vector = None
+        else:
+            vector = self._embed([intent.topic])[0]
+            candidates = self._topic_candidates(intent.topic, vector, filters)
+            ranked = listing.rank(intent.topic, candidates, newest_first=intent.kind == "new")
         timings = {"retrieve": _ms(started)}
+        if not ranked and not intent.topic:
+            return Answer(question=question, answer=listing.nothing_text("", label), found=False, kind=intent.kind, timings_ms=timings)
         if not ranked:
             if filters:  # nothing in the window: offer older papers on the topic
                 candidates = self._topic_candidates(intent.topic, vector, None)
@@ -611,7 +617,7 @@ class Answerer:
         cached = self.oneliners([c.paper for c in shown])
         papers = [listing.listed(c, cached.get(c.paper.paper_id) or extractive_oneliner(c.paper.abstract)) for c in shown]
         citations = [Citation(n=n, paper_id=c.paper.paper_id, title=c.paper.title, evidence=c.evidence, url=c.paper.url) for n, c in enumerate(shown, 1)]
-        thread = listing.common_thread(intent.topic, [c.paper.title for c in shown])
+        thread = listing.common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
         text = listing.list_text(intent.topic, papers, len(ranked) - len(shown), label, thread)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
 

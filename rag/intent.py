@@ -50,7 +50,12 @@ _ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around
 _FIND = re.compile(
     rf"""^\W*(?:
         (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
-      | (?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|pull\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant))?(?:\s+(?:the|of\s+the))?\s+{_PAPERS}\s+{_ABOUT}\b
+      | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
+      | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
+      | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
+      | (?:any\s+)?(?:recommendations?|suggestions?|pointers?|reading)\s+(?:for\s+)?(?:(?:good\s+)?{_PAPERS}\s+)?{_ABOUT}\b
+      | who(?:'s|\s+is)?\s+(?:works?|working|has\s+worked|wrote|writes|writing)\s+{_ABOUT}\b
+      | what(?:'s|’s|s|\s+is)\s+(?:out\s+)?there\s+{_ABOUT}\b
       | what\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
       | (?:what\s+can\s+you\s+|can\s+you\s+|please\s+)?tell\s+(?:me|us)\s+(?:something\s+|more\s+)?(?:about|on)\b
       | what\s+(?:papers|work|research)\s+(?:do|have)\s+(?:we|you)\s+(?:got\s+|have\s+)?{_ABOUT}\b
@@ -71,6 +76,15 @@ _FIND_BEFORE = re.compile(
       | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+there|what\s+do\s+we\s+have|anything|any\s+{_PAPERS})\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# "What's new today?", "anything new?", "what came in this week?": the new papers on any topic.
+_NEW_ONLY = re.compile(
+    rf"""^\W*(?:so\s+)?(?:
+        (?:what(?:'s|’s|s|\s+is|\s+are)?|anything|something|any)\s+(?:the\s+)?(?:new|fresh|latest|recent)(?:\s+{_PAPERS})?
+      | what\s+(?:came|has\s+come|have\s+we\s+got|did\s+we\s+get|arrived|landed)(?:\s+in)?
+      | (?:new|latest|recent|fresh)\s+{_PAPERS}
+    )\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
@@ -78,7 +92,10 @@ _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|h
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
-_FILLER = set("there bot paperbot so much lot helps helped helpful again very all guys team everyone folks dear buddy".split())
+_FILLER = set(
+    """there bot paperbot so much lot helps helped helpful useful again very all guys team everyone folks dear buddy mate
+    good great nice cool awesome perfect amazing excellent wonderful appreciated appreciate that's thats super""".split()
+)
 # Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
 _EXPLAIN_WORDS = set(
     """what what's whats is are was were the a an tell me us about explain describe summarize summarise summary
@@ -86,7 +103,9 @@ _EXPLAIN_WORDS = set(
     model idea ideas main key core contribution contributions result results finding findings problem problems solve
     solves solved propose proposes proposed introduce introduces introduced in on can could you please briefly quick
     quickly short behind new brief gist tldr tl dr eli5 more know anything say says said for i want to would like
-    s whats' doing really exactly basically all up goal goals point so who wrote why care""".split()
+    s whats' doing really exactly basically all up goal goals point so who wrote why care deal thoughts think opinion
+    like i i'm im am new five simple simply plain terms words english layman layman's rundown breakdown takeaway
+    takeaways novelty novel high level walk through sum with""".split()
 )
 
 
@@ -99,7 +118,7 @@ class Window:
 @dataclass(frozen=True)
 class Intent:
     kind: Kind
-    topic: str = ""  # find / new: what the papers should be about
+    topic: str = ""  # find / new: what the papers should be about ("" for "what's new?": any topic)
     papers: tuple[str, ...] = ()  # paper ids named in the question, in order
     window: Window | None = None  # new: only papers first seen since then
     unclear: tuple[str, ...] = ()  # names that match several papers, or none
@@ -149,10 +168,13 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
         return Intent("help")
     matched = names.find(question)
     papers, ambiguous = named_papers(matched)
-    if COMPARE.search(question) and len(papers) >= 2:
+    # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?").
+    if len(papers) >= 2:
         return Intent("compare", papers=tuple(papers[:2]))
 
     window, rest = find_window(said.lstrip(" ,.!"), now)
+    if not papers and _NEW_ONLY.match(rest):
+        return Intent("new", window=window or Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days"))
     topic, asked = find_topic(rest)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):

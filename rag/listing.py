@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rag.checks import content_words
+from rag.chunk import split_sentences
 from rag.models import ListedPaper, Paper
 
 # A paper is on the topic when the topic's words all occur in its title, or when its title
@@ -99,9 +100,10 @@ def listed(candidate: Candidate, summary: str) -> ListedPaper:
 
 def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str) -> str:
     """The answer text of a list: one line per paper with its [n], then what they share."""
-    on = f"on {topic}" + (f" {window_label}" if window_label else "")
-    head = f"{len(papers) + more} papers {on}" if more else f"{len(papers)} paper{'s' if len(papers) > 1 else ''} {on}"
-    lines = [f"{head}" + (f" (the best {len(papers)} below):" if more else ":")]
+    what = " ".join(part for part in (f"on {topic}" if topic else "", window_label or "") if part)
+    count = len(papers) + more
+    head = f"{count} {'' if topic else 'new '}paper{'s' if count > 1 else ''} {what}"
+    lines = [f"{head}" + (f" (the {'newest' if window_label else 'best'} {len(papers)} below):" if more else ":")]
     lines += [f"[{n}] {p.title}: {p.summary}" for n, p in enumerate(papers, 1)]
     if thread:
         lines.append(thread)
@@ -109,6 +111,14 @@ def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: st
 
 
 def nothing_text(topic: str, window_label: str | None) -> str:
+    if not topic:
+        return f"Nothing new {window_label}."
     if window_label:
         return f"Nothing new on {topic} {window_label}."
     return f"I have no papers on {topic}."
+
+
+def newest(papers: list[Paper]) -> list[Candidate]:
+    """'What's new?' on no topic: every paper, newest first, each shown by its first sentence."""
+    ordered = sorted(papers, key=lambda p: (paper_date(p), p.first_seen), reverse=True)
+    return [Candidate(p, 1.0, (split_sentences(p.abstract) or [p.title])[0]) for p in ordered]

@@ -84,6 +84,20 @@ def test_whats_new_honours_the_window(bot):
     assert {p.title for p in bot.ask("Any papers on model merging?").papers} == {p.title for p in merging}  # no window: both
 
 
+def test_whats_new_on_no_topic_lists_the_windows_papers_newest_first(bot):
+    papers = sorted(bot.store.papers_seen_since(), key=lambda p: p.title)
+    backdate(bot, papers[0].paper_id, 30)
+    backdate(bot, papers[1].paper_id, 2)
+    answer = bot.ask("what's new in the last 5 days?")
+    assert answer.kind == "new" and answer.found and bot.model.history == []
+    assert papers[0].title not in [p.title for p in answer.papers] and answer.papers[-1].title == papers[1].title  # oldest last
+    assert answer.answer.startswith(f"{len(PAPERS) - 1} new papers in the last 5 days")
+    answer = bot.ask("anything new today?")
+    assert papers[1].title not in [p.title for p in answer.papers] and len(answer.papers) == len(PAPERS) - 2
+    bot.answerer.clock = lambda: datetime.now(timezone.utc) + timedelta(days=30)
+    assert bot.ask("what's new today?").answer == "Nothing new today."
+
+
 def test_nothing_new_in_the_window_says_so(bot):
     bot.answerer.clock = lambda: datetime.now(timezone.utc) + timedelta(days=30)  # a month later: nothing came in
     answer = bot.ask("Anything new on model merging this week?")

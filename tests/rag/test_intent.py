@@ -23,7 +23,11 @@ def kind(question):
     return classify(question, NAMES, NOW)
 
 
-@pytest.mark.parametrize("question", ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?"])
+@pytest.mark.parametrize(
+    "question",
+    ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?",
+     "thanks a lot, that was useful", "great, thanks!", "good morning team"],
+)
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
 
@@ -36,6 +40,12 @@ def test_small_talk_gets_help(question):
         ("What do we have on RLHF?", "RLHF"),
         ("show me some papers on graph neural networks", "graph neural networks"),
         ("hi, any work on speech separation?", "speech separation"),
+        ("is there research on protein folding", "protein folding"),
+        ("I'm looking for papers about federated learning", "federated learning"),
+        ("recommendations for papers on continual learning?", "continual learning"),
+        ("can you find me something on neural radiance fields", "neural radiance fields"),
+        ("who works on model merging?", "model merging"),
+        ("what's out there on speculative decoding?", "speculative decoding"),
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -53,15 +63,19 @@ def test_whats_new_reads_the_window_against_the_clock():
     assert kind("any papers on diffusion in the last 3 days").window.since == today - timedelta(days=3)
     assert kind("what's new on agents?").window.label == "in the last 7 days"
     assert (kind("whats new on LLM quantization this week?").kind, kind("whats new on LLM quantization this week?").topic) == ("new", "LLM quantization")
+    for question, label in [("what's new today?", "today"), ("anything new?", "in the last 7 days"), ("hi, what came in this week", "this week"), ("new papers?", "in the last 7 days")]:
+        intent = kind(question)
+        assert (intent.kind, intent.topic, intent.window.label) == ("new", "", label), question  # any topic
     window, rest = find_window("papers on RL since 2026-11-01", NOW)
     assert window.since.date().isoformat() == "2026-11-01" and rest == "papers on RL"
 
 
 def test_named_papers_are_explained_compared_or_asked_about():
     assert kind("What is ADAHESSIAN?").kind == "explain" and kind("What is ADAHESSIAN?").papers == ("p-ada",)
-    for question in ["tell me about gptvq", "GPTVQ?", "Summarize GPTVQ's main results", "what problem does FOSI solve"]:
+    for question in ["tell me about gptvq", "GPTVQ?", "Summarize GPTVQ's main results", "what problem does FOSI solve", "thoughts on GPTVQ?", "explain FOSI like I'm new"]:
         assert kind(question).kind == "explain", question
-    for question in ["Compare ADAHESSIAN and FOSI", "ADAHESSIAN vs FOSI?", "How does FOSI differ from AdaHessian?"]:
+    # Two named papers are compared, with or without a comparing word.
+    for question in ["Compare ADAHESSIAN and FOSI", "ADAHESSIAN vs FOSI?", "How does FOSI differ from AdaHessian?", "ADAHESSIAN or FOSI?", "which is faster, FOSI or ADAHESSIAN?"]:
         intent = kind(question)
         assert intent.kind == "compare" and set(intent.papers) == {"p-ada", "p-fosi"}, question
     fact = kind("What accuracy does GPTVQ reach on Llama-v2?")
