@@ -38,7 +38,7 @@ from rag.chunk import split_sentences
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify
 from rag.judge import Verdict, answers, judge
-from rag.llm import ModelError
+from rag.llm import Model, ModelError
 from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
 from rag.retrieve import SearchFilter
@@ -261,7 +261,30 @@ SIDE_MATCH = 0.6
 SIDE_MARGIN = 0.1
 # What the model is asked besides the user's words, for a named paper or two.
 EXPLAIN_HINT = "Say what the paper proposes, how it works and its main result."
-COMPARE_HINT = "Say what each paper proposes and how the two differ; cite both."
+COMPARE_HINT = "In one or two sentences, say how the two papers differ; cite both."
+# "X is faster than Y": a claim that ranks one paper against the other. Neither abstract
+# measured the other paper unless it names it, so such a sentence is the model's invention.
+_RANKS = re.compile(r"\b(than|outperform\w*|beats?|superior|inferior|surpass\w*|compared\s+(to|with)|better|worse|faster|slower|more|less)\b", re.IGNORECASE)
+
+
+def repeats(sentence: str, lines: list[str], share: float = 0.7) -> bool:
+    """Most of the sentence's words are already in one of the lines."""
+    words = content_words(CITATION.sub("", sentence))
+    return bool(words) and any(len(words & content_words(line)) >= share * len(words) for line in lines)
+
+
+def short_name(title: str) -> str:
+    """How a comparison names a paper: the part of its title before a colon, or the title."""
+    head = title.split(":", 1)[0].strip()
+    return head if head != title and len(head.split()) <= 6 else title
+
+
+def ranks_unmeasured(sentence: str, papers: list[Paper]) -> bool:
+    """The sentence ranks one paper against another that no cited abstract mentions."""
+    if not _RANKS.search(sentence):
+        return False
+    named = [p for p in papers if short_name(p.title).lower() in sentence.lower()]
+    return len(named) == len(papers) and not any(short_name(other.title).lower() in p.abstract.lower() for p in papers for other in papers if other is not p)
 _CONTRIBUTES = re.compile(r"\b(we|this (paper|work|study)|here|our)\b", re.IGNORECASE)
 _RESULT = re.compile(r"\d|\b(outperform\w*|achiev\w*|improv\w*|state[- ]of[- ]the[- ]art|faster|better|surpass\w*|reduc\w*)\b", re.IGNORECASE)
 
@@ -642,12 +665,33 @@ class Answerer:
         sources = [Source(n=n, paper=paper, excerpt=overview(self.paper_sentences(paper)[0], words)) for n, paper in enumerate(ordered, 1)]
         ask_model = f"{question}\n({EXPLAIN_HINT if len(sources) == 1 else COMPARE_HINT})"
         timings = {"retrieve": _ms(started), "decide": _ms(started)}
-        text, first_token_ms = self._generate(build_messages(ask_model, sources, []), {s.n for s in sources}, on_token, started)
+        # A comparison opens with one checked line per paper (the digest's one-liner, else the
+        # abstract's contribution sentence); the model only says how they differ.
+        heads = self._compare_heads(sources) if len(sources) > 1 else ""
+        if heads and on_token:
+            on_token(heads + "\n")
+        # Contrasting two papers is beyond the 0.5B (it pastes each abstract's sentences); the
+        # judge's 1.5B, loaded anyway, writes the comparison when there is one.
+        writer = self.judge_model if heads and self.judge_model is not None else self.model
+        text, first_token_ms = self._generate(build_messages(ask_model, sources, []), {s.n for s in sources}, on_token, started, writer)
+        if heads:  # what the lines above already say, and rankings no abstract measured, go
+            text = " ".join(s for s in answer_sentences(text) if not ranks_unmeasured(s, ordered) and not repeats(s, heads.splitlines()))
         timings["first_token"] = first_token_ms
         timings["generate"] = _ms(started) - timings["decide"]
         vector = self._embed([question])[0]
-        answer_text, citations = self._ground(text, question, vector, sources, tied=len(sources) > 1)
+        if not heads:
+            answer_text, citations = self._ground(text, question, vector, sources)
+        else:
+            answer_text, citations = self._ground(text, question, vector, sources, complete=False) if text else ("", [])
+            cited = {c.n for c in citations}
+            citations += [self._citation(s, question, vector, np.zeros((0, vector.shape[0]), dtype=np.float32), heads) for s in sources if s.n not in cited]
+            citations.sort(key=lambda c: c.n)
+            answer_text = f"{heads}\n{answer_text}" if answer_text else heads
         return Answer(question=question, answer=answer_text, found=True, kind=intent.kind, citations=citations, timings_ms=timings)
+
+    def _compare_heads(self, sources: list[Source]) -> str:
+        cached = self.oneliners([s.paper for s in sources])
+        return "\n".join(f"{short_name(s.paper.title)} [{s.n}]: {cached.get(s.paper.paper_id) or extractive_oneliner(s.paper.abstract)}" for s in sources)
 
     def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:
         """Search for the question. A paper the question names comes first, whatever the
@@ -688,12 +732,13 @@ class Answerer:
             earlier.append(Hit(paper_id=paper_id, title=paper.title, score=0.0, chunk=chunks[0], chunks=chunks))
         return earlier + [h for h in hits if h.paper_id not in paper_ids]
 
-    def _generate(self, messages: list[dict], valid: set[int], on_token, started) -> tuple[str, float]:
-        self.model.keep_prefix(messages[:-1])  # system prompt and worked example: the same every time
+    def _generate(self, messages: list[dict], valid: set[int], on_token, started, model: Model | None = None) -> tuple[str, float]:
+        model = model or self.model
+        model.keep_prefix(messages[:-1])  # system prompt and worked example: the same every time
         first_token: list[float] = []
         pieces: list[str] = []
         stream = StreamFilter(valid, on_token) if on_token else None
-        for piece in self.model.execute(messages, max_tokens=self.settings.llm.max_tokens, temperature=self.settings.llm.temperature):
+        for piece in model.execute(messages, max_tokens=self.settings.llm.max_tokens, temperature=self.settings.llm.temperature):
             if not first_token:
                 first_token.append(_ms(started))
             pieces.append(piece)
@@ -709,9 +754,11 @@ class Answerer:
             return np.zeros((0, len(sources)), dtype=np.float32)
         return np.stack([(sentence_vectors @ self.paper_sentences(s.paper)[1].T).max(axis=1) for s in sources], axis=1)
 
-    def _ground(self, text: str, question: str, question_vector: np.ndarray, sources: list[Source], tied: bool = False) -> tuple[str, list[Citation]]:
+    def _ground(self, text: str, question: str, question_vector: np.ndarray, sources: list[Source], tied: bool = False, complete: bool = True) -> tuple[str, list[Citation]]:
         """Keep the model's supported sentences, check and add citations, pick evidence sentences.
-        `tied`: the top two papers match the question equally well, so both are cited."""
+        `tied`: the top two papers match the question equally well, so both are cited.
+        `complete`: the answer must show what the top paper says (an extractive sentence when
+        the model's do not); False when other lines already do (a comparison's)."""
         valid = {s.n for s in sources}
         text, _ = check_citations(drop_unfinished(text), valid)
         sentences = [] if looks_like_refusal(text) else answer_sentences(text)
@@ -727,7 +774,7 @@ class Answerer:
             and not echoes_question(s, question, source_text)
             and not unsupported_facts(s, f"{source_text} {question}")
         ]
-        if keep:
+        if keep or not complete:
             sentences, vectors, support = [sentences[i] for i in keep], vectors[keep], support[keep]
         else:
             # Retrieval says the top paper answers; a small model that declines, lists titles,
@@ -749,7 +796,7 @@ class Answerer:
                     best = min(range(len(sources)), key=lambda i: (missing[i], -row[i]))
                     sentence = cite(CITATION.sub("", sentence), sources[best].n)
             rebuilt.append(sentence)
-        if not any(f"[{sources[0].n}]" in s for s in rebuilt):
+        if complete and not any(f"[{sources[0].n}]" in s for s in rebuilt):
             # The found decision rests on the top paper, so the answer always shows what it says.
             top_sentences, top_vectors = self._extract(sources[0], question, question_vector)
             rebuilt, vectors = top_sentences + rebuilt, np.concatenate([top_vectors, vectors])
@@ -760,20 +807,22 @@ class Answerer:
         text, cited = check_citations(lead_with_title(" ".join(rebuilt), question, sources[0].paper.title, sources[0].n), valid)
 
         by_n = {s.n: s for s in sources}
-        citations = []
-        for n in cited:
-            paper = by_n[n].paper
-            paper_sentences, paper_vectors = self.paper_sentences(paper)
-            relevance = sentence_relevance(question, paper_sentences, paper_vectors @ question_vector)
-            own = [i for i, s in enumerate(rebuilt) if f"[{n}]" in s]
-            if own:
-                relevance = relevance + (paper_vectors @ vectors[own].T).max(axis=1)
-            # A sentence the answer already quotes would show the same words twice.
-            quoted = [i for i, sentence in enumerate(paper_sentences) if sentence.rstrip(".") in text]
-            if len(quoted) < len(paper_sentences):
-                relevance[quoted] = -np.inf
-            citations.append(Citation(n=n, paper_id=paper.paper_id, title=paper.title, evidence=paper_sentences[int(relevance.argmax())], url=paper.url))
+        citations = [self._citation(by_n[n], question, question_vector, vectors[[i for i, s in enumerate(rebuilt) if f"[{n}]" in s]], text) for n in cited]
         return text, citations
+
+    def _citation(self, source: Source, question: str, question_vector: np.ndarray, own_vectors: np.ndarray, text: str) -> Citation:
+        """The source cited with its evidence: the abstract sentence that best supports the
+        answer's sentences citing it (`own_vectors`) and answers the question."""
+        paper = source.paper
+        paper_sentences, paper_vectors = self.paper_sentences(paper)
+        relevance = sentence_relevance(question, paper_sentences, paper_vectors @ question_vector)
+        if len(own_vectors):
+            relevance = relevance + (paper_vectors @ own_vectors.T).max(axis=1)
+        # A sentence the answer already quotes would show the same words twice.
+        quoted = [i for i, sentence in enumerate(paper_sentences) if sentence.rstrip(".") in text]
+        if len(quoted) < len(paper_sentences):
+            relevance[quoted] = -np.inf
+        return Citation(n=source.n, paper_id=paper.paper_id, title=paper.title, evidence=paper_sentences[int(relevance.argmax())], url=paper.url)
 
     def _extract(self, source: Source, question: str, question_vector: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The source's sentence that best answers the question, cited, and its vector."""

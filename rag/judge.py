@@ -56,4 +56,9 @@ def judge_messages(question: str, paper: Paper, excerpt: str) -> list[dict]:
 
 def judge(model, question: str, candidates: list[tuple[Paper, str]]) -> list[Verdict]:
     """One verdict per (paper, excerpt), in the order given."""
-    return [Verdict(paper.paper_id, model.yes_no_logodds(judge_messages(question, paper, excerpt))) for paper, excerpt in candidates]
+    verdicts = []
+    for paper, excerpt in candidates:
+        messages = judge_messages(question, paper, excerpt)
+        model.keep_prefix(messages[:-1])  # the instructions: kept, and restored after the model wrote something else
+        verdicts.append(Verdict(paper.paper_id, model.yes_no_logodds(messages)))
+    return verdicts

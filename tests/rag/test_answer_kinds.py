@@ -115,12 +115,32 @@ def test_what_is_x_goes_to_the_named_paper_and_cites_it(bot):
     assert bot.judge_model.history == []  # a named paper needs no judge
 
 
-def test_compare_cites_both_papers(bot):
-    bot.model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1].")  # the model forgets the second paper
+def test_compare_cites_both_papers_and_is_written_by_the_judges_model(bot):
+    bot.judge_model.enqueue("ADAHESSIAN adapts the step to curvature, unlike a plain first-order method [1].")  # forgets the second paper
     answer = bot.ask("Compare ADAHESSIAN and FOSI")
     assert answer.found and answer.kind == "compare"
     assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
-    assert "[2]" in answer.answer
+    assert "[2]" in answer.answer and "unlike a plain first-order method [1]" in answer.answer
+    assert bot.model.history == [] and len(bot.judge_model.history) == 1  # the 1.5B contrasts; the 0.5B pastes
+
+
+def test_without_a_judge_the_writer_compares(settings, tmp_path):
+    bot = Paperbot(settings, model=FakeModel())  # judge.model = "none" in tests
+    bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
+    bot.model.enqueue("FOSI improves any first-order optimizer, whereas ADAHESSIAN estimates the Hessian diagonal [1][2].")
+    answer = bot.ask("Compare ADAHESSIAN and FOSI")
+    assert answer.kind == "compare" and "whereas ADAHESSIAN estimates the Hessian diagonal" in answer.answer and len(bot.model.history) == 1
+
+
+def test_compare_opens_with_a_line_per_paper_and_drops_rankings_no_abstract_made(bot):
+    bot.judge_model.enqueue("ADAHESSIAN is more efficient than FOSI [1]. FOSI splits the function into two quadratic subspaces, while ADAHESSIAN estimates the Hessian diagonal [2].")
+    answer = bot.ask("ADAHESSIAN or FOSI?")
+    lines = answer.answer.splitlines()
+    assert lines[0].startswith("ADAHESSIAN [1]: ") and lines[1].startswith("FOSI [2]: ")
+    for line, (title, abstract) in zip(lines[:2], PAPERS[:2]):
+        assert line.split(": ", 1)[1].rstrip(".…") in abstract  # the abstract's own words, no one-liner cached
+    assert "more efficient than FOSI" not in answer.answer  # neither abstract measured the other
+    assert "two quadratic subspaces" in answer.answer
 
 
 def test_unknown_name_gets_a_clarifying_answer(bot):
@@ -175,13 +195,14 @@ def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
 def test_compare_it_with_a_named_paper_in_a_thread(bot):
     ada = next(p for p in bot.store.papers_seen_since() if p.title.startswith("ADAHESSIAN"))
     history = [Turn(question="What is ADAHESSIAN?", answer="A second order optimizer [1].", paper_ids=[ada.paper_id])]
-    bot.model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1], while FOSI splits the problem in two [2].")
+    bot.judge_model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1], while FOSI splits the problem in two [2].")
     answer = bot.ask("How does it compare with FOSI?", history)
     assert answer.kind == "compare" and [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
+    assert "while FOSI splits the problem in two [2]" in answer.answer
 
 
 def test_a_comparison_finds_a_described_paper_by_search(bot):
-    bot.model.enqueue("DELLA drops delta parameters by magnitude [1]; ZipIt merges without training [2].")
+    bot.judge_model.enqueue("ADAHESSIAN tunes an optimizer [1], while ZipIt merges trained models without training [2].")
     answer = bot.ask("How does ADAHESSIAN differ from merging models trained on different tasks without training?")
     assert answer.kind == "compare"
     assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[3][0]]
