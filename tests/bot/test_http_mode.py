@@ -80,6 +80,16 @@ def test_thread_follow_up_is_answered_with_the_earlier_turns(http_bot, paperbot)
     assert history[0].answer  # the earlier answer travels too
 
 
+def test_thread_reply_to_someone_else_is_left_alone(http_bot):
+    first = h.mention("how do draft trees speed up decoding?")
+    http_bot.send_event(first)
+    http_bot.wait_answer(h.CHANNEL, first["ts"])
+    aside = h.message("<@W333> could you double-check the second paper?", thread_ts=first["ts"])
+    assert http_bot.send_event(aside).status == 200
+    http_bot.settle()
+    assert len(http_bot.thread(h.CHANNEL, first["ts"])) == 1  # no placeholder, no answer
+
+
 def test_plain_messages_outside_the_bots_threads_are_left_alone(http_bot):
     http_bot.send_event(h.message("lunch anyone?"))
     other_thread = h.message("what about draft trees?", thread_ts=h.new_ts())
