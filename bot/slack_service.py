@@ -140,6 +140,7 @@ class SlackServices:
     def ask_for_command(self, question: str, respond: Callable[..., object]) -> str:
         """Queue a /papers question; the answer goes to `respond` (the command's
         response_url). Returns the text to acknowledge the command with."""
+        question = render.plain_question(question)  # Slack sends &amp; &lt; &gt; and <@U…> markup
         try:
             ahead = self.queue.submit(lambda: self._answer_by_respond(question, respond))
         except QueueFull as full:

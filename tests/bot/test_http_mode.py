@@ -259,6 +259,15 @@ def test_slash_commands(http_bot, paperbot):
     assert "/papers digest" in reply.body
 
 
+def test_slash_command_question_is_unescaped(http_bot, paperbot):
+    asked = _spy_history(paperbot)
+    # what Slack sends for "/papers ask A&B testing of <prompt> templates?"
+    reply, url = http_bot.command("ask A&amp;B testing of &lt;prompt&gt; templates?")
+    assert reply.status == 200
+    http_bot.standin.wait_for("response_url", where=lambda c: c["response_url"].endswith(url.rsplit("/", 1)[1]))
+    assert [question for question, _ in asked] == ["A&B testing of <prompt> templates?"]
+
+
 def test_feedback_click_is_recorded_and_acknowledged(http_bot, bot_settings):
     event = h.mention("how do draft trees speed up decoding?")
     http_bot.send_event(event)
