@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,10 @@ from bot.slack_render import plain_question
 # Message subtypes that are still a person writing. Everything else (edits, deletes,
 # bot_message, joins, ...) is ignored, which also keeps the bot out of loops.
 ANSWERABLE_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+# Who a message addresses: users (<@U…>, <@W…> in Enterprise Grid, optionally <@U…|name>),
+# user groups (<!subteam^S…>) and <!here>/<!channel>/<!everyone>.
+_ADDRESSEES = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|<!(subteam\^[A-Z0-9]+|here|channel|everyone)(?:\|[^>]*)?>")
 
 
 @dataclass
@@ -48,6 +53,12 @@ def route_message(event: dict, *, bot_user_id: str | None, mentioned: bool, allo
     if mentioned:
         root = thread_ts or ts
         return Route(channel, ts, user, question, reply_thread_ts=root, conversation=root)
-    if thread_ts and answered_in(channel, thread_ts):  # a follow-up in a thread the bot is part of
+    if thread_ts and answered_in(channel, thread_ts) and not _addresses_others(text, bot_user_id):
+        # a follow-up in a thread the bot is part of, unless it is said to someone else
         return Route(channel, ts, user, question, reply_thread_ts=thread_ts, conversation=thread_ts)
     return None
+
+
+def _addresses_others(text: str, bot_user_id: str | None) -> bool:
+    """True when a message mentions people (or groups) and not the bot: it is for them."""
+    return any(m.group(1) != bot_user_id for m in _ADDRESSEES.finditer(text))

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 
 from bot import slack_render as render
 from bot.answer_queue import AnswerQueue, QueueFull
-from bot.slack_delivery import Delivery
+from bot.slack_delivery import Delivery, MaybePosted
 from bot.slack_render import SlackMessage
 from bot.slack_routing import Route, route_message
 from bot.slack_state import SlackState
@@ -35,15 +35,18 @@ PLACEHOLDER_WAIT_S = 30.0
 
 class _Placeholder:
     """The 'working on it' message: its ts and the queue position it showed. Posted after
-    the job is queued (the position is only known then), so the job waits for it."""
+    the job is queued (the position is only known then), so the job waits for it.
+    `maybe_posted`: its post failed in a way that may have reached Slack."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.ts: str | None = None
         self.ahead = 0
+        self.maybe_posted = False
         self._ready = threading.Event()
 
-    def set(self, ts: str | None, ahead: int) -> None:
-        self.ts, self.ahead = ts, ahead
+    def set(self, ts: str | None, ahead: int, *, maybe_posted: bool = False) -> None:
+        self.ts, self.ahead, self.maybe_posted = ts, ahead, maybe_posted
         self._ready.set()
 
     def wait(self) -> str | None:
@@ -87,23 +90,39 @@ class SlackServices:
         if not route.question:
             self._post_text(route, render.help_text(), key=f"help:{route.channel}:{route.ts}")
             return
-        placeholder = _Placeholder()
+        placeholder = _Placeholder(f"wait:{route.channel}:{route.ts}")
         try:
             ahead = self.queue.submit(lambda: self._answer_in_slack(route, placeholder))
         except QueueFull as full:
             self._post_text(route, render.busy(full.waiting), key=f"busy:{route.channel}:{route.ts}")
             return
-        ts = None
+        ts, maybe_posted = None, False
         try:
-            ts = self.delivery.post(route.channel, SlackMessage(render.queue_position(ahead)),
-                                    key=f"wait:{route.channel}:{route.ts}", thread_ts=route.reply_thread_ts)
+            ts = self.delivery.post(route.channel, SlackMessage(render.queue_position(ahead)), key=placeholder.key,
+                                    thread_ts=route.reply_thread_ts, after=route.ts)
+        except MaybePosted:
+            maybe_posted = True  # the answer job looks again, and cleans up if it must
         except Exception:
             log.exception("could not post the placeholder in %s", route.channel)  # the answer then comes as a new message
         finally:
-            placeholder.set(ts, ahead)
+            placeholder.set(ts, ahead, maybe_posted=maybe_posted)
+
+    def _placeholder_ts(self, route: Route, placeholder: _Placeholder) -> str | None:
+        """The placeholder's ts, looking once more (without waiting) if its post may have landed.
+        Still unknown: the answer goes out as a new message and a stray placeholder is removed later."""
+        ts = placeholder.wait()
+        if ts or not placeholder.maybe_posted:
+            return ts
+        try:
+            ts = self.delivery.find(route.channel, route.reply_thread_ts, placeholder.key, after=route.ts)
+        except MaybePosted:
+            self.delivery.remove_later(route.channel, route.reply_thread_ts, placeholder.key, after=route.ts)
+            return None
+        placeholder.maybe_posted = False
+        return ts
 
     def _answer_in_slack(self, route: Route, placeholder: _Placeholder) -> None:
-        placeholder_ts = placeholder.wait()
+        placeholder_ts = self._placeholder_ts(route, placeholder)
         key = f"answer:{route.channel}:{route.ts}"
         if placeholder.ahead and placeholder_ts:  # the wait is over: say we are on it now
             self._quietly(lambda: self.delivery.update(route.channel, placeholder_ts, SlackMessage(render.THINKING)))
@@ -113,16 +132,17 @@ class SlackServices:
         except Exception as exc:
             message = SlackMessage(self._failure_text(exc, route.question))
             self._quietly(lambda: self.delivery.reply(route.channel, [message], key=key, thread_ts=route.reply_thread_ts,
-                                                      placeholder_ts=placeholder_ts))
+                                                      placeholder_ts=placeholder_ts, after=route.ts))
             return
         feedback_key = self.feedback.remember_answer(answer)
         try:
             self.delivery.reply(route.channel, render.render_answer(answer, feedback_key), key=key,
-                                thread_ts=route.reply_thread_ts, placeholder_ts=placeholder_ts)
+                                thread_ts=route.reply_thread_ts, placeholder_ts=placeholder_ts, after=route.ts)
         except Exception:
             log.exception("could not deliver an answer in %s", route.channel)
             self._quietly(lambda: self.delivery.reply(route.channel, [SlackMessage(render.error())], key=key + ":error",
-                                                      thread_ts=route.reply_thread_ts, placeholder_ts=placeholder_ts))
+                                                      thread_ts=route.reply_thread_ts, placeholder_ts=placeholder_ts,
+                                                      after=route.ts))
             return
         self.state.add_turn(route.channel, route.conversation, answer.question, answer.answer,
                             [c.paper_id for c in answer.citations])
@@ -133,13 +153,15 @@ class SlackServices:
         return self.state.turns(route.channel, "", since=time.time() - DM_HISTORY_WINDOW_S)
 
     def _post_text(self, route: Route, text: str, *, key: str) -> None:
-        self._quietly(lambda: self.delivery.post(route.channel, SlackMessage(text), key=key, thread_ts=route.reply_thread_ts))
+        self._quietly(lambda: self.delivery.post(route.channel, SlackMessage(text), key=key, thread_ts=route.reply_thread_ts,
+                                                 after=route.ts))
 
     # ---------------------------------------------------------------- /papers
 
     def ask_for_command(self, question: str, respond: Callable[..., object]) -> str:
         """Queue a /papers question; the answer goes to `respond` (the command's
         response_url). Returns the text to acknowledge the command with."""
+        question = render.plain_question(question)  # Slack sends &amp; &lt; &gt; and <@U…> markup
         try:
             ahead = self.queue.submit(lambda: self._answer_by_respond(question, respond))
         except QueueFull as full:

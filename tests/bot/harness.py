@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.bot.slack_standin import APP_ID, BOT_USER_ID, TEAM_ID, SlackStandin
+from tests.bot.slack_standin import APP_ID, BOT_USER_ID, TEAM_ID, SlackStandin, next_ts
 
 SIGNING_SECRET = "test-signing-secret-8d1f"
 BOT_TOKEN = "xoxb-test-bot-token-7c2e"
@@ -22,12 +22,11 @@ CHANNEL = "C0PAPERS"
 DM = "D0ASKER"
 ASKER = "U0ASKER"
 
-_ts = itertools.count(1)
 _ids = itertools.count(1)
 
 
 def new_ts() -> str:
-    return f"{1_800_000_000 + next(_ts)}.{next(_ts):06d}"
+    return next_ts()  # the stand-in's clock: the bot's posts come after the message they answer
 
 
 def new_event_id() -> str:

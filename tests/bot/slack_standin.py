@@ -16,6 +16,12 @@ What it does, so the bot can be tested against behaviour rather than mocks:
 - `chat.postMessage` / `chat.update` / `chat.delete` keep a message store, so
   `conversations.replies` and `conversations.history` answer what was posted. Tests add
   user messages with `add_message`.
+- `conversations.replies` / `conversations.history` page like Slack does for apps outside the
+  Slack Marketplace: at most 15 messages a call (`limit` above that is capped), `oldest` /
+  `latest` / `inclusive` bound the window, `has_more` and `response_metadata.next_cursor`
+  lead to the next page; a thread's first page starts with its parent, later pages do not.
+  `limit_rate(method, calls, per_s)` answers 429 with Retry-After beyond that rate
+  (Slack allows those apps one call a minute to these two methods).
 - `fail_next` queues one-off answers for a method (status, body, headers). With
   `apply=True` the call takes effect first and the failure is answered after, which is
   what a 5xx after Slack already posted looks like.
@@ -28,7 +34,6 @@ What it does, so the bot can be tested against behaviour rather than mocks:
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -41,10 +46,24 @@ from urllib.parse import parse_qs, urlparse
 
 from websockets.sync.server import serve as ws_serve
 
+READ_PAGE_LIMIT = 15  # conversations.replies/history per call, for apps not in the Marketplace
 BOT_USER_ID = "UPAPERBOT"
 BOT_ID = "BPAPERBOT"
 TEAM_ID = "T0PAPERS"
 APP_ID = "A0PAPERS"
+
+
+_clock_lock = threading.Lock()
+_last_us = 0
+
+
+def next_ts() -> str:
+    """A message ts as Slack makes them: wall-clock seconds.microseconds, strictly increasing.
+    The harness stamps user messages from this clock too, so order by ts is order of posting."""
+    global _last_us
+    with _clock_lock:
+        _last_us = max(_last_us + 1, int(time.time() * 1_000_000))
+        return f"{_last_us // 1_000_000}.{_last_us % 1_000_000:06d}"
 
 
 @dataclass
@@ -99,7 +118,7 @@ class SlackStandin:
         self._canned: dict[str, deque[_Canned]] = {}
         self._standing: dict[str, dict] = {}
         self._messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message
-        self._ts = itertools.count(1)
+        self._rates: dict[str, tuple[int, float, deque[float]]] = {}  # method -> (calls, per_s, recent call times)
         self._http: ThreadingHTTPServer | None = None
         self._ws = None
         self._ws_connections: list[Any] = []
@@ -178,6 +197,11 @@ class SlackStandin:
             queue = self._canned.setdefault(method, deque())
             for _ in range(times):
                 queue.append(_Canned(status, body, dict(headers or {}), apply))
+
+    def limit_rate(self, method: str, calls: int = 1, per_s: float = 60.0) -> None:
+        """Answer 429 (with Retry-After) to calls of `method` beyond `calls` per `per_s` seconds."""
+        with self._lock:
+            self._rates[method] = (calls, per_s, deque())
 
     def respond(self, method: str, body: dict) -> None:
         """A standing answer for `method` (for methods the stand-in does not model)."""
@@ -282,7 +306,7 @@ class SlackStandin:
     # ------------------------------------------------------------------ HTTP handling
 
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.{next(self._ts):06d}"
+        return next_ts()
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         parsed = urlparse(request.path)
@@ -301,6 +325,8 @@ class SlackStandin:
             self._calls.append(Call(method, body, headers))
             queue = self._canned.get(method)
             canned = queue.popleft() if queue else None
+            if canned is None:
+                canned = self._rate_limited(method)
             self._lock.notify_all()
         if canned is None or canned.apply:
             status, reply, extra_headers = 200, self._reply(method, body), {}
@@ -314,6 +340,38 @@ class SlackStandin:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(data)
+
+    def _rate_limited(self, method: str) -> _Canned | None:
+        if method not in self._rates:
+            return None
+        calls, per_s, recent = self._rates[method]
+        now = time.monotonic()
+        while recent and now - recent[0] >= per_s:
+            recent.popleft()
+        if len(recent) < calls:
+            recent.append(now)
+            return None
+        wait = max(1, int(per_s - (now - recent[0]) + 0.999))
+        return _Canned(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}, False)
+
+    def _page(self, messages: list[dict], body: dict, *, parent: dict | None = None) -> dict:
+        """One page of a conversations.* read, as Slack pages it (see the module docstring)."""
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or "inf")
+        inclusive = str(body.get("inclusive", "")).lower() in ("1", "true")
+
+        def inside(m: dict) -> bool:
+            ts = float(m["ts"])
+            return (oldest < ts < latest) or (inclusive and ts in (oldest, latest))
+
+        window = [m for m in messages if inside(m)]
+        limit = min(int(body.get("limit") or READ_PAGE_LIMIT), READ_PAGE_LIMIT)
+        start = int(body.get("cursor") or 0)
+        page = ([parent] if parent is not None and start == 0 else []) + window[start:]
+        page = page[:limit]
+        end = start + len(page) - (1 if parent is not None and start == 0 else 0)
+        reply = {"ok": True, "messages": page, "has_more": end < len(window)}
+        reply["response_metadata"] = {"next_cursor": str(end) if end < len(window) else ""}
+        return reply
 
     def _reply(self, method: str, body: dict) -> dict:
         """The normal answer of a method, applying its effect on the message store."""
@@ -347,11 +405,11 @@ class SlackStandin:
                 return {"ok": True, "message_ts": self._next_ts()}
             if method == "conversations.replies":
                 channel, root = body.get("channel", ""), str(body.get("ts", ""))
-                found = [m for (ch, ts), m in self._messages.items()
-                         if ch == channel and (ts == root or m.get("thread_ts") == root)]
-                return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
-            if method == "conversations.history":
+                parent = self._messages.get((channel, root))  # None when a test did not add the asking message
+                replies = [m for (ch, ts), m in self._messages.items() if ch == channel and ts != root and m.get("thread_ts") == root]
+                return self._page(sorted(replies, key=lambda m: float(m["ts"])), body, parent=parent)
+            if method == "conversations.history":  # newest first, top-level messages only
                 channel = body.get("channel", "")
                 found = [m for (ch, _), m in self._messages.items() if ch == channel and m.get("thread_ts") in (None, m["ts"])]
-                return {"ok": True, "messages": sorted(found, key=lambda m: -float(m["ts"])), "has_more": False}
+                return self._page(sorted(found, key=lambda m: -float(m["ts"])), body)
             return {"ok": True}

@@ -3,9 +3,11 @@ answers posted to the Web API stand-in. Each test is one scenario from issue 4."
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
+from urllib.parse import urlencode, urlparse
 
 from bot.slack_render import escape
 from rag.feedback import feedback_counts
@@ -78,6 +80,16 @@ def test_thread_follow_up_is_answered_with_the_earlier_turns(http_bot, paperbot)
     assert question == "and how much faster is it?"
     assert [turn.question for turn in history] == ["how do draft trees speed up decoding?"]
     assert history[0].answer  # the earlier answer travels too
+
+
+def test_thread_reply_to_someone_else_is_left_alone(http_bot):
+    first = h.mention("how do draft trees speed up decoding?")
+    http_bot.send_event(first)
+    http_bot.wait_answer(h.CHANNEL, first["ts"])
+    aside = h.message("<@W333> could you double-check the second paper?", thread_ts=first["ts"])
+    assert http_bot.send_event(aside).status == 200
+    http_bot.settle()
+    assert len(http_bot.thread(h.CHANNEL, first["ts"])) == 1  # no placeholder, no answer
 
 
 def test_plain_messages_outside_the_bots_threads_are_left_alone(http_bot):
@@ -159,6 +171,44 @@ def test_forged_stale_and_unsigned_requests_get_401_and_do_nothing(http_bot):
     # and the same event, properly signed, is still answered: nothing was marked as seen
     assert http_bot.send_event(event).status == 200
     http_bot.wait_answer(h.CHANNEL, event["ts"])
+
+
+def _post_chunked(url: str, body: str, content_type: str, headers: dict[str, str], pieces: int = 4) -> tuple[int, str, str]:
+    """POST over a real socket with Transfer-Encoding: chunked and no Content-Length,
+    as a proxy or tunnel that re-chunks Slack's request sends it."""
+    parsed = urlparse(url)
+    size = len(body) // pieces + 1
+    chunks = [body[i:i + size].encode() for i in range(0, len(body), size)]
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:
+        conn.request("POST", parsed.path, body=iter(chunks), encode_chunked=True,
+                     headers={"Content-Type": content_type, "Transfer-Encoding": "chunked", **headers})
+        response = conn.getresponse()
+        return response.status, response.read().decode(), response.getheader("Content-Type") or ""
+    finally:
+        conn.close()
+
+
+def test_chunked_request_bodies_are_verified_and_answered(http_bot):
+    event = h.mention("how do draft trees speed up decoding?")
+    body = json.dumps(h.event_callback(event))
+    status, _, _ = _post_chunked(http_bot.url, body, "application/json", h.sign(body))
+    assert status == 200
+    [answer] = http_bot.wait_answer(h.CHANNEL, event["ts"])
+    assert answer["blocks"]
+    # a slash command's form body, chunked, is acked with its text
+    form = urlencode(h.slash_command("help", http_bot.standin.response_url()))
+    status, text, _ = _post_chunked(http_bot.url, form, "application/x-www-form-urlencoded", h.sign(form))
+    assert status == 200 and "/papers ask" in text
+    # the signature still covers every chunk
+    status, _, _ = _post_chunked(http_bot.url, body.replace("draft trees", "something else"), "application/json", h.sign(body))
+    assert status == 401
+
+
+def test_oversized_bodies_are_refused(http_bot):
+    body = json.dumps(h.event_callback(h.mention("x" * (1 << 20))))
+    assert _post_chunked(http_bot.url, body, "application/json", h.sign(body))[0] == 413
+    assert h.post(http_bot.url, body, "application/json", h.sign(body)).status == 413
 
 
 def test_url_verification_challenge(http_bot):
@@ -247,6 +297,15 @@ def test_slash_commands(http_bot, paperbot):
 
     reply, _ = http_bot.command("")
     assert "/papers digest" in reply.body
+
+
+def test_slash_command_question_is_unescaped(http_bot, paperbot):
+    asked = _spy_history(paperbot)
+    # what Slack sends for "/papers ask A&B testing of <prompt> templates?"
+    reply, url = http_bot.command("ask A&amp;B testing of &lt;prompt&gt; templates?")
+    assert reply.status == 200
+    http_bot.standin.wait_for("response_url", where=lambda c: c["response_url"].endswith(url.rsplit("/", 1)[1]))
+    assert [question for question, _ in asked] == ["A&B testing of <prompt> templates?"]
 
 
 def test_feedback_click_is_recorded_and_acknowledged(http_bot, bot_settings):

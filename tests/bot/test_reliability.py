@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -148,3 +149,64 @@ def test_channel_allowlist(slack_standin, monkeypatch, papers_template, fake_mod
         assert "not enabled in this channel" in reply.body
     finally:
         bot.stop()
+
+
+def _bot_messages(standin, channel: str, thread_ts: str) -> list[dict]:
+    return [m for m in standin.messages(channel, thread_ts) if m.get("user") == standin.bot_user_id]
+
+
+def _wait_until(check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_5xx_after_slack_posted_in_a_long_thread_does_not_post_twice(http_bot):
+    # A 20-message thread; Slack reads it back 15 messages a call, one call a minute.
+    standin = http_bot.standin
+    standin.limit_rate("conversations.replies", calls=1, per_s=60)
+    root = standin.add_message(h.CHANNEL, "which papers should we read this week?", user="U0OTHER")
+    for i in range(19):
+        standin.add_message(h.CHANNEL, f"reply {i}", user="U0OTHER", thread_ts=root["ts"])
+    event = h.mention("how do draft trees speed up decoding?", thread_ts=root["ts"])
+    standin.add_message(h.CHANNEL, event["text"], ts=event["ts"], thread_ts=root["ts"])
+    standin.fail_next("chat.postMessage", status=500, apply=True)  # stored, then answered 500
+    http_bot.send_event(event)
+    http_bot.wait_answer(h.CHANNEL, root["ts"])
+    http_bot.settle()
+    [answer] = _bot_messages(standin, h.CHANNEL, root["ts"])  # the placeholder, replaced in place
+    assert answer["blocks"]
+    assert len(standin.calls("chat.postMessage")) == 1
+    [lookup] = standin.calls("conversations.replies")
+    assert lookup["oldest"] == event["ts"]  # it read only what came after the question
+
+
+def test_rate_limited_lookup_holds_up_no_answer_and_leaves_no_stuck_placeholder(http_bot):
+    standin = http_bot.standin
+    standin.fail_next("chat.postMessage", status=500, apply=True)  # the first placeholder lands, Slack says 500
+    standin.fail_next("conversations.replies", status=429, headers={"Retry-After": "60"})
+    first, second = h.mention("how do draft trees speed up decoding?"), h.mention("what is a draft tree?")
+    http_bot.send_event(first)
+    started = time.monotonic()
+    http_bot.send_event(second)
+    http_bot.wait_answer(h.CHANNEL, second["ts"], timeout=10)
+    assert time.monotonic() - started < 10  # no minute-long wait for the look-up, for anyone
+    _wait_until(lambda: any(m.get("blocks") for m in _bot_messages(standin, h.CHANNEL, first["ts"])), timeout=10)
+    http_bot.settle()
+    placeholders = [c for c in standin.calls("chat.postMessage") if c["thread_ts"] == first["ts"] and not c.get("blocks")]
+    assert len(placeholders) == 1  # could not tell: not posted again
+    assert len(standin.calls("conversations.replies")) == 1  # no look-up while Slack asked to wait
+
+
+def test_placeholder_that_landed_unseen_is_removed_once_lookups_are_allowed(http_bot):
+    standin = http_bot.standin
+    standin.fail_next("chat.postMessage", status=500, apply=True)
+    standin.fail_next("conversations.replies", status=429, headers={"Retry-After": "2"})
+    event = h.mention("how do draft trees speed up decoding?")
+    http_bot.send_event(event)
+    # the answer arrives at once; the stray placeholder is found and removed after Retry-After
+    _wait_until(lambda: [bool(m.get("blocks")) for m in _bot_messages(standin, h.CHANNEL, event["ts"])] == [True])
+    http_bot.settle()
+    [answer] = _bot_messages(standin, h.CHANNEL, event["ts"])
+    assert answer["blocks"]

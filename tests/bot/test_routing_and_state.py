@@ -46,6 +46,22 @@ def test_follow_up_only_in_threads_the_bot_answered():
     assert route(msg()) is None
 
 
+@pytest.mark.parametrize("text", [
+    "<@W333> could you double-check the second paper?",  # Enterprise Grid user id
+    "thanks <@U0OTHER>, that helps",
+    "<@U0OTHER|alice> what do you think?",
+    "<!subteam^S0REVIEW> anyone read this?",
+    "<!here> is this the paper from yesterday?",
+])
+def test_thread_reply_addressed_to_someone_else_is_not_for_the_bot(text):
+    answered = {("C1", "0.5")}
+    assert route(msg(text, thread_ts="0.5"), answered=answered) is None
+    # the same words with the bot mentioned too are a question for it
+    r = route(msg(f"<@{BOT}> {text}", thread_ts="0.5"), answered=answered)
+    assert r.reply_thread_ts == "0.5" and BOT not in r.question
+    assert route(msg("what about the second paper?", thread_ts="0.5"), answered=answered).reply_thread_ts == "0.5"
+
+
 @pytest.mark.parametrize("event", [
     msg(user=BOT),
     msg(bot_id="B1"),

@@ -69,3 +69,27 @@ def test_socket_mode_hello_envelope_and_ack(slack_standin):
         assert slack_standin.calls("apps.connections.open")[0].headers["authorization"] == "Bearer xapp-test"
     finally:
         client.close()
+
+
+def test_thread_reads_page_like_slack_for_non_marketplace_apps(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    root = slack_standin.add_message("C1", "root")
+    replies = [slack_standin.add_message("C1", f"reply {i}", thread_ts=root["ts"]) for i in range(20)]
+    first = client.conversations_replies(channel="C1", ts=root["ts"], limit=200)
+    assert len(first["messages"]) == 15 and first["messages"][0]["text"] == "root" and first["has_more"]
+    second = client.conversations_replies(channel="C1", ts=root["ts"], cursor=first["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in second["messages"]] == [f"reply {i}" for i in range(14, 20)] and not second["has_more"]
+    after = client.conversations_replies(channel="C1", ts=root["ts"], oldest=replies[17]["ts"])
+    assert [m["text"] for m in after["messages"]] == ["root", "reply 18", "reply 19"]
+    history = client.conversations_history(channel="C1", oldest=root["ts"], inclusive=True)
+    assert [m["text"] for m in history["messages"]] == ["root"]
+
+
+def test_limit_rate_answers_429_with_retry_after(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    slack_standin.limit_rate("conversations.replies", calls=1, per_s=60)
+    root = slack_standin.add_message("C1", "root")
+    assert client.conversations_replies(channel="C1", ts=root["ts"])["ok"]
+    with pytest.raises(SlackApiError) as err:
+        client.conversations_replies(channel="C1", ts=root["ts"])
+    assert err.value.response.status_code == 429 and 55 <= int(err.value.response.headers["Retry-After"]) <= 60

@@ -44,3 +44,17 @@ def test_dm_and_slash_command_over_the_socket(socket_bot):
     socket_bot.standin.wait_ack(envelope_id, timeout=3)
     [reply] = socket_bot.standin.wait_for("response_url", where=lambda c: c["response_url"].endswith(response_url.rsplit("/", 1)[1]))
     assert reply["response_type"] == "in_channel" and reply["blocks"]
+
+
+def test_slash_command_question_is_unescaped_over_the_socket(socket_bot, paperbot):
+    asked, ask = [], paperbot.ask
+
+    def spy(question, history=None, on_token=None):
+        asked.append(question)
+        return ask(question, history=history, on_token=on_token)
+
+    paperbot.ask = spy
+    envelope_id, response_url = socket_bot.command("ask does &lt;think&gt; &amp; verify help <@U0ALICE>?")
+    socket_bot.standin.wait_ack(envelope_id, timeout=3)
+    socket_bot.standin.wait_for("response_url", where=lambda c: c["response_url"].endswith(response_url.rsplit("/", 1)[1]))
+    assert asked == ["does <think> & verify help @U0ALICE?"]
