@@ -169,3 +169,73 @@ def test_cli_reset_learning_forgets_the_thumbs_up(settings, capsys):
     finally:
         feedback.close()
         state.close()
+
+
+# ---------------------------------------------------------------------------- who writes one-liners
+
+
+def test_digest_model_names_the_writer_and_shares_a_loaded_model(settings):
+    from rag.digest import writer_model, writer_settings
+    from rag.llm import LocalModel
+
+    assert writer_settings(settings) == settings.llm  # 'llm' by default: the chat model
+    chat, judge = FakeModel(), FakeModel()
+    assert writer_model(Paperbot(settings, model=chat, judge_model=judge)) is chat
+
+    settings.digest.model = "qwen2.5-coder-1.5b"
+    written = writer_settings(settings)
+    assert (written.backend, written.model, written.model_path) == ("local", "qwen2.5-coder-1.5b", None)
+    settings.judge.model = "qwen2.5-coder-1.5b"  # the judge is that model: no second copy
+    assert writer_model(Paperbot(settings, model=chat, judge_model=judge)) is judge
+
+    settings.judge.model = "none"  # a model of its own, built (not loaded) once per bot
+    bot = Paperbot(settings, model=chat)
+    own = writer_model(bot)
+    assert isinstance(own, LocalModel) and writer_model(bot) is own
+
+
+def test_settings_reject_an_unknown_writer():
+    from pydantic import ValidationError
+
+    from rag.settings import load_settings
+
+    with pytest.raises(ValidationError):
+        load_settings(digest={"model": "gpt-5"})
+
+
+def test_one_liners_come_from_the_chosen_writer_and_paper_lists_find_them(settings, corpus):
+    from rag.digest import cached_oneliners
+
+    settings.digest.model = "qwen2.5-coder-1.5b"
+    settings.judge.model = "qwen2.5-coder-1.5b"
+    chat, judge = FakeModel(), FakeModel(default="Proposes a simple method for this problem.")
+    bot = Paperbot(settings, model=chat, judge_model=judge)
+    _ingest(bot, corpus[:3], seen=datetime.now(timezone.utc))
+    digest = build_digest(bot)
+    assert chat.history == [] and digest.stats.generated == 3  # labels too, if any, came from the writer
+    assert digest.stats.writer == "local:qwen2.5-coder-1.5b"
+    state = DigestStore(settings.home)
+    try:  # paper lists look one-liners up by the chat model's settings and still find them
+        found = cached_oneliners(state, settings.llm, corpus[:3])
+    finally:
+        state.close()
+    assert found == {p.paper_id: "Proposes a simple method for this problem." for p in corpus[:3]}
+
+
+@pytest.mark.real_model
+def test_one_liners_through_the_real_stronger_model(settings, corpus, judge_model_file):
+    """digest.model = the 1.5B: its one-liners for three corpus papers pass the checks."""
+    from rag.digest_text import unsupported_terms
+
+    settings.digest.model = "qwen2.5-coder-1.5b"
+    bot = Paperbot(settings, model=FakeModel())  # the chat model is never asked
+    papers = corpus[:3]
+    _ingest(bot, papers, seen=datetime.now(timezone.utc))
+    digest = build_digest(bot, model_budget=3)
+    bot.digest_writer.close()
+    assert bot.model.history == [] and digest.stats.generated == 3
+    by_id = {p.paper_id: p for p in papers}
+    for item in digest.papers:
+        paper = by_id[item.paper_id]
+        assert unsupported_terms(item.tldr, f"{paper.title}\n{paper.abstract}") == []
+    assert digest.stats.model_lines >= 2, [p.tldr for p in digest.papers]
