@@ -1,12 +1,14 @@
 """The daily digest: the papers new since the last posted digest, one line each, grouped
-into at most `digest.max_themes` themes, the papers matching `digest.interests` first
-("For you"), with a short highlights paragraph. Used by `paperbot digest`, the scheduler
-and `/papers digest`; none of them holds digest logic of its own.
+into at most `digest.max_themes` themes, the papers that fit the team first ("For you":
+they match `digest.interests`, or resemble a paper cited by an answer someone gave 👍),
+with a short highlights paragraph. Used by `paperbot digest`, the scheduler and
+`/papers digest`; none of them holds digest logic of its own.
 
 Pipeline: window -> papers (SQLite) -> vectors (Chroma) -> themes (rag.themes: groups and
 keyword labels) -> theme labels (model, cached, checked; else the keyword label) ->
-ranking (interests vs. paper vectors) -> one-liners (model, cached, checked) ->
-highlights (a template over the ranking and the checked one-liners; no abstract text).
+ranking (interests and liked papers vs. paper vectors) -> one-liners (model, cached,
+checked) -> highlights (a template over the ranking and the checked one-liners; no
+abstract text). `digest.model` chooses the model that writes labels and one-liners.
 
 One-liners cost the model one to three seconds each on 2 cores, so a run generates at
 most `model_budget` of them (default `MODEL_ONELINERS_PER_RUN`) and, when given, stops
@@ -442,8 +444,9 @@ def interest_reason(interest: str, interests: list[str]) -> str:
 #: cited by a 👍 answer (both the mean of their chunk vectors, all-MiniLM-L6-v2) is at
 #: least this. On the bundled corpus (687 papers) the median pair scores 0.24 and the 99.5th
 #: percentile 0.59; at 0.6, 67-90% of the neighbours of a paper on reinforcement learning,
-#: quantization or diffusion share that word in their titles, about one neighbour per liked
-#: paper on a 50-paper day. The one parameter of learning from feedback.
+#: quantization or diffusion share that word in their titles, and a liked paper has 3-9
+#: such neighbours among the 687 (none or one on a 50-paper day). See docs/digest.md.
+#: The one parameter of learning from feedback.
 LIKED_THRESHOLD = 0.6
 
 
