@@ -28,6 +28,7 @@ highlights) and the total. Set PAPERBOT_DIGEST__INTERESTS='["topic", ...]' to in
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import subprocess
@@ -52,6 +53,18 @@ from rag.themes import OTHER_LABEL  # noqa: E402
 #: post (bot.scheduler.FETCH_LEAD) and writes them while no question waits; a sixth of that
 #: hour leaves the model free for the team's questions.
 IDLE_BUDGET_S = 600
+
+
+class Rejections(logging.Handler):
+    """Collects the one-liners the faithfulness check rejected (rag.digest logs each)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        if record.getMessage().startswith("one-liner for"):
+            self.messages.append(record.getMessage())
 
 
 class CountingModel(Model):
@@ -117,7 +130,13 @@ def main() -> int:
         shutil.copytree(home, home.with_name(home.name + "-terminal"))
         terminal_settings = load_settings(**(overrides | {"home": home.with_name(home.name + "-terminal")}))
         load_before = os.getloadavg()[0]
-        rows = [_run(settings, "cold", budget=len(papers)), _run(settings, "warm", budget=len(papers))]
+        rejections = Rejections()
+        digest_log = logging.getLogger("paperbot.digest")
+        digest_log.addHandler(rejections)
+        digest_log.setLevel(logging.INFO)
+        rows = [_run(settings, "cold", budget=len(papers))]
+        digest_log.removeHandler(rejections)
+        rows.append(_run(settings, "warm", budget=len(papers)))
         env = {**os.environ, "PAPERBOT_HOME": str(home), "PAPERBOT_JUDGE__MODEL": "none", "PAPERBOT_DIGEST__MODEL": args.model}
         env |= {"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {}
         t = time.perf_counter()
@@ -140,6 +159,8 @@ def main() -> int:
             f"{written:.0f} s for {stats.generated} ({per_paper:.1f} s each), "
             f"{'within' if written <= IDLE_BUDGET_S else 'OVER'} the idle-time budget of {IDLE_BUDGET_S} s"
         )
+        for message in rejections.messages:
+            print(f"  {message}")
         counted = rows[0][3]
         if counted.calls:
             expected = counted.prompt_tokens / 225 + counted.output_tokens / 47

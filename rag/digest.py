@@ -219,9 +219,16 @@ def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, b
     # Only an unfinished-looking reply needs the (tokenizer-loading) length check.
     unfinished = not reply.rstrip().endswith((".", "!", "?", ")"))
     line = clean_model_line(reply, cut_off=unfinished and model.count_tokens(reply) >= ONELINER_MAX_TOKENS)
-    if line and not echoes_title(line, paper.title) and not unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
+    if line is None:
+        why = "not one finished sentence of 4-40 words"
+    elif echoes_title(line, paper.title):
+        why = "restates the title"
+    elif unsupported := unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
+        why = f"not in the abstract: {', '.join(unsupported)}"
+    else:
         return line, True
-    log.info("one-liner for %s rejected (%r); using an abstract sentence", paper.paper_id, reply[:200])
+    # Why is logged so benchmarks/digest.py can show whether the check or the model is at fault.
+    log.info("one-liner for %s rejected (%s): %r; using an abstract sentence", paper.paper_id, why, reply[:200])
     return extractive_oneliner(paper.abstract), False
 
 
