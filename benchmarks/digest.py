@@ -3,6 +3,7 @@
     python benchmarks/digest.py                  # 50 papers from the bundled corpus, real default model
     python benchmarks/digest.py --papers 20      # fewer papers
     python benchmarks/digest.py --offset 100     # a different slice of the corpus
+    python benchmarks/digest.py --model qwen2.5-coder-1.5b   # digest.model: who writes labels and one-liners
 
 A fresh temporary home gets N papers ingested (not timed). Then, each in a new
 `Paperbot` as a new process would have it:
@@ -18,13 +19,16 @@ A fresh temporary home gets N papers ingested (not timed). Then, each in a new
   terminal view's time budget (rag.digest.INTERACTIVE_SECONDS): what `paperbot digest`
   shows a user who waits for it.
 
-Prints a table with the parts (themes, labels, ranking, one-liners, highlights) and the
-total. Set PAPERBOT_DIGEST__INTERESTS='["topic", ...]' to include the "For you" ranking.
+Prints how many papers got a model one-liner that passed the faithfulness check (the goal:
+90% or more), the one-liner time per paper and whether the day fits the idle-time budget
+(IDLE_BUDGET_S), then a table with the parts (themes, labels, ranking, one-liners,
+highlights) and the total. Set PAPERBOT_DIGEST__INTERESTS='["topic", ...]' to include the "For you" ranking.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import subprocess
@@ -36,13 +40,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.digest import INTERACTIVE_SECONDS, build_digest  # noqa: E402
+from rag.digest import INTERACTIVE_SECONDS, build_digest, writer_model, writer_settings  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
 from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402
 from rag.themes import OTHER_LABEL  # noqa: E402
+
+
+#: Model time a normal day's one-liners may take: the scheduler fetches an hour before the
+#: post (bot.scheduler.FETCH_LEAD) and writes them while no question waits; a sixth of that
+#: hour leaves the model free for the team's questions.
+IDLE_BUDGET_S = 600
+
+
+class Rejections(logging.Handler):
+    """Collects the one-liners the faithfulness check rejected (rag.digest logs each)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        if record.getMessage().startswith("one-liner for"):
+            self.messages.append(record.getMessage())
 
 
 class CountingModel(Model):
@@ -72,8 +94,11 @@ class CountingModel(Model):
 
 def _run(settings, label: str, budget: int, seconds: float | None = None) -> tuple[str, dict, object, CountingModel | None]:
     bot = Paperbot(settings)
-    counting = CountingModel(bot.model)
-    bot.model = counting  # building the wrapper object loads nothing
+    counting = CountingModel(writer_model(bot))  # building the wrapper object loads nothing
+    if writer_settings(settings) == settings.llm:
+        bot.model = counting
+    else:  # digest.model names its own model (the judge is off here): where writer_model keeps it
+        bot.digest_writer = counting
     started = time.perf_counter()
     digest = build_digest(bot, model_budget=budget, time_budget_s=seconds)
     total = time.perf_counter() - started
@@ -86,11 +111,14 @@ def main() -> int:
     parser.add_argument("--papers", type=int, default=50)
     parser.add_argument("--offset", type=int, default=0, help="first corpus paper to use")
     parser.add_argument("--model-dir", default=None, help="model cache to reuse (default: the per-user one)")
+    parser.add_argument("--model", default="llm", help="digest.model: 'llm' (the chat model), qwen2.5-coder-0.5b or qwen2.5-coder-1.5b")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="paperbot-bench-digest-"))
     try:
-        overrides = {"home": home} | ({"model_dir": args.model_dir} if args.model_dir else {})
+        # No judge: the digest does not use it, and the writer is then always the one wrapped.
+        overrides = {"home": home, "judge": {"model": "none"}, "digest": {"model": args.model}}
+        overrides |= {"model_dir": args.model_dir} if args.model_dir else {}
         settings = load_settings(**overrides)
         papers = read_sources([str(bundled_corpus_dir())]).papers[args.offset : args.offset + args.papers]
         bot = Paperbot(settings)
@@ -102,8 +130,15 @@ def main() -> int:
         shutil.copytree(home, home.with_name(home.name + "-terminal"))
         terminal_settings = load_settings(**(overrides | {"home": home.with_name(home.name + "-terminal")}))
         load_before = os.getloadavg()[0]
-        rows = [_run(settings, "cold", budget=len(papers)), _run(settings, "warm", budget=len(papers))]
-        env = {**os.environ, "PAPERBOT_HOME": str(home)} | ({"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {})
+        rejections = Rejections()
+        digest_log = logging.getLogger("paperbot.digest")
+        digest_log.addHandler(rejections)
+        digest_log.setLevel(logging.INFO)
+        rows = [_run(settings, "cold", budget=len(papers))]
+        digest_log.removeHandler(rejections)
+        rows.append(_run(settings, "warm", budget=len(papers)))
+        env = {**os.environ, "PAPERBOT_HOME": str(home), "PAPERBOT_JUDGE__MODEL": "none", "PAPERBOT_DIGEST__MODEL": args.model}
+        env |= {"PAPERBOT_MODEL_DIR": args.model_dir} if args.model_dir else {}
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "bot.cli", "digest", "--json"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         rows.append(("warm CLI", {"wall": time.perf_counter() - t}, None, None))
@@ -116,13 +151,23 @@ def main() -> int:
         print(f"{len(papers)} new papers, {len(cold_digest.themes)} themes ({stats.model_labels} of {len(named)} named by the model: "
               f"{', '.join(t.label for t in named)}); {len(cold_digest.for_you)} for you; cold: {stats.model_lines} model one-liners, "
               f"{stats.unfaithful} rejected by the faithfulness check\n")
+        written = stats.seconds.get("oneliners", 0.0)
+        per_paper = written / stats.generated if stats.generated else 0.0
+        print(
+            f"one-liners by {stats.writer}: {stats.model_lines} of {len(papers)} papers ({stats.model_lines / len(papers):.0%}) got a "
+            f"model line that passed the faithfulness check (goal: 90%); {stats.unfaithful} rejected, {stats.pending} not written; "
+            f"{written:.0f} s for {stats.generated} ({per_paper:.1f} s each), "
+            f"{'within' if written <= IDLE_BUDGET_S else 'OVER'} the idle-time budget of {IDLE_BUDGET_S} s"
+        )
+        for message in rejections.messages:
+            print(f"  {message}")
         counted = rows[0][3]
         if counted.calls:
             expected = counted.prompt_tokens / 225 + counted.output_tokens / 47
             print(
                 f"cold model work: {counted.calls} calls, {counted.prompt_tokens} prompt tokens read, "
                 f"{counted.output_tokens} tokens written, {counted.seconds:.1f} s in calls; at the speeds measured "
-                f"on an idle machine (DESIGN.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
+                f"for the 0.5B on an idle machine (DESIGN.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
             )
         print(f"warm model calls: {rows[1][3].calls}")
         terminal = rows[3][2].stats

@@ -7,6 +7,8 @@
   sends exactly what the first attempt meant to send.
 - `digest_messages`: every message already sent for a post, with its Slack ts, written
   right after Slack accepts it. Resuming skips these.
+- `digest_meta`: small named values; `learning_since` is when `paperbot digest
+  --reset-learning` last ran (feedback before it is not learned from).
 
 Several processes (the bot, a cron `paperbot digest --post`) may share a home. Claiming
 a post happens in one `BEGIN IMMEDIATE` transaction, and a claim is a lease: the owner
@@ -52,6 +54,10 @@ CREATE TABLE IF NOT EXISTS digest_messages (
     ts      TEXT NOT NULL,
     sent    TEXT NOT NULL,
     PRIMARY KEY (post_id, idx)
+);
+CREATE TABLE IF NOT EXISTS digest_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 """
 
@@ -129,6 +135,22 @@ class DigestStore:
 
     def text_kinds(self, keys: list[str]) -> dict[str, str]:
         return self._by_key(keys, "kind")
+
+    # ---- learning from feedback -------------------------------------------------------
+    def learning_since(self) -> datetime | None:
+        """When learning was last reset: 👍 recorded before it are ignored. None: never reset."""
+        row = self._db.execute("SELECT value FROM digest_meta WHERE key = 'learning_since'").fetchone()
+        return datetime.fromisoformat(row["value"]) if row else None
+
+    def reset_learning(self, at: datetime | None = None) -> datetime:
+        """Forget the feedback recorded so far (it stays in the feedback table for stats and
+        evaluation; the digest just stops learning from it). Returns the reset time."""
+        at = at or _now()
+        self._db.execute(
+            "INSERT INTO digest_meta VALUES ('learning_since', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (at.isoformat(),),
+        )
+        return at
 
     # ---- posts ------------------------------------------------------------------------
     def last_posted_until(self) -> datetime | None:

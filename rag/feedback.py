@@ -12,6 +12,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rag.models import Answer, utcnow
@@ -52,6 +53,13 @@ class FeedbackRecord:
     sources: list[dict]
     channel: str | None
     created_at: str
+
+
+@dataclass
+class LikedPaper:
+    paper_id: str
+    title: str
+    liked_at: str  # ISO time of the newest 👍 on an answer citing it
 
 
 class FeedbackStore:
@@ -99,6 +107,19 @@ class FeedbackStore:
             rows = self._db.execute("SELECT * FROM feedback ORDER BY created_at").fetchall()
         return [FeedbackRecord(r["answer_key"], r["user"], r["value"], r["question"], r["answer"], json.loads(r["sources"]),
                                r["channel"], r["created_at"]) for r in rows]
+
+    def liked_papers(self, since: datetime | None = None) -> list[LikedPaper]:
+        """The papers cited by answers someone gave 👍 (after `since`, when given), most
+        recently liked first, each once. A 👎 is not held against a paper: it mostly says
+        the answer was poor, not that the team dislikes the paper."""
+        liked: dict[str, LikedPaper] = {}
+        for record in reversed(self.all()):
+            if record.value != "up" or (since is not None and datetime.fromisoformat(record.created_at) <= since):
+                continue
+            for source in record.sources:
+                if source.get("paper_id") and source["paper_id"] not in liked:
+                    liked[source["paper_id"]] = LikedPaper(source["paper_id"], source.get("title") or "", record.created_at)
+        return list(liked.values())
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -91,6 +91,7 @@ class DigestSettings(Section):
     timezone: str = Field("UTC", description="IANA timezone for digest.time.")
     post_when_empty: bool = Field(False, description="Post a short 'nothing new' message on a day without new papers.")
     interests: list[str] = Field(default_factory=list, description="The team's interests: free-text topics ('diffusion models', 'theorem proving') and author names. Papers that match one best (by embedding similarity, or an exact author name) are shown first, in 'For you', with the interest they match.")
+    model: Literal["llm", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = Field("llm", description="The model that writes theme labels and one-liners: 'llm' uses the chat model (llm.*); a packaged model's name uses that one (the judge's, when it is the same model, so it is loaded once). The 1.5B writes more lines that pass the faithfulness check but takes longer: see docs/digest.md.")
     max_themes: int = Field(8, ge=1, le=20, description="Most themes one digest shows (besides 'Other papers'): the largest groups of papers that a checked label names; the papers of smaller or weaker groups are listed under 'Other papers'.")
     hf_url: str = Field("https://huggingface.co/api/daily_papers", description="Hugging Face daily_papers API URL used by fetch.")
     arxiv_url: str = Field("http://export.arxiv.org/api/query", description="arXiv API URL used by fetch.")

@@ -1,7 +1,8 @@
 """`paperbot digest [--since ISO] [--post] [--force] [--json]`: the papers new since the
 last posted digest, with themes and one-liners. Prints to the terminal; `--post` posts to
 digest.channel (SLACK_BOT_TOKEN, PAPERBOT_SLACK__API_BASE_URL, PAPERBOT_DIGEST__CHANNEL),
-at most once a day."""
+at most once a day. `paperbot digest --reset-learning` makes the ranking forget the 👍
+recorded so far."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from bot.console import console, errors, print_json, progress_bar
-from rag.digest import INTERACTIVE_SECONDS, MODEL_ONELINERS_PER_RUN, Digest, build_digest
+from rag.digest import INTERACTIVE_SECONDS, MODEL_ONELINERS_PER_RUN, Digest, build_digest, reset_learning
 from rag.service import Paperbot
 
 
@@ -28,6 +29,10 @@ def register(subparsers, common) -> None:
     parser.add_argument(
         "--model-seconds", type=float, default=None, metavar="S",
         help=f"stop generating one-liners after S seconds (default {INTERACTIVE_SECONDS} in the terminal, no limit with --post)",
+    )
+    parser.add_argument(
+        "--reset-learning", action="store_true",
+        help="forget the 👍 recorded so far: 'For you' stops showing papers similar to them (the votes stay for stats)",
     )
     parser.set_defaults(func=run)
 
@@ -89,9 +94,21 @@ def _print_stats(digest: Digest) -> None:
         )
     if stats.model_error:
         errors.print(f"[yellow]warning[/yellow] no model one-liners: {stats.model_error}", highlight=False)
+    if stats.liked_papers:
+        errors.print(
+            f"'For you' learns from 👍 on answers citing {stats.liked_papers} paper{'s' if stats.liked_papers != 1 else ''}; "
+            "`paperbot digest --reset-learning` forgets them.", highlight=False,
+        )
 
 
 def run(args, settings) -> int:
+    if args.reset_learning:
+        _, forgotten = reset_learning(settings.home)
+        errors.print(
+            f"paperbot: learning reset; the digest no longer ranks by the {forgotten} liked paper{'s' if forgotten != 1 else ''} "
+            "recorded so far (new 👍 count from now on).", highlight=False,
+        )
+        return 0
     bot = Paperbot(settings)
     tz = ZoneInfo(settings.digest.timezone)
     since = parse_since(args.since, settings.digest.timezone)
