@@ -182,20 +182,20 @@ def writer_settings(settings: Settings) -> LLMSettings:
 
 
 def writer_model(bot):
-    """The model that writes labels and one-liners, loaded once per process: the chat
-    model or the judge when digest.model names the same model (no second copy in memory),
-    else a model of its own, kept on the bot because the scheduler asks for it every idle
-    tick."""
+    """The model that writes labels and one-liners (`Paperbot.digest_writer`, loaded once per process)."""
+    return bot.digest_writer
+
+
+def choose_writer(bot):
+    """The chat model, or the judge when digest.model names the same model (no second copy
+    in memory), else a model of its own."""
     llm = writer_settings(bot.settings)
     if llm == bot.settings.llm:
         return bot.model
     judge = bot.settings.judge
     if judge.model == llm.model and judge.model_path is None and bot.judge_model is not None:
         return bot.judge_model
-    model = getattr(bot, "digest_writer", None)
-    if model is None:
-        model = bot.digest_writer = build_model(llm, bot.settings.model_cache)
-    return model
+    return build_model(llm, bot.settings.model_cache)
 
 
 def _key(*parts: str) -> str:

@@ -48,6 +48,13 @@ class Paperbot:
 
         return build_judge_model(self.settings.judge, self.settings.model_cache)
 
+    @cached_property
+    def digest_writer(self):
+        """The model that writes digest labels and one-liners (setting digest.model)."""
+        from rag.digest import choose_writer
+
+        return choose_writer(self)
+
     def ingest(self, locations: list[str], progress: Progress | None = None) -> IngestReport:
         return ingest(locations, self.store, self.embedder, self.settings, progress)
 
