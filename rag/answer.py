@@ -571,10 +571,7 @@ class Answerer:
         best = max(verdicts, key=lambda v: v.logodds)
         if best.paper_id != hits[0].paper_id:
             retrieval = self._rerank(retrieval, best)
-        # Retrieval evidence nudges the judge's odds (rag/judge.py); not for a follow-up,
-        # whose evidence belongs to the thread's combined question.
-        nudge = 0.0 if followup else self.calibration.logodds(retrieval.evidence)
-        return answers(best.logodds, nudge), retrieval, _ms(started)
+        return answers(best.logodds), retrieval, _ms(started)
 
     def _decide_without_judge(self, retrieval: Retrieval) -> bool:
         """The calibrated retrieval score decides; a thread's paper answers a follow-up only
