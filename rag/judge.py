@@ -7,8 +7,10 @@ the top candidates' titles and best sentences and says yes or no. We read the lo
 first token, log P(yes) - log P(no), rather than its text: a number can be thresholded,
 and the candidates can be ranked by it.
 
-The question comes before the paper in the prompt, so judging a second candidate reuses the
-model's cache for the instructions and the question and reads only the new paper.
+The paper comes first and the question last, right before the verdict: on 168 tuning
+questions that ordering separated answerable questions from near-misses better (AUC 0.94
+against 0.88 with the question first; docs/calibration.md, "The judge"), at the price of
+reading the question again for a second candidate (~0.3 s).
 """
 
 from __future__ import annotations

@@ -159,12 +159,12 @@ def test_the_judge_decides_and_reranks(bot):
     assert answer.found and answer.citations[0].paper_id == hits[1].paper_id
     assert "judge" in answer.timings_ms
     # A lean to no on both, however well retrieval matched: refused; the judge's prompt
-    # holds the question before the paper.
+    # holds the paper, then the question.
     bot.judge_model.enqueue_logodds(-0.3, -0.2)
     refused = bot.ask(question)
     assert (refused.found, refused.answer, refused.citations) == (False, NOT_FOUND_ANSWER, [])
     prompt = bot.judge_model.history[-1][0][-1]["content"]
-    assert prompt.index(question) < prompt.index("Paper:")
+    assert prompt.index("Paper:") < prompt.index(question)
 
 
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):

@@ -33,4 +33,5 @@ def test_the_judge_says_yes_to_the_answering_excerpt_and_no_to_another(corpus_bo
     wrong = next(h for h in retrieval.hits if h is not right)
     verdicts = judge(corpus_bot.judge_model, PLAIN_WORDS, [answerer._judge_excerpt(PLAIN_WORDS, retrieval, h) for h in (right, wrong)])
     assert verdicts[0].logodds > 0 and verdicts[0].logodds > verdicts[1].logodds
-    assert judge_messages(PLAIN_WORDS, retrieval.papers[right.paper_id], "x")[-1]["content"].startswith("Question: If I only shuffle")
+    prompt = judge_messages(PLAIN_WORDS, retrieval.papers[right.paper_id], "x")[-1]["content"]
+    assert prompt.startswith("Paper: Premise Order Matters") and "Question: If I only shuffle" in prompt  # the question last
