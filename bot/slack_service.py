@@ -21,6 +21,7 @@ from bot.slack_delivery import Delivery, MaybePosted
 from bot.slack_render import SlackMessage
 from bot.slack_routing import Route, route_message
 from bot.slack_state import SlackState, ThreadContextStore
+from bot.slack_stream import AnswerStream
 from rag.feedback import FeedbackStore
 from rag.llm import ModelTimeout
 from rag.models import Turn
@@ -68,6 +69,8 @@ class SlackServices:
         # the assistant panel's calls: no retries (see _panel_call)
         self.panel = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=[])
         self.thread_contexts = ThreadContextStore(self.state)
+        self.settings_stream = True  # stream answers in the assistant panel (chat.startStream)
+        self.stream_interval_s = 0.8  # at most one stream call this often
         self.queue = AnswerQueue(settings.slack.queue_size)
         self._digest = digest
 
@@ -217,11 +220,18 @@ class SlackServices:
             self._post_text(route, render.busy(full.waiting), key=f"busy:{route.channel}:{route.ts}")
 
     def _answer_in_panel(self, route: Route) -> None:
+        """Stream the answer as the model writes it, then put the checked answer with its
+        sources, evidence and 👍/👎 in its place. Where streaming is refused or fails, the
+        answer is posted whole. Either way one answer, and no status left spinning."""
         key = f"answer:{route.channel}:{route.ts}"
+        stream = AnswerStream(self.panel, route.channel, route.reply_thread_ts, interval_s=self.stream_interval_s) \
+            if self.settings_stream else None
         writing = threading.Event()
 
-        def on_token(_piece: str) -> None:
-            if not writing.is_set():  # once, off the model's thread
+        def on_token(piece: str) -> None:
+            if stream is not None:
+                stream.feed(piece)
+            if not writing.is_set() and (stream is None or stream.refused):  # a stream shows the writing itself
                 writing.set()
                 threading.Thread(target=self._set_status, args=(route, render.STATUS_WRITING), daemon=True).start()
 
@@ -229,20 +239,40 @@ class SlackServices:
             try:
                 answer = self.paperbot.ask(route.question, history=self._history(route) or None, on_token=on_token)
             except Exception as exc:
-                self._post_text(route, self._failure_text(exc, route.question), key=key + ":error")
+                self._quietly(lambda: self.delivery.reply(route.channel, [SlackMessage(self._failure_text(exc, route.question))],
+                                                          key=key + ":error", thread_ts=route.reply_thread_ts,
+                                                          placeholder_ts=self._finish_stream(stream, route), after=route.ts))
                 return
             feedback_key = self.feedback.remember_answer(answer)
+            stream_ts = self._finish_stream(stream, route)
             try:
                 self.delivery.reply(route.channel, render.render_answer(answer, feedback_key), key=key,
-                                    thread_ts=route.reply_thread_ts, after=route.ts)
+                                    thread_ts=route.reply_thread_ts, placeholder_ts=stream_ts, after=route.ts)
             except Exception:
                 log.exception("could not deliver an answer in %s", route.channel)
-                self._post_text(route, render.error(), key=key + ":error")
+                self._quietly(lambda: self.delivery.reply(route.channel, [SlackMessage(render.error())], key=key + ":error",
+                                                          thread_ts=route.reply_thread_ts, placeholder_ts=stream_ts, after=route.ts))
                 return
             self.state.add_turn(route.channel, route.conversation, answer.question, answer.answer,
                                 [c.paper_id for c in answer.citations])
         finally:
             self._set_status(route, "")  # Slack clears it when we reply; this covers a reply that failed
+
+    def _finish_stream(self, stream: AnswerStream | None, route: Route) -> str | None:
+        """The streamed message to replace with the answer, or None to post it anew. A start
+        that may have landed unseen is looked for once (never waiting on a 429)."""
+        if stream is None:
+            return None
+        ts = stream.finish()
+        if ts is None and stream.started_maybe:
+            try:
+                ts = self.delivery.find_message(route.channel, route.reply_thread_ts, route.ts,
+                                                match=lambda m: bool(m.get("bot_id")) and float(m["ts"]) > float(route.ts))
+            except MaybePosted:
+                log.warning("cannot tell whether a stream started in %s; posting the answer", route.channel)
+            if ts:
+                self._quietly(lambda: self.panel.chat_stopStream(channel=route.channel, ts=ts))
+        return ts
 
     def _digest_in_panel(self, route: Route) -> None:
         try:

@@ -482,6 +482,8 @@ class SlackStandin:
                 key = (body.get("channel", ""), str(body.get("ts", "")))
                 if key not in self._messages:
                     return {"ok": False, "error": "message_not_found"}
+                if self._messages[key].get("streaming"):
+                    return {"ok": False, "error": "cant_update_message"}  # stop the stream first
                 self._messages[key].update(text=body.get("text", ""), blocks=body.get("blocks", []))
                 return {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text", "")}
             if method == "chat.delete":

@@ -74,9 +74,14 @@ def test_question_in_the_panel_gets_a_status_a_title_and_an_answer_in_the_thread
     assert answer["blocks"][0]["text"]["text"] == render.escape(DEFAULT_REPLY)
     assert any("Speculative Decoding with Draft Trees" in b["text"]["text"] for b in answer["blocks"] if b["type"] == "section")
     assert [e["action_id"] for e in answer["blocks"][-1]["elements"]] == ["feedback_up", "feedback_down"]
-    statuses = _statuses(bot, thread_ts)
-    assert statuses[0] == render.STATUS_SEARCHING and render.STATUS_WRITING in statuses
+    assert _statuses(bot, thread_ts)[0] == render.STATUS_SEARCHING
     assert bot.standin.assistant_threads[(h.DM, thread_ts)]["status"] == ""  # nothing left spinning
+    # streamed into the thread, then the checked answer with its sources put in its place
+    [start] = bot.standin.calls("chat.startStream")
+    assert start["channel"] == h.DM and start["thread_ts"] == thread_ts and DEFAULT_REPLY.startswith(start["markdown_text"].strip())
+    assert [c["ts"] for c in bot.standin.calls("chat.stopStream")] == [answer["ts"]]
+    assert bot.standin.calls("chat.update")[-1]["ts"] == answer["ts"]
+    assert bot.standin.calls("chat.postMessage", ) == bot.standin.calls("chat.postMessage")[:1]  # only the greeting was posted
     # the panel shows its status, not a placeholder message
     assert not any(m["text"].startswith("Looking through") for m in bot.standin.messages(h.DM))
     [title] = bot.standin.calls("assistant.threads.setTitle")
@@ -191,3 +196,97 @@ def test_retried_panel_question_is_answered_once(http_bot):
     _wait_answers(http_bot, thread_ts, 1)
     http_bot.settle()
     assert len(_answers(http_bot, thread_ts)) == 1
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+def _ask_in_panel(bot, question: str = "how do draft trees speed up decoding?") -> tuple[str, list[dict]]:
+    thread_ts = _start(bot)
+    _send(bot, h.assistant_message(question, thread_ts))
+    answers = _wait_answers(bot, thread_ts, 1)
+    bot.settle()
+    return thread_ts, _answers(bot, thread_ts)
+
+
+def _slow_words(bot, words: int = 40, delay_s: float = 0.01) -> str:
+    """Make the fake model write a longer answer a word at a time, as a real one does."""
+    model = bot.services.paperbot.model
+    model.default = " ".join((DEFAULT_REPLY.split() * 10)[:words])
+    execute = model.execute
+
+    def slowly(*args, **kw):
+        for piece in execute(*args, **kw):
+            time.sleep(delay_s)
+            yield piece
+
+    model.execute = slowly
+    return model.default
+
+
+def _is_the_answer(message: dict) -> bool:
+    return (message["blocks"][0]["text"]["text"] == render.escape(DEFAULT_REPLY)
+            and message["blocks"][-1]["type"] == "actions" and not message.get("streaming"))
+
+
+def test_stream_appends_are_buffered_and_end_in_the_full_answer(http_bot):
+    http_bot.services.stream_interval_s = 0.1
+    text = _slow_words(http_bot)
+    thread_ts, [answer] = _ask_in_panel(http_bot)
+    calls = http_bot.standin.calls("chat.startStream") + http_bot.standin.calls("chat.appendStream")
+    streamed = "".join(c["markdown_text"] for c in calls + http_bot.standin.calls("chat.stopStream") if c.get("markdown_text"))
+    assert streamed.split() == text.split()  # every word once, in order
+    assert 3 <= len(calls) <= 8  # 40 words over ~0.4 s: buffered, not one call a word
+    gaps = [b.at - a.at for a, b in zip(calls, calls[1:])]
+    assert all(gap >= 0.09 for gap in gaps)  # never faster than the interval
+    assert len(http_bot.standin.calls("chat.stopStream")) == 1 and answer["blocks"][-1]["type"] == "actions"
+
+
+@pytest.mark.parametrize("refusal", [dict(body={"ok": False, "error": "not_allowed_token_type"}),
+                                     dict(status=429, headers={"Retry-After": "60"})])
+def test_refused_stream_falls_back_to_one_posted_answer(http_bot, refusal):
+    http_bot.standin.fail_next("chat.startStream", **refusal)
+    thread_ts, [answer] = _ask_in_panel(http_bot)
+    assert _is_the_answer(answer)
+    assert len(http_bot.standin.calls("chat.startStream")) == 1 and http_bot.standin.calls("chat.stopStream") == []
+    assert http_bot.standin.assistant_threads[(h.DM, thread_ts)]["status"] == ""
+
+
+def test_5xx_after_slack_started_the_stream_gives_one_answer(http_bot):
+    http_bot.standin.fail_next("chat.startStream", status=500, apply=True)  # Slack started it, then failed to say so
+    thread_ts, answers = _ask_in_panel(http_bot)
+    assert len(answers) == 1 and _is_the_answer(answers[0])
+    assert len(http_bot.standin.calls("chat.startStream")) == 1  # never started twice
+    assert http_bot.standin.calls("conversations.replies")  # looked for it once, found it, finished it
+
+
+def test_5xx_before_the_stream_started_gives_one_answer(http_bot):
+    http_bot.standin.fail_next("chat.startStream", status=503)
+    thread_ts, answers = _ask_in_panel(http_bot)
+    assert len(answers) == 1 and _is_the_answer(answers[0])
+
+
+@pytest.mark.parametrize("failure", [dict(status=500, apply=True), dict(status=502), dict(status=429, headers={"Retry-After": "1"})])
+def test_append_failures_still_end_in_the_full_answer(http_bot, failure):
+    http_bot.services.stream_interval_s = 0.05
+    text = _slow_words(http_bot)
+    http_bot.standin.fail_next("chat.appendStream", **failure)
+    thread_ts, answers = _ask_in_panel(http_bot)
+    assert http_bot.standin.calls("chat.appendStream")
+    assert len(answers) == 1
+    shown = answers[0]["blocks"][0]["text"]["text"]
+    assert len(shown) > 150 and render.escape(text).startswith(shown)  # the checked answer (whole sentences), once
+    assert answers[0]["blocks"][-1]["type"] == "actions" and not answers[0].get("streaming")
+
+
+@pytest.mark.parametrize("failure", [dict(status=500, times=2), dict(status=500, apply=True), dict(status=429, headers={"Retry-After": "1"})])
+def test_stop_failures_are_retried_and_leave_nothing_streaming(http_bot, failure):
+    http_bot.standin.fail_next("chat.stopStream", **failure)
+    thread_ts, answers = _ask_in_panel(http_bot)
+    assert len(answers) == 1 and _is_the_answer(answers[0])
+
+
+def test_streaming_over_the_socket(socket_bot):
+    thread_ts, answers = _ask_in_panel(socket_bot)
+    assert len(answers) == 1 and _is_the_answer(answers[0])
+    assert socket_bot.standin.calls("chat.startStream") and socket_bot.standin.calls("chat.stopStream")
