@@ -69,7 +69,7 @@ class SlackServices:
         # the assistant panel's calls: no retries (see _panel_call)
         self.panel = WebClient(token=client.token, base_url=client.base_url, timeout=10, retry_handlers=[])
         self.thread_contexts = ThreadContextStore(self.state)
-        self.settings_stream = True  # stream answers in the assistant panel (chat.startStream)
+        self.stream_answers = True  # stream answers in the assistant panel (chat.startStream)
         self.stream_interval_s = 0.8  # at most one stream call this often
         self.queue = AnswerQueue(settings.slack.queue_size)
         self._digest = digest
@@ -225,7 +225,7 @@ class SlackServices:
         answer is posted whole. Either way one answer, and no status left spinning."""
         key = f"answer:{route.channel}:{route.ts}"
         stream = AnswerStream(self.panel, route.channel, route.reply_thread_ts, interval_s=self.stream_interval_s) \
-            if self.settings_stream else None
+            if self.stream_answers else None
         writing = threading.Event()
 
         def on_token(piece: str) -> None:
