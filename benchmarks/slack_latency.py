@@ -13,6 +13,12 @@ stand-in from tests/bot. For each question a signed `app_mention` is POSTed to
 - answer: until the chat.update carrying the answer's blocks reached the Web API.
 
 Then a burst: all questions at once, to see the acks stay fast while the model is busy.
+
+Then the assistant panel: the same questions in one panel thread (`assistant_thread_started`,
+then `message.im` in the thread), answers streamed: ack, first streamed words
+(`chat.startStream`), and the full answer (the `chat.update` with sources and buttons that
+follows `chat.stopStream`).
+
 Socket Mode acks (envelope sent -> ack received) are measured last.
 """
 
@@ -71,6 +77,39 @@ def _wait_for_answer(standin: SlackStandin, thread_ts: str, timeout: float = 600
     return placeholder.at, answered[0].at
 
 
+def _answer_call(standin: SlackStandin, since: float, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call in standin.calls():
+            if call.at >= since and call.method in ("chat.update", "chat.postMessage") and call.get("blocks"):
+                return call
+        time.sleep(0.02)
+    raise AssertionError("no answer in the panel")
+
+
+def _panel(bot: h.HttpBot, standin: SlackStandin, timeout: float = 600.0) -> tuple[list[float], list[float], list[float]]:
+    """The questions asked in one assistant-panel thread: (acks, first streamed words, full answers)."""
+    started = h.assistant_thread_started()
+    assert bot.send_event(started).status == 200
+    thread_ts = started["assistant_thread"]["thread_ts"]
+    bot.settle()
+    acks, firsts, answers = [], [], []
+    for question in QUESTIONS:
+        event = h.assistant_message(question, thread_ts)
+        sent = time.monotonic()
+        reply = bot.send_event(event)
+        assert reply.status == 200, reply
+        acks.append(reply.seconds)
+        done = _answer_call(standin, sent, timeout)  # chat.update of the stream, or a whole post (nothing streamed)
+        answers.append(done.at - sent)
+        streams = [c for c in standin.calls("chat.startStream") if c.at >= sent]
+        if streams:
+            firsts.append(streams[0].at - sent)
+        print(f"  {answers[-1]:6.2f} s  (panel) {question}", file=sys.stderr)
+        bot.settle()
+    return acks, firsts, answers
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["real", "fake"], default="real")
@@ -109,6 +148,8 @@ def main() -> int:
     burst_events = [h.mention(q) for q in QUESTIONS]
     burst_acks = [bot.send_event(e).seconds for e in burst_events]
     bot.settle(timeout=1800)
+
+    panel_acks, first_words, panel_answers = _panel(bot, standin)
     running.stop()
 
     socket_running = start_bot(settings.model_copy(update={"slack": settings.slack.model_copy(update={"mode": "socket"})}),
@@ -132,6 +173,10 @@ def main() -> int:
     print(_summary("placeholder posted", placeholders))
     print(_summary("answer in Slack (chat.update)", answers))
     print(_summary("HTTP ack, burst of 10 at once", burst_acks))
+    print(_summary("panel: HTTP ack", panel_acks))
+    if first_words:
+        print(_summary(f"panel: first streamed words ({len(first_words)})", first_words))
+    print(_summary("panel: full answer in Slack", panel_answers))
     print(_summary("Socket Mode ack (envelope -> ack)", socket_acks))
     shutil.rmtree(work, ignore_errors=True)
     return 0

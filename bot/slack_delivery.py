@@ -120,6 +120,13 @@ class Delivery:
         except _CannotTell:
             raise MaybePosted(key) from None
 
+    def find_message(self, channel: str, thread_ts: str | None, after: str | None, match: Callable[[dict], bool]) -> str | None:
+        """Like `find`, for a message we could not give a key (a stream whose start failed)."""
+        try:
+            return self._find_posted(channel, thread_ts, None, after, match=match)
+        except _CannotTell:
+            raise MaybePosted("a message after " + str(after)) from None
+
     def remove_later(self, channel: str, thread_ts: str | None, key: str, after: str | None = None) -> None:
         """In the background, once look-ups are allowed again: delete our message with `key`
         if it did land (a placeholder whose answer went out as a new message)."""
@@ -165,7 +172,8 @@ class Delivery:
                 log.warning("updating a message in %s failed (%s); trying again", channel, exc)
         raise AssertionError("unreachable")
 
-    def _find_posted(self, channel: str, thread_ts: str | None, key: str, after: str | None, max_pages: int = 10) -> str | None:
+    def _find_posted(self, channel: str, thread_ts: str | None, key: str | None, after: str | None, max_pages: int = 10,
+                     match: Callable[[dict], bool] | None = None) -> str | None:
         """Read the conversation after `after`, every page, for our message with `key`.
         None: it is not there. _CannotTell: rate-limited, failing, or too long to read."""
         if time.monotonic() < self._lookups_open_at:
@@ -189,7 +197,7 @@ class Delivery:
                 raise _CannotTell(exc) from exc
             for message in page["messages"]:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("key") == key:
+                if (match(message) if match else payload.get("key") == key) and message.get("ts") != after:
                     return message["ts"]
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not page.get("has_more") or not cursor:

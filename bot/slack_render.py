@@ -276,6 +276,44 @@ def help_text(command: str = "/papers") -> str:
     ])
 
 
+# ----------------------------------------------------------------------------- assistant panel
+
+ASSISTANT_GREETING = ("Hi! I answer questions about the papers I have read, with the sources for every answer. "
+                      "Ask me anything, or start with one of these:")
+SUGGESTED_PROMPTS = [
+    {"title": "What's new today?", "message": "What's new today?"},
+    {"title": "Summarise today's digest", "message": "Summarise today's digest"},
+    {"title": "Find papers on …", "message": "Find papers on …"},
+]
+SUGGESTED_PROMPTS_TITLE = "Try asking"
+STATUS_SEARCHING = "is searching the papers…"
+STATUS_WRITING = "is writing the answer…"
+LOADING_MESSAGES = ["Searching the papers…", "Reading the abstracts…", "Checking the sources…"]
+TITLE_LIMIT_PANEL = 60
+WHICH_TOPIC = "Which topic should I look for? For example: _Find papers on speculative decoding_."
+
+_DIGEST_REQUEST = re.compile(r"\b(digest|summari[sz]e (today|the day|this week))\b", re.IGNORECASE)
+_OPEN_FIND = re.compile(r"^\s*(find|any|show( me)?|list)\s+papers\s+(on|about)\s*(…|\.\.\.)?\s*[?.!]*\s*$", re.IGNORECASE)
+
+
+def thread_title(question: str, limit: int = TITLE_LIMIT_PANEL) -> str:
+    """A panel thread's title: the first question, on one line, cut at a word."""
+    text = " ".join(question.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit - 1].rstrip(" ,;:") + "…"
+
+
+def asks_for_digest(question: str) -> bool:
+    return bool(_DIGEST_REQUEST.search(question))
+
+
+def open_find(question: str) -> bool:
+    """'Find papers on …' as the suggested prompt sends it: no topic yet."""
+    return bool(_OPEN_FIND.match(question))
+
+
 def stats_text(stats: dict, feedback: dict) -> str:
     return "\n".join([
         "*paperbot stats*",

@@ -6,6 +6,10 @@
   kept for an hour, longer than Slack's retry window, so a restart does not forget them.
 - The turns answered in each thread, so a reply in that thread is a follow-up with the
   earlier turns as history (and the bot knows it has answered there at all).
+- The assistant-panel threads (`assistant_thread_started`) and the context Slack last sent
+  for each (the channel the user is looking at). Kept here rather than in bolt's default
+  store, which reads the thread back with `conversations.replies` on every save and find:
+  Slack allows apps outside its Marketplace about one such call a minute.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import json
 import threading
 import time
 from pathlib import Path
+
+from slack_bolt.context.assistant.thread_context import AssistantThreadContext
+from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
 from rag.models import Turn
 from rag.store import connect
@@ -36,6 +43,14 @@ CREATE TABLE IF NOT EXISTS slack_turns (
     answered_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS slack_turns_thread ON slack_turns(channel, thread_ts, answered_at);
+CREATE TABLE IF NOT EXISTS slack_assistant_threads (
+    channel    TEXT NOT NULL,
+    thread_ts  TEXT NOT NULL,
+    user       TEXT NOT NULL,
+    context    TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    PRIMARY KEY (channel, thread_ts)
+);
 """
 
 
@@ -78,3 +93,48 @@ class SlackState:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM slack_turns WHERE channel = ? AND thread_ts = ? LIMIT 1", (channel, thread_ts)).fetchone()
         return row is not None
+
+    # ------------------------------------------------------------------ assistant panel
+
+    def start_assistant_thread(self, channel: str, thread_ts: str, user: str, context: dict | None) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO slack_assistant_threads VALUES (?,?,?,?,?) ON CONFLICT(channel, thread_ts) "
+                "DO UPDATE SET context = excluded.context",
+                (channel, thread_ts, user or "", json.dumps(context or {}), self._clock()),
+            )
+
+    def is_assistant_thread(self, channel: str, thread_ts: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM slack_assistant_threads WHERE channel = ? AND thread_ts = ?",
+                                   (channel, thread_ts)).fetchone()
+        return row is not None
+
+    def save_thread_context(self, channel: str, thread_ts: str, context: dict) -> None:
+        """The panel's context changed (the user opened another channel beside it)."""
+        with self._lock, self._db:
+            updated = self._db.execute("UPDATE slack_assistant_threads SET context = ? WHERE channel = ? AND thread_ts = ?",
+                                       (json.dumps(context or {}), channel, thread_ts)).rowcount
+            if not updated:  # a thread started before this bot kept panel threads
+                self._db.execute("INSERT INTO slack_assistant_threads VALUES (?,?,?,?,?)",
+                                 (channel, thread_ts, "", json.dumps(context or {}), self._clock()))
+
+    def thread_context(self, channel: str, thread_ts: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT context FROM slack_assistant_threads WHERE channel = ? AND thread_ts = ?",
+                                   (channel, thread_ts)).fetchone()
+        return json.loads(row["context"]) if row else None
+
+
+class ThreadContextStore(AssistantThreadContextStore):
+    """bolt's AssistantThreadContextStore interface (save / find) over SlackState: no read-back."""
+
+    def __init__(self, state: SlackState):
+        self.state = state
+
+    def save(self, *, channel_id: str, thread_ts: str, context: dict) -> None:
+        self.state.save_thread_context(channel_id, thread_ts, context)
+
+    def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
+        context = self.state.thread_context(channel_id, thread_ts)
+        return AssistantThreadContext(context) if context else None

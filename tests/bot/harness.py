@@ -56,6 +56,46 @@ def message(text: str, *, channel: str = CHANNEL, user: str | None = ASKER, ts: 
     return event
 
 
+def assistant_thread_started(*, channel: str = DM, user: str = ASKER, thread_ts: str | None = None,
+                             context_channel: str | None = CHANNEL) -> dict:
+    """As Slack sends it when the user opens the assistant panel (bolt-python's fixtures)."""
+    thread_ts = thread_ts or new_ts()
+    context = {"channel_id": context_channel, "team_id": TEAM_ID, "enterprise_id": "E0PAPERS"} if context_channel else {}
+    return {"type": "assistant_thread_started",
+            "assistant_thread": {"user_id": user, "context": context, "channel_id": channel, "thread_ts": thread_ts},
+            "event_ts": new_ts()}
+
+
+def assistant_thread_context_changed(thread_ts: str, *, channel: str = DM, user: str = ASKER, context_channel: str = "C0OTHER") -> dict:
+    return {"type": "assistant_thread_context_changed",
+            "assistant_thread": {"user_id": user, "context": {"channel_id": context_channel, "team_id": TEAM_ID,
+                                                              "enterprise_id": "E0PAPERS"},
+                                 "channel_id": channel, "thread_ts": thread_ts},
+            "event_ts": new_ts()}
+
+
+def assistant_message(text: str, thread_ts: str, *, channel: str = DM, user: str = ASKER, action_token: bool = True) -> dict:
+    """A user's message in an assistant thread, as Slack sends it (message.im, with the
+    `assistant_thread` action token when it came from the panel)."""
+    ts = new_ts()
+    event = {"user": user, "type": "message", "ts": ts, "text": text, "team": TEAM_ID, "user_team": TEAM_ID,
+             "source_team": TEAM_ID, "user_profile": {}, "thread_ts": thread_ts, "parent_user_id": user,
+             "channel": channel, "event_ts": ts, "channel_type": "im"}
+    if action_token:
+        event["assistant_thread"] = {"action_token": "10647138185092.960436384805.afce3599"}
+    return event
+
+
+def assistant_thread_renamed(thread_ts: str, *, channel: str = DM, user: str = ASKER) -> dict:
+    """The message_changed Slack sends when a panel thread gets its title."""
+    parent = {"text": "New chat", "subtype": "assistant_app_thread", "user": user, "type": "message", "edited": {},
+              "thread_ts": thread_ts, "reply_count": 2, "reply_users_count": 2, "ts": thread_ts, "is_locked": False}
+    ts = new_ts()
+    return {"type": "message", "subtype": "message_changed",
+            "message": dict(parent, assistant_app_thread={"title": "renamed", "title_blocks": [], "artifacts": []}),
+            "previous_message": parent, "channel": channel, "hidden": True, "ts": ts, "event_ts": ts, "channel_type": "im"}
+
+
 def event_callback(event: dict, event_id: str | None = None) -> dict:
     return {
         "token": "legacy-unused", "team_id": TEAM_ID, "api_app_id": APP_ID, "type": "event_callback",

@@ -25,6 +25,13 @@ What it does, so the bot can be tested against behaviour rather than mocks:
 - `fail_next` queues one-off answers for a method (status, body, headers). With
   `apply=True` the call takes effect first and the failure is answered after, which is
   what a 5xx after Slack already posted looks like.
+- The assistant panel's `assistant.threads.setStatus` / `setSuggestedPrompts` / `setTitle`
+  validate their arguments as Slack does (`invalid_arguments`, `channel_not_found` outside a
+  DM, `invalid_thread_ts`, at most 4 prompts and 10 loading messages) and keep their effect in
+  `assistant_threads`; a reply in the thread clears the status, as on Slack.
+- `chat.startStream` / `appendStream` / `stopStream` keep a growing message in the store;
+  appending to a stopped or unknown stream fails (`message_not_in_streaming_state`,
+  `message_not_found`), more than 12,000 characters a call gives `msg_too_long`.
 - `response_url()` hands out URLs for slash-command and button `response_url`s; what is
   posted there is recorded under the method name "response_url".
 - Socket Mode: `apps.connections.open` returns `socket_url` (ws://127.0.0.1:PORT/link).
@@ -35,6 +42,7 @@ What it does, so the bot can be tested against behaviour rather than mocks:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -46,6 +54,8 @@ from urllib.parse import parse_qs, urlparse
 
 from websockets.sync.server import serve as ws_serve
 
+_TS = re.compile(r"^\d{9,10}\.\d{6}$")
+STREAM_TEXT_LIMIT = 12_000  # markdown_text per stream call
 READ_PAGE_LIMIT = 15  # conversations.replies/history per call, for apps not in the Marketplace
 BOT_USER_ID = "UPAPERBOT"
 BOT_ID = "BPAPERBOT"
@@ -123,6 +133,7 @@ class SlackStandin:
         self._ws = None
         self._ws_connections: list[Any] = []
         self.acks: list[dict] = []
+        self.assistant_threads: dict[tuple[str, str], dict] = {}  # (channel, thread_ts) -> status, title, prompts
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -373,6 +384,80 @@ class SlackStandin:
         reply["response_metadata"] = {"next_cursor": str(end) if end < len(window) else ""}
         return reply
 
+    def _assistant(self, method: str, body: dict) -> dict:
+        """assistant.threads.setStatus / setSuggestedPrompts / setTitle, validated as Slack does.
+        The effect is kept in `assistant_threads[(channel, thread_ts)]`."""
+        channel, thread_ts = str(body.get("channel_id") or ""), str(body.get("thread_ts") or "")
+        required = {"assistant.threads.setStatus": ("channel_id", "thread_ts"),
+                    "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
+                    "assistant.threads.setSuggestedPrompts": ("channel_id", "prompts")}.get(method)
+        if required is None:
+            return {"ok": False, "error": "unknown_method"}
+        if any(body.get(name) in (None, "") for name in required) or (method.endswith("setStatus") and "status" not in body):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D"):  # assistant threads live in the app's DM
+            return {"ok": False, "error": "channel_not_found", "detail": "Invalid channel_id"}
+        if thread_ts and not _TS.match(thread_ts):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        thread = self.assistant_threads.setdefault((channel, thread_ts), {})
+        if method.endswith("setStatus"):
+            loading = body.get("loading_messages")
+            if loading is not None and (not isinstance(loading, list) or len(loading) > 10):
+                return {"ok": False, "error": "invalid_arguments"}
+            thread["status"] = body["status"]
+        elif method.endswith("setTitle"):
+            thread["title"] = body["title"]
+        else:
+            prompts = body["prompts"]
+            if (not isinstance(prompts, list) or not 1 <= len(prompts) <= 4
+                    or any(not isinstance(p, dict) or not p.get("title") or not p.get("message") for p in prompts)):
+                return {"ok": False, "error": "invalid_arguments"}
+            thread["prompts"] = prompts
+        return {"ok": True}
+
+    def _stream(self, method: str, body: dict) -> dict:
+        """chat.startStream / appendStream / stopStream: a message that grows, then is finished.
+        Appending to a stopped (or unknown) stream fails as on Slack."""
+        channel = str(body.get("channel") or "")
+        if method == "chat.startStream":
+            thread_ts = str(body.get("thread_ts") or "")
+            if not channel or not thread_ts:
+                return {"ok": False, "error": "invalid_arguments"}
+            if not channel.startswith("D") and not (body.get("recipient_user_id") and body.get("recipient_team_id")):
+                return {"ok": False, "error": "missing_recipient_user_id"}  # channels need the recipient
+            text = body.get("markdown_text") or ""
+            if len(text) > STREAM_TEXT_LIMIT:
+                return {"ok": False, "error": "msg_too_long"}
+            ts = self._next_ts()
+            self._messages[(channel, ts)] = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts,
+                                             "thread_ts": thread_ts, "text": text, "blocks": [], "streaming": True}
+            self._clear_status(channel, thread_ts)
+            return {"ok": True, "channel": channel, "ts": ts}
+        ts = str(body.get("ts") or "")
+        if not channel or not ts or (method == "chat.appendStream" and not body.get("markdown_text")):
+            return {"ok": False, "error": "invalid_arguments"}
+        message = self._messages.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.get("streaming"):
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        text = body.get("markdown_text") or ""
+        if len(text) > STREAM_TEXT_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
+        message["text"] += text
+        if method == "chat.stopStream":
+            message["streaming"] = False
+            if body.get("blocks"):
+                message["blocks"] = body["blocks"]
+            if body.get("metadata"):
+                message["metadata"] = body["metadata"]
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _clear_status(self, channel: str, thread_ts: str | None) -> None:
+        """Slack clears an assistant thread's status when the app replies in it."""
+        if thread_ts and (channel, thread_ts) in self.assistant_threads:
+            self.assistant_threads[(channel, thread_ts)]["status"] = ""
+
     def _reply(self, method: str, body: dict) -> dict:
         """The normal answer of a method, applying its effect on the message store."""
         with self._lock:
@@ -391,16 +476,23 @@ class SlackStandin:
                     if body.get(key):
                         message[key] = body[key]
                 self._messages[(channel, ts)] = message
+                self._clear_status(channel, body.get("thread_ts"))
                 return {"ok": True, "channel": channel, "ts": ts, "message": message}
             if method == "chat.update":
                 key = (body.get("channel", ""), str(body.get("ts", "")))
                 if key not in self._messages:
                     return {"ok": False, "error": "message_not_found"}
+                if self._messages[key].get("streaming"):
+                    return {"ok": False, "error": "cant_update_message"}  # stop the stream first
                 self._messages[key].update(text=body.get("text", ""), blocks=body.get("blocks", []))
                 return {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text", "")}
             if method == "chat.delete":
                 self._messages.pop((body.get("channel", ""), str(body.get("ts", ""))), None)
                 return {"ok": True}
+            if method.startswith("assistant.threads."):
+                return self._assistant(method, body)
+            if method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+                return self._stream(method, body)
             if method == "chat.postEphemeral":
                 return {"ok": True, "message_ts": self._next_ts()}
             if method == "conversations.replies":

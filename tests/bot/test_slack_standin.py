@@ -93,3 +93,51 @@ def test_limit_rate_answers_429_with_retry_after(slack_standin):
     with pytest.raises(SlackApiError) as err:
         client.conversations_replies(channel="C1", ts=root["ts"])
     assert err.value.response.status_code == 429 and 55 <= int(err.value.response.headers["Retry-After"]) <= 60
+
+
+def test_assistant_thread_methods_validate_like_slack(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    thread = "1726133698.626339"
+    client.assistant_threads_setStatus(channel_id="D1", thread_ts=thread, status="is thinking…", loading_messages=["a", "b"])
+    client.assistant_threads_setTitle(channel_id="D1", thread_ts=thread, title="Draft trees")
+    client.assistant_threads_setSuggestedPrompts(channel_id="D1", thread_ts=thread, prompts=[{"title": "t", "message": "m"}])
+    assert slack_standin.assistant_threads[("D1", thread)] == {"status": "is thinking…", "title": "Draft trees",
+                                                               "prompts": [{"title": "t", "message": "m"}]}
+    client.chat_postMessage(channel="D1", thread_ts=thread, text="answer")
+    assert slack_standin.assistant_threads[("D1", thread)]["status"] == ""  # a reply clears the status
+    for call, error in [
+        (lambda: client.assistant_threads_setStatus(channel_id="C1", thread_ts=thread, status="x"), "channel_not_found"),
+        (lambda: client.assistant_threads_setStatus(channel_id="D1", thread_ts="yesterday", status="x"), "invalid_thread_ts"),
+        (lambda: client.assistant_threads_setStatus(channel_id="D1", thread_ts=thread, status="x", loading_messages=["m"] * 11),
+         "invalid_arguments"),
+        (lambda: client.assistant_threads_setTitle(channel_id="D1", thread_ts=thread, title=""), "invalid_arguments"),
+        (lambda: client.assistant_threads_setSuggestedPrompts(channel_id="D1", thread_ts=thread,
+                                                              prompts=[{"title": "t", "message": "m"}] * 5), "invalid_arguments"),
+    ]:
+        with pytest.raises(SlackApiError) as err:
+            call()
+        assert err.value.response["error"] == error
+
+
+def test_stream_methods_grow_one_message_and_refuse_after_stop(slack_standin):
+    client = WebClient(token="xoxb-test", base_url=slack_standin.url)
+    thread = slack_standin.add_message("D1", "question")["ts"]
+    ts = client.chat_startStream(channel="D1", thread_ts=thread, markdown_text="Draft ")["ts"]
+    client.chat_appendStream(channel="D1", ts=ts, markdown_text="trees ")
+    with pytest.raises(SlackApiError) as err:
+        client.chat_update(channel="D1", ts=ts, text="too early")
+    assert err.value.response["error"] == "cant_update_message"
+    client.chat_stopStream(channel="D1", ts=ts, markdown_text="help.", blocks=[{"type": "divider"}])
+    [message] = [m for m in slack_standin.messages("D1") if m["ts"] == ts]
+    assert message["text"] == "Draft trees help." and message["blocks"] == [{"type": "divider"}] and not message["streaming"]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_appendStream(channel="D1", ts=ts, markdown_text="more")
+    assert err.value.response["error"] == "message_not_in_streaming_state"
+    with pytest.raises(SlackApiError) as err:
+        client.chat_startStream(channel="C1", thread_ts=thread, markdown_text="x")  # channels need the recipient
+    assert err.value.response["error"] == "missing_recipient_user_id"
+    slack_standin.fail_next("chat.appendStream", status=429, headers={"Retry-After": "1"})
+    ts2 = client.chat_startStream(channel="D1", thread_ts=thread, markdown_text="a")["ts"]
+    with pytest.raises(SlackApiError) as err:
+        client.chat_appendStream(channel="D1", ts=ts2, markdown_text="b")
+    assert err.value.response.status_code == 429
