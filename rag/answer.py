@@ -37,7 +37,7 @@ from rag import listing
 from rag.chunk import split_sentences
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify
-from rag.judge import Verdict, answers, judge
+from rag.judge import Verdict, answers, judge, second_reading
 from rag.llm import Model, ModelError
 from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
@@ -559,16 +559,19 @@ class Answerer:
         # ("what datasets did they use?" needs to know who "they" are).
         asked = retrieval.query if followup else question
         try:
-            verdicts = judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, hits[0])])
+            candidates = [self._judge_excerpt(question, retrieval, hits[0])]
+            verdicts = judge(self.judge_model, asked, candidates)
             # The runner-up is read too when the top paper does not answer, or when retrieval
             # cannot tell the two apart; never for a follow-up, which is about its thread's paper.
             tie = abs(retrieval.evidence.gap) < TIED_GAP
             if not followup and len(hits) > 1 and (not verdicts[0].answers or tie):
-                verdicts += judge(self.judge_model, asked, [self._judge_excerpt(question, retrieval, h) for h in hits[1 : self.settings.judge.candidates]])
+                candidates += [self._judge_excerpt(question, retrieval, h) for h in hits[1 : self.settings.judge.candidates]]
+                verdicts += judge(self.judge_model, asked, candidates[1:])
+            chosen = max(range(len(verdicts)), key=lambda i: verdicts[i].logodds)
+            best = second_reading(self.judge_model, asked, *candidates[chosen], verdicts[chosen])
         except ModelError as error:  # a missing or failing judge must not cost the answer
             log.warning("the judge failed (%s); deciding from retrieval evidence", error)
             return self._decide_without_judge(retrieval), retrieval, 0.0
-        best = max(verdicts, key=lambda v: v.logodds)
         if best.paper_id != hits[0].paper_id:
             retrieval = self._rerank(retrieval, best)
         return answers(best.logodds), retrieval, _ms(started)

@@ -27,6 +27,13 @@ from rag.models import Paper
 # near-misses refused from 0.71 to 0.44 and raised false refusals from 0.14 to 0.16
 # (docs/calibration.md, "The judge").
 ANSWERS = 0.0
+# The 1.5B leans towards "yes" for the question it read last. So a yes weaker than
+# UNSURE_YES (P(yes) below 0.73 of yes-or-no) is read a second time with the question
+# before the paper, and the paper answers when the two readings' log-odds sum to >= 0. On
+# the 168 tuning questions near-misses refused went from 0.69 to 0.86 and false refusals from
+# 0.05 to 0.07; any value from 0.5 up gave the same, 1.0 leaves room and reads a second
+# time for about a third of the questions (docs/calibration.md, "The judge").
+UNSURE_YES = 1.0
 
 
 def answers(judge_logodds: float) -> bool:
@@ -44,11 +51,12 @@ class Verdict:
         return answers(self.logodds)
 
 
-def judge_messages(question: str, paper: Paper, excerpt: str) -> list[dict]:
+def judge_messages(question: str, paper: Paper, excerpt: str, question_first: bool = False) -> list[dict]:
     # Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
     # as instructions never get here: rag/answer.py leaves them out of every excerpt).
     excerpt = excerpt.replace("Question:", "Question -").replace("Paper:", "Paper -")
-    user = load_prompt("judge_user").format(question=question, title=paper.title, excerpt=excerpt)
+    template = load_prompt("judge_user_question_first" if question_first else "judge_user")
+    user = template.format(question=question, title=paper.title, excerpt=excerpt)
     return [{"role": "system", "content": load_prompt("judge_system")}, {"role": "user", "content": user}]
 
 
@@ -60,3 +68,12 @@ def judge(model, question: str, candidates: list[tuple[Paper, str]]) -> list[Ver
         model.keep_prefix(messages[:-1])  # the instructions: kept, and restored after the model wrote something else
         verdicts.append(Verdict(paper.paper_id, model.yes_no_logodds(messages)))
     return verdicts
+
+
+def second_reading(model, question: str, paper: Paper, excerpt: str, verdict: Verdict) -> Verdict:
+    """An unsure yes (see UNSURE_YES), read again with the question first: the two log-odds summed."""
+    if not ANSWERS <= verdict.logodds < UNSURE_YES:
+        return verdict
+    messages = judge_messages(question, paper, excerpt, question_first=True)
+    model.keep_prefix(messages[:-1])
+    return Verdict(verdict.paper_id, verdict.logodds + model.yes_no_logodds(messages))

@@ -158,6 +158,9 @@ def test_the_judge_decides_and_reranks(bot):
     answer = bot.ask(question)
     assert answer.found and answer.citations[0].paper_id == hits[1].paper_id
     assert "judge" in answer.timings_ms
+    # An unsure yes that the question-first reading contradicts: refused.
+    bot.judge_model.enqueue_logodds(0.3, -0.8)
+    assert not bot.ask(question).found
     # A lean to no on both, however well retrieval matched: refused; the judge's prompt
     # holds the paper, then the question.
     bot.judge_model.enqueue_logodds(-0.3, -0.2)
