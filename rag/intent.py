@@ -36,7 +36,7 @@ _GREETING = re.compile(
 _HELP = re.compile(
     r"\bwhat (can|could|do|else can) you do\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
     r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(help|usage|commands|menu|\?)\W*$|\bhelp me\W*$|\bcan you help\b"
-    r"|\bhow (does|do) (this|it|paperbot|the bot|you) work\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
+    r"|\bhow (does|do) (this|it|paperbot|the bot|this bot|you) work\b|\bwho am i (talking|speaking|chatting) (to|with)\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
     r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
     r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b",
     re.IGNORECASE,
@@ -72,8 +72,9 @@ _FIND = re.compile(
 # "show me hyperparameter optimization work", "diffusion for audio - what's there?".
 _FIND_BEFORE = re.compile(
     rf"""^\W*(?:(?:please\s+)?(?:list|show|find|give|get)(?:\s+me|\s+us)?\s+)?(?:any|some|all|the)?\s*(?:new|recent|latest|good)?\s*
-        (?P<topic>.+?)\s+{_PAPERS}(?:\s+(?:here|around|out\s+there))?\W*$
-      | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+there|what\s+do\s+we\s+have|anything|any\s+{_PAPERS})\W*$""",
+        (?P<topic>.+?)\s+{_PAPERS}(?:\s+(?:here|around|out\s+there|in\s+here|in\s+the\s+(?:store|corpus|library)|(?:do\s+)?(?:we|you)\s+have))?\W*$
+      | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+(?:there|new)|what\s+do\s+we\s+have|which\s+(?:papers|ones)\s+do\s+we\s+have
+          |(?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+)?anything(?:\s+new|\s+recent)?|any\s+(?:new\s+|recent\s+)?{_PAPERS})\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # "What's new today?", "anything new?", "what came in this week?": the new papers on any topic.
@@ -85,6 +86,8 @@ _NEW_ONLY = re.compile(
     )\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# Where a topic trails off into examples or alternatives: "X? a, b, that kind of thing", "X / Y".
+_AFTERTHOUGHT = re.compile(r"\?|\s/\s|,|;|\s[-–—]\s|\(")
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
@@ -105,7 +108,8 @@ _EXPLAIN_WORDS = set(
     quickly short behind new brief gist tldr tl dr eli5 more know anything say says said for i want to would like
     s whats' doing really exactly basically all up goal goals point so who wrote why care deal thoughts think opinion
     like i i'm im am new five simple simply plain terms words english layman layman's rundown breakdown takeaway
-    takeaways novelty novel high level walk through sum with""".split()
+    takeaways novelty novel high level walk through sum with nutshell claim claims claiming claimed find found finds
+    motivation pls plz fix""".split()
 )
 
 
@@ -156,6 +160,7 @@ def _since_weekday(today: datetime, day: str) -> Window:
 def clean_topic(text: str) -> str:
     text = re.sub(r"^\W*(the|a|an|some|any)\s+", "", text.strip(), flags=re.IGNORECASE)
     text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+(stuff|things)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "epistemic uncertainty stuff"
     return " ".join(text.strip(" \t?.!,;:").split())
 
 
@@ -196,7 +201,9 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
         unknown = [w for w in words if looks_like_name(w)]
         if len(unknown) == 1 and not _content([w for w in words if w != unknown[0]]):
             return Intent("clarify", unclear=(unknown[0],))
-    return Intent("fact", papers=tuple(papers), sides=compare_sides(question) if COMPARE.search(question) else ())
+    # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely
+    compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
+    return Intent("fact", papers=tuple(papers), sides=compare_sides(question) if compares else ())
 
 
 _SIDES = [
@@ -204,16 +211,18 @@ _SIDES = [
     re.compile(r"^\W*(?:how\s+(?:does|do|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+(?:differ|different|compare[sd]?)\s+(?:from|to|with)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?:what(?:'s|’s|\s+is|\s+are)\s+)?(?:the\s+)?(?:main\s+|key\s+)?differences?\s+between\s+(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\W*$", re.IGNORECASE),
+    _OR_SIDES := re.compile(r"^\W*(?!(?:what|which|who|why|when|where|how|is|are|do|does|did|can|could|should|would|will)\b)(?P<a>.+?)\s+or\s+(?P<b>.+?)\W*$", re.IGNORECASE),
 ]
 
 
 def compare_sides(question: str) -> tuple[str, ...]:
     """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
     "how does X differ from Y", "difference between X and Y"."""
+    question = _AFTERTHOUGHT.split(question, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
     for pattern in _SIDES:
         match = pattern.match(question)
         if match:
-            sides = tuple(re.sub(r"\s+(paper|papers|method|approach|work)$", "", m.strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
+            sides = tuple(re.sub(r"^(?:the|a)\s+|\s+(paper|papers|method|approach|work)$", "", m.strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
             if all(0 < len(side.split()) <= MAX_TOPIC_WORDS for side in sides):
                 return sides
     return ()
@@ -232,6 +241,9 @@ def find_topic(text: str) -> tuple[str, str]:
         asked = text.replace(topic, " ")
         if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
             return "", ""
+    if topic and (len(topic.split()) > MAX_TOPIC_WORDS or _CLAUSE.search(topic)):
+        # "newton-type methods? damped newton, cubic reg, that kind of thing": the head
+        topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
     if not topic or len(topic.split()) > MAX_TOPIC_WORDS or _CLAUSE.search(topic):
         return "", ""
     return topic, asked

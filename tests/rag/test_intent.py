@@ -26,7 +26,7 @@ def kind(question):
 @pytest.mark.parametrize(
     "question",
     ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?",
-     "thanks a lot, that was useful", "great, thanks!", "good morning team"],
+     "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
@@ -46,6 +46,11 @@ def test_small_talk_gets_help(question):
         ("can you find me something on neural radiance fields", "neural radiance fields"),
         ("who works on model merging?", "model merging"),
         ("what's out there on speculative decoding?", "speculative decoding"),
+        ("any work on newton-type methods? damped newton, cubic reg, that kind of thing", "newton-type methods"),
+        ("papers re: implicit neural representations / neural fields for images and video", "implicit neural representations"),
+        ("any quantum computing papers in here?", "quantum computing"),
+        ("video + language models, got anything?", "video + language models"),
+        ("medical imaging — which papers do we have?", "medical imaging"),
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -63,6 +68,8 @@ def test_whats_new_reads_the_window_against_the_clock():
     assert kind("any papers on diffusion in the last 3 days").window.since == today - timedelta(days=3)
     assert kind("what's new on agents?").window.label == "in the last 7 days"
     assert (kind("whats new on LLM quantization this week?").kind, kind("whats new on LLM quantization this week?").topic) == ("new", "LLM quantization")
+    intent = kind("epistemic uncertainty stuff, anything new today?")
+    assert (intent.kind, intent.topic, intent.window.label) == ("new", "epistemic uncertainty", "today")
     for question, label in [("what's new today?", "today"), ("anything new?", "in the last 7 days"), ("hi, what came in this week", "this week"), ("new papers?", "in the last 7 days")]:
         intent = kind(question)
         assert (intent.kind, intent.topic, intent.window.label) == ("new", "", label), question  # any topic
@@ -102,6 +109,10 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert compare_sides("what's the difference between DPM-Solver++ and DPM-Solver-v3") == ("DPM-Solver++", "DPM-Solver-v3")
     assert compare_sides("sharpness-aware minimization vs weight averaging?") == ("sharpness-aware minimization", "weight averaging")
     assert compare_sides("Which is better for LLM quantization, vector or scalar?") == ()
+    assert compare_sides("neural spectral methods vs latent spectral models — which is better for PDEs?") == ("neural spectral methods", "latent spectral models")
+    assert compare_sides("fast convex pruning or pruning-aware sparse regularization?") == ("fast convex pruning", "pruning-aware sparse regularization")
+    assert kind("fast convex pruning or pruning-aware sparse regularization?").sides == ("fast convex pruning", "pruning-aware sparse regularization")
+    assert kind("Does it use Adam or SGD?").sides == ()  # a question about one paper, not two sides
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
 
