@@ -285,6 +285,8 @@ def ranks_unmeasured(sentence: str, papers: list[Paper]) -> bool:
         return False
     named = [p for p in papers if short_name(p.title).lower() in sentence.lower()]
     return len(named) == len(papers) and not any(short_name(other.title).lower() in p.abstract.lower() for p in papers for other in papers if other is not p)
+
+
 _CONTRIBUTES = re.compile(r"\b(we|this (paper|work|study)|here|our)\b", re.IGNORECASE)
 _RESULT = re.compile(r"\d|\b(outperform\w*|achiev\w*|improv\w*|state[- ]of[- ]the[- ]art|faster|better|surpass\w*|reduc\w*)\b", re.IGNORECASE)
 
@@ -622,7 +624,6 @@ class Answerer:
         filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = listing.newest(self.store.papers_seen_since(intent.window.since))
-            vector = None
         else:
             vector = self._embed([intent.topic])[0]
             candidates = self._topic_candidates(intent.topic, vector, filters)
