@@ -21,7 +21,7 @@ from prompts import load as load_prompt
 from rag.models import Paper
 
 # The paper answers when the judge finds "yes" at least as likely as "no". ANSWERS is not
-# fitted: it is the model's own indifference point. Nothing else moves the verdict: the
+# fitted: it is the model's own indifference point. Retrieval evidence does not move it: the
 # logistic score over retrieval features, added as a capped nudge, helped on the questions
 # it was fitted on but, on 78 questions written later (eval/facts-dev2.jsonl), it lowered
 # near-misses refused from 0.71 to 0.44 and raised false refusals from 0.14 to 0.16
