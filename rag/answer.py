@@ -267,10 +267,12 @@ COMPARE_HINT = "In one or two sentences, say how the two papers differ; cite bot
 _RANKS = re.compile(r"\b(than|outperform\w*|beats?|superior|inferior|surpass\w*|compared\s+(to|with)|better|worse|faster|slower|more|less)\b", re.IGNORECASE)
 
 
-def repeats(sentence: str, lines: list[str], share: float = 0.7) -> bool:
-    """Most of the sentence's words are already in one of the lines."""
+def repeats(sentence: str, lines: list[str], share: float = 0.7, together: float = 0.95) -> bool:
+    """Most of the sentence's words are already in one of the lines, or nearly all of them in
+    the lines together ("X is ..., while Y is ..." restating both)."""
     words = content_words(CITATION.sub("", sentence))
-    return bool(words) and any(len(words & content_words(line)) >= share * len(words) for line in lines)
+    said = set().union(*(content_words(line) for line in lines))
+    return bool(words) and (any(len(words & content_words(line)) >= share * len(words) for line in lines) or len(words & said) >= together * len(words))
 
 
 def short_name(title: str) -> str:

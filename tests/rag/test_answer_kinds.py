@@ -141,6 +141,10 @@ def test_compare_opens_with_a_line_per_paper_and_drops_rankings_no_abstract_made
         assert line.split(": ", 1)[1].rstrip(".…") in abstract  # the abstract's own words, no one-liner cached
     assert "more efficient than FOSI" not in answer.answer  # neither abstract measured the other
     assert "two quadratic subspaces" in answer.answer
+    # A sentence restating both lines adds nothing: dropped.
+    restated = f"{PAPERS[0][1].split('. ')[0]}, while {PAPERS[1][1].split('. ')[0]} [1]."
+    bot.judge_model.enqueue(restated)
+    assert bot.ask("ADAHESSIAN or FOSI?").answer.count("\n") == 1  # the two lines alone
 
 
 def test_unknown_name_gets_a_clarifying_answer(bot):
