@@ -149,6 +149,11 @@ class SlackServices:
             self._quietly(lambda: self.delivery.reply(route.channel, [message], key=key, thread_ts=route.reply_thread_ts,
                                                       placeholder_ts=placeholder_ts, after=route.ts))
             return
+        self._deliver(route, answer, key, placeholder_ts)
+
+    def _deliver(self, route: Route, answer, key: str, placeholder_ts: str | None) -> None:
+        """The answer with its sources and 👍/👎 in place of `placeholder_ts` (or a short error
+        if that fails), then the turn that later follow-ups read."""
         feedback_key = self.feedback.remember_answer(answer)
         try:
             self.delivery.reply(route.channel, render.render_answer(answer, feedback_key), key=key,
@@ -243,18 +248,7 @@ class SlackServices:
                                                           key=key + ":error", thread_ts=route.reply_thread_ts,
                                                           placeholder_ts=self._finish_stream(stream, route), after=route.ts))
                 return
-            feedback_key = self.feedback.remember_answer(answer)
-            stream_ts = self._finish_stream(stream, route)
-            try:
-                self.delivery.reply(route.channel, render.render_answer(answer, feedback_key), key=key,
-                                    thread_ts=route.reply_thread_ts, placeholder_ts=stream_ts, after=route.ts)
-            except Exception:
-                log.exception("could not deliver an answer in %s", route.channel)
-                self._quietly(lambda: self.delivery.reply(route.channel, [SlackMessage(render.error())], key=key + ":error",
-                                                          thread_ts=route.reply_thread_ts, placeholder_ts=stream_ts, after=route.ts))
-                return
-            self.state.add_turn(route.channel, route.conversation, answer.question, answer.answer,
-                                [c.paper_id for c in answer.citations])
+            self._deliver(route, answer, key, self._finish_stream(stream, route))
         finally:
             self._set_status(route, "")  # Slack clears it when we reply; this covers a reply that failed
 
