@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.digest import INTERACTIVE_SECONDS, build_digest, writer_model, writer_settings  # noqa: E402
+from rag.digest import INTERACTIVE_SECONDS, build_digest, writer_settings  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
 from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
@@ -94,11 +94,10 @@ class CountingModel(Model):
 
 def _run(settings, label: str, budget: int, seconds: float | None = None) -> tuple[str, dict, object, CountingModel | None]:
     bot = Paperbot(settings)
-    counting = CountingModel(writer_model(bot))  # building the wrapper object loads nothing
-    if writer_settings(settings) == settings.llm:
+    counting = CountingModel(bot.digest_writer)  # building the wrapper object loads nothing
+    bot.digest_writer = counting
+    if writer_settings(settings) == settings.llm:  # the chat model writes: count its other uses too
         bot.model = counting
-    else:  # digest.model names its own model (the judge is off here): where writer_model keeps it
-        bot.digest_writer = counting
     started = time.perf_counter()
     digest = build_digest(bot, model_budget=budget, time_budget_s=seconds)
     total = time.perf_counter() - started

@@ -181,11 +181,6 @@ def writer_settings(settings: Settings) -> LLMSettings:
     return settings.llm.model_copy(update={"backend": "local", "model": settings.digest.model, "model_path": None})
 
 
-def writer_model(bot):
-    """The model that writes labels and one-liners (`Paperbot.digest_writer`, loaded once per process)."""
-    return bot.digest_writer
-
-
 def choose_writer(bot):
     """The chat model, or the judge when digest.model names the same model (no second copy
     in memory), else a model of its own."""
@@ -699,7 +694,7 @@ def build_digest(
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
     writer = writer_settings(bot.settings)
     stats.writer = model_identity(writer)
-    get_model = lambda: writer_model(bot)  # noqa: E731 - built (and loaded) only when needed
+    get_model = lambda: bot.digest_writer  # noqa: E731 - built (and loaded) only when needed
     # Labels first: a handful of short calls, and every reader sees them.
     labels = theme_labels(groups, papers, state, get_model, writer, stats, background, model_budget > 0, deadline)
     stats.seconds["labels"] = time.perf_counter() - t
@@ -761,7 +756,7 @@ def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> i
     if not papers or limit <= 0:
         return 0
     stats = DigestStats()
-    oneliners(papers, list(range(len(papers))), state, lambda: writer_model(bot), writer_settings(bot.settings), limit, stats)
+    oneliners(papers, list(range(len(papers))), state, lambda: bot.digest_writer, writer_settings(bot.settings), limit, stats)
     if stats.model_error:  # the caller should stop trying for a while, not retry every tick
         raise ModelError(stats.model_error)
     return stats.generated

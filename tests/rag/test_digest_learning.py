@@ -175,23 +175,23 @@ def test_cli_reset_learning_forgets_the_thumbs_up(settings, capsys):
 
 
 def test_digest_model_names_the_writer_and_shares_a_loaded_model(settings):
-    from rag.digest import writer_model, writer_settings
+    from rag.digest import writer_settings
     from rag.llm import LocalModel
 
     assert writer_settings(settings) == settings.llm  # 'llm' by default: the chat model
     chat, judge = FakeModel(), FakeModel()
-    assert writer_model(Paperbot(settings, model=chat, judge_model=judge)) is chat
+    assert Paperbot(settings, model=chat, judge_model=judge).digest_writer is chat
 
     settings.digest.model = "qwen2.5-coder-1.5b"
     written = writer_settings(settings)
     assert (written.backend, written.model, written.model_path) == ("local", "qwen2.5-coder-1.5b", None)
     settings.judge.model = "qwen2.5-coder-1.5b"  # the judge is that model: no second copy
-    assert writer_model(Paperbot(settings, model=chat, judge_model=judge)) is judge
+    assert Paperbot(settings, model=chat, judge_model=judge).digest_writer is judge
 
     settings.judge.model = "none"  # a model of its own, built (not loaded) once per bot
     bot = Paperbot(settings, model=chat)
-    own = writer_model(bot)
-    assert isinstance(own, LocalModel) and writer_model(bot) is own
+    own = bot.digest_writer
+    assert isinstance(own, LocalModel) and bot.digest_writer is own
 
 
 def test_settings_reject_an_unknown_writer():
