@@ -193,7 +193,7 @@ class DigestScheduler:
         if self._warm_up_off_day == today:
             return
         deadline = monotonic() + time_limit_s
-        while not self._stop.is_set() and self.services.model.queue_depth() == 0:
+        while not self._stop.is_set() and not self._someone_waiting():
             try:
                 if precompute_oneliners(self.services, 1) == 0 or monotonic() >= deadline:
                     return
@@ -201,6 +201,13 @@ class DigestScheduler:
                 self._warm_up_off_day = today
                 log.warning("idle one-liners off until tomorrow: %s", exc)
                 return
+
+
+    def _someone_waiting(self) -> bool:
+        """A question is queued for the chat model or the judge: a question first goes to the
+        judge, which may also be the digest's writer, so both queues count."""
+        models = (self.services.model, self.services.judge_model)
+        return any(model is not None and model.queue_depth() > 0 for model in models)
 
 
 def start_scheduler(settings: Settings, services, client, **options) -> Callable[[], None]:

@@ -306,3 +306,27 @@ def test_warm_up_backs_off_for_the_day_when_the_model_fails(settings):
     time.sleep(0.5)
     scheduler.stop()
     assert len(model.history) == 1  # tried once, then left the model alone for the day
+
+
+class _BusyJudge(FakeModel):
+    """A judge with a question waiting in its queue."""
+
+    def queue_depth(self) -> int:
+        return 1
+
+
+def test_warm_up_waits_while_a_question_is_queued_for_the_judge(settings):
+    from rag.ingest import ingest_papers
+    from rag.sources import ParseResult, read_sources
+
+    settings.digest.channel = "CDIGEST"
+    settings.digest.time = "23:59"
+    model = FakeModel(default="A plain summary line of the paper.")
+    services = Paperbot(settings, model=model, judge_model=_BusyJudge())
+    papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
+    ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)
+    clock = Clock(datetime.now(UTC).replace(hour=0, minute=1))
+    scheduler = DigestScheduler(settings, services, None, clock=clock, tick_s=0.02, fetch=False, precompute=True, pace_s=0).start()
+    time.sleep(0.5)
+    scheduler.stop()
+    assert model.history == []  # the question goes first; one-liners wait for an idle moment
