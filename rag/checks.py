@@ -140,3 +140,47 @@ class StreamFilter:
         if self.pending:
             self.emit(self.pending)
             self.pending = ""
+
+
+# A specific name in a question: a benchmark, dataset, model or tool ("LibriSpeech",
+# "CIFAR-100", "MuJoCo", "NDCG"): two capitals, or a capital and a digit, in 3+ characters.
+_NAME_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+\-]*[A-Za-z0-9+]")
+# "BERT-style", "DPO-like": a comparison, not something the paper must mention.
+_LIKENESS = re.compile(r"-(style|like|based|type|inspired|esque|sized|scale)$", re.IGNORECASE)
+
+
+def specific_names(question: str) -> list[str]:
+    names = []
+    for token in _NAME_TOKEN.findall(question):
+        if _LIKENESS.search(token):
+            continue
+        name = token[:-1] if token.endswith("s") and token[:-1].isupper() else token  # "GPUs"
+        capitals = sum(c.isupper() for c in name)
+        if len(name) >= 3 and (capitals >= 2 or (capitals and any(c.isdigit() for c in name))):
+            names.append(name)
+    return names
+
+
+def mentions(text: str, name: str) -> bool:
+    """The text names it: every part as a word ("Llama-2-70B"), the parts run together in up
+    to three words ("LLaMA2-70B"), or an acronym as its words' initials ("MDP": "Markov
+    decision process")."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    # "FLOP-matched": only the parts with a capital or a digit are the name.
+    parts = [p.lower() for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    vocabulary = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "FLOP": "FLOPs"
+    if all(part in vocabulary for part in parts):
+        return True
+    joined = "".join(parts)
+    if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
+        return True
+    if name.isalpha() and name.isupper():
+        n = len(name)
+        return any("".join(w[0] for w in words[i : i + n]) == joined for i in range(len(words) - n + 1))
+    return False
+
+
+def unmentioned_names(question: str, text: str) -> list[str]:
+    """The question's specific names that the text never mentions: a paper that never says
+    "LibriSpeech" does not answer "does it improve speech recognition on LibriSpeech?"."""
+    return [name for name in specific_names(question) if not mentions(text, name)]

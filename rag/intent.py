@@ -30,11 +30,11 @@ DEFAULT_NEW_DAYS = 7
 _GREETING = re.compile(
     r"^\W*(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
-    r"|bye|goodbye|see you|see ya)\b",
+    r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np)\b",
     re.IGNORECASE,
 )
 _HELP = re.compile(
-    r"\bwhat (can|could|do|else can) you do\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
+    r"\bwhat (can|could|do|else can) you (actually |really |even )?do\b|\bhelp\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
     r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(help|usage|commands|menu|\?)\W*$|\bhelp me\W*$|\bcan you help\b"
     r"|\bhow (does|do) (this|it|paperbot|the bot|this bot|you) work\b|\bwho am i (talking|speaking|chatting) (to|with)\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
     r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
@@ -45,7 +45,7 @@ COMPARE = re.compile(
     r"\b(compare|comparison|comparing|contrast|differ|differs|different|difference|differences|versus|vs\.?|better than|worse than|similar to|similarities)\b",
     re.IGNORECASE,
 )
-_PAPERS = r"(?:papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff)"
+_PAPERS = r"(?:papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff|refs|references|literature|lit|reads|reading)"
 _ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around|with)"
 _FIND = re.compile(
     rf"""^\W*(?:
@@ -53,6 +53,7 @@ _FIND = re.compile(
       | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
+      | (?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)\s+(?:some\s+|a\s+few\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?{_PAPERS}\s+{_ABOUT}\b
       | (?:any\s+)?(?:recommendations?|suggestions?|pointers?|reading)\s+(?:for\s+)?(?:(?:good\s+)?{_PAPERS}\s+)?{_ABOUT}\b
       | who(?:'s|\s+is)?\s+(?:works?|working|has\s+worked|wrote|writes|writing)\s+{_ABOUT}\b
       | what(?:'s|’s|s|\s+is)\s+(?:out\s+)?there\s+{_ABOUT}\b
@@ -92,12 +93,17 @@ _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
 _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|how (many|much))\b", re.IGNORECASE)
+# A request for papers in the plural may describe its topic with a clause: "papers about agents
+# that browse websites"; a topic this long would otherwise be a question about one paper.
+_PLURAL_REQUEST = re.compile(r"\b(papers|refs|references|studies|works|literature|articles|preprints)\b", re.IGNORECASE)
+_SECOND_QUESTION = re.compile(r"\b(and (what|how|which|why)|how (many|much|fast|well))\b", re.IGNORECASE)
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
 _FILLER = set(
     """there bot paperbot so much lot helps helped helpful useful again very all guys team everyone folks dear buddy mate
-    good great nice cool awesome perfect amazing excellent wonderful appreciated appreciate that's thats super""".split()
+    good great nice cool awesome perfect amazing excellent wonderful appreciated appreciate that's thats super
+    anyway anyways pls plz please thing tool app use actually really just you""".split()
 )
 # Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
 _EXPLAIN_WORDS = set(
@@ -161,6 +167,7 @@ def clean_topic(text: str) -> str:
     text = re.sub(r"^\W*(the|a|an|some|any)\s+", "", text.strip(), flags=re.IGNORECASE)
     text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s+(stuff|things)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "epistemic uncertainty stuff"
+    text = re.sub(r"\s*[,;:–—-]\s*(any|some|anything)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "X, any papers?"
     return " ".join(text.strip(" \t?.!,;:").split())
 
 
@@ -234,19 +241,40 @@ def find_topic(text: str) -> tuple[str, str]:
     if match:
         topic, asked = clean_topic(text[match.end() :]), text[: match.end()]
     else:
-        match = _FIND_BEFORE.match(text)
+        head = _AFTERTHOUGHT.split(text, maxsplit=1)[0]  # "any ML for biology papers - proteins, DNA?"
+        match = _FIND_BEFORE.match(text) or (_PLURAL_REQUEST.search(head) and _FIND_BEFORE.match(head))
         if not match:
             return "", ""
         topic = clean_topic(match.group("topic") or match.group("topic2"))
         asked = text.replace(topic, " ")
         if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
             return "", ""
-    if topic and (len(topic.split()) > MAX_TOPIC_WORDS or _CLAUSE.search(topic)):
+    whole = topic
+    if topic and _too_long(topic):
         # "newton-type methods? damped newton, cubic reg, that kind of thing": the head
         topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
-    if not topic or len(topic.split()) > MAX_TOPIC_WORDS or _CLAUSE.search(topic):
-        return "", ""
-    return topic, asked
+    if topic and not _too_long(topic):
+        return topic, asked
+    if _PLURAL_REQUEST.search(asked) and 0 < len(whole.split()) <= 2 * MAX_TOPIC_WORDS and not _SECOND_QUESTION.search(whole):
+        return whole, asked
+    return "", ""
+
+
+def _too_long(topic: str) -> bool:
+    return len(topic.split()) > MAX_TOPIC_WORDS or bool(_CLAUSE.search(topic))
+
+
+# A name after one of these is what the question measures against, not what it is about:
+# "how well does it do on FOLIO?", "is it faster than FOSI?".
+_OBJECT_WORDS = {"on", "against", "than", "over", "vs", "versus", "with", "to", "beat", "beats", "outperform", "outperforms"}
+
+
+def names_only_as_objects(question: str, names: NameIndex) -> bool:
+    """Every paper name in the question comes after "on", "than", "against"...: in a thread,
+    "how well does it do on FOLIO?" is still about the thread's paper."""
+    words = question_words(question)
+    matches = names.find(question)
+    return bool(matches) and all(m.start > 0 and words[m.start - 1].lower() in _OBJECT_WORDS for m in matches)
 
 
 def _unnamed_words(words: list[str], matches: list[NameMatch]) -> list[str]:

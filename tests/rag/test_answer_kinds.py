@@ -213,3 +213,40 @@ def test_a_comparison_finds_a_described_paper_by_search(bot):
     answer = bot.ask("How does ADAHESSIAN differ from merging models trained on different tasks without training?")
     assert answer.kind == "compare"
     assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[3][0]]
+
+
+def test_a_paper_that_never_names_the_questions_benchmark_does_not_answer_it(bot):
+    # The judge says yes to the paper on the topic; it never mentions MuJoCo, so it is refused.
+    bot.judge_model.enqueue_logodds(2.0)
+    answer = bot.ask("Does the model merging method that drops delta parameters by magnitude also work for MuJoCo control policies?")
+    assert not answer.found and answer.citations == []
+    assert answer.answer.startswith(NOT_FOUND_ANSWER) and "never mentions MuJoCo" in answer.answer
+    assert bot.model.history == []  # nothing was written
+    # A name the paper does use keeps the answer.
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("DELLA beats TIES and DARE by 2.4 points on average [1].")
+    assert bot.ask("By how much does the magnitude-based merging method beat TIES and DARE?").found
+
+
+def test_a_followup_naming_what_it_is_measured_on_stays_with_the_threads_paper(bot, tmp_path):
+    bot.ingest([str(write_listing(tmp_path / "logic.txt", [
+        ("FOLIO: Natural Language Reasoning with First-Order Logic", "We present FOLIO, a dataset of first-order logic reasoning problems written by experts."),
+        ("LogicSolver: Language Models that Call a Theorem Prover", "LogicSolver translates problems into logic for a prover and reaches 78 percent accuracy on FOLIO."),
+    ]))])
+    solver = next(p for p in bot.store.papers_seen_since() if p.title.startswith("LogicSolver"))
+    history = [Turn(question="What is LogicSolver?", answer="It calls a theorem prover [1].", paper_ids=[solver.paper_id])]
+    bot.judge_model.enqueue_logodds(1.5)
+    bot.model.enqueue("It reaches 78 percent accuracy on FOLIO [1].")
+    answer = bot.ask("how well does it do on FOLIO?", history)
+    assert answer.found and [c.paper_id for c in answer.citations] == [solver.paper_id]
+
+
+def test_the_best_two_near_papers_are_listed_even_when_the_second_trails(bot):
+    from rag.listing import LISTED_ANYWAY, NEAR_TOPIC, ON_TOPIC_MARGIN, Candidate, rank
+
+    papers = {p.title: p for p in bot.store.papers_seen_since()}
+    della, zipit, gnn = papers[PAPERS[2][0]], papers[PAPERS[3][0]], papers[PAPERS[4][0]]
+    candidates = [Candidate(della, 0.8, ""), Candidate(zipit, 0.8 - ON_TOPIC_MARGIN - 0.1, ""), Candidate(gnn, NEAR_TOPIC - 0.05, "")]
+    assert LISTED_ANYWAY == 2 and [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della, zipit]
+    candidates[1] = Candidate(zipit, NEAR_TOPIC - 0.01, "")  # not near the topic at all: left off
+    assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della]

@@ -45,3 +45,17 @@ def test_a_pronoun_followup_is_answered_from_the_threads_paper(corpus_bot):
 def test_small_talk_gets_help(corpus_bot):
     answer = corpus_bot.ask("hi, what can you do?")
     assert answer.kind == "help" and "Any papers on" in answer.answer
+
+
+def test_a_question_on_a_benchmark_the_paper_never_names_is_refused(corpus_bot):
+    answer = corpus_bot.ask("What word error rate does ADAHESSIAN reach on LibriSpeech?")
+    assert not answer.found and answer.citations == []
+    assert "never mentions LibriSpeech" in answer.answer
+    assert any(s.title.startswith("ADAHESSIAN") for s in answer.suggestions)  # the paper is still offered
+
+
+def test_comparing_two_described_papers_cites_both(corpus_bot):
+    answer = corpus_bot.ask("compare the paper on second-order optimization with lazy Hessians and ADAHESSIAN")
+    titles = [c.title for c in answer.citations]
+    assert answer.kind == "compare" and len(titles) == 2
+    assert any(t.startswith("ADAHESSIAN") for t in titles) and any("azy" in t and "Hessian" in t for t in titles)

@@ -58,3 +58,20 @@ def test_a_which_paper_question_is_answered_with_the_title_first():
     assert lead_with_title(answer, "What optimizer halves the cost?", "Adan", 1).startswith("\u201cAdan\u201d [1].")
     assert lead_with_title(answer, "How much does Adan cut the cost?", "Adan", 1) == answer
     assert lead_with_title("Adan halves the cost [1].", "Which paper halves it?", "Adan", 1) == "Adan halves the cost [1]."
+
+
+def test_specific_names_are_benchmarks_datasets_and_models_not_plain_words():
+    from rag.checks import specific_names
+
+    question = "What CIFAR-100 accuracy does a ResNet-50 reach on MuJoCo with GPUs, unlike BERT-style models? Which method works best?"
+    assert specific_names(question) == ["CIFAR-100", "ResNet-50", "MuJoCo", "GPU"]
+
+
+def test_a_name_counts_as_mentioned_in_its_written_variants():
+    from rag.checks import mentions, unmentioned_names
+
+    abstract = "We run LLaMA2-70B on a Markov decision process, matching the FLOPs of dense ImageNet models."
+    assert mentions(abstract, "Llama-2-70B") and mentions(abstract, "MDP") and mentions(abstract, "FLOP-matched")
+    assert mentions(abstract, "ImageNet") and not mentions(abstract, "ImageNet-21k")
+    assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
+    assert unmentioned_names("which paper studies merging models?", abstract) == []

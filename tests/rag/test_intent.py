@@ -26,7 +26,8 @@ def kind(question):
 @pytest.mark.parametrize(
     "question",
     ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?",
-     "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work"],
+     "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work",
+     "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
@@ -51,6 +52,11 @@ def test_small_talk_gets_help(question):
         ("any quantum computing papers in here?", "quantum computing"),
         ("video + language models, got anything?", "video + language models"),
         ("medical imaging — which papers do we have?", "medical imaging"),
+        ("I need references on speech separation", "speech separation"),
+        ("we'd like some papers on protein folding", "protein folding"),
+        ("papers about robots that learn from watching videos", "robots that learn from watching videos"),
+        ("any speech separation papers - music, voices?", "speech separation"),
+        ("model merging, any papers?", "model merging"),
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -115,6 +121,20 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert kind("Does it use Adam or SGD?").sides == ()  # a question about one paper, not two sides
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
+
+
+def test_help_with_a_topic_is_not_small_talk():
+    assert kind("can you help me with model merging papers?").kind != "help"
+    assert kind("help me understand ADAHESSIAN").kind != "help"
+
+
+def test_a_name_measured_against_is_not_what_a_question_is_about():
+    from rag.intent import names_only_as_objects
+
+    assert names_only_as_objects("how well does it do against FOSI?", NAMES)
+    assert names_only_as_objects("is it faster than ADAHESSIAN?", NAMES)
+    assert not names_only_as_objects("what does FOSI improve?", NAMES)
+    assert not names_only_as_objects("how fast is it?", NAMES)  # no name at all
 
 
 def test_small_talk_with_a_question_is_the_question():
