@@ -534,7 +534,8 @@ class Answerer:
         hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
         # The judge says yes to a paper on the question's topic that never names the question's
         # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
-        unmentioned = unmentioned_names(question, f"{papers[hits[0].paper_id].title} {papers[hits[0].paper_id].abstract}") if found else []
+        top = papers[hits[0].paper_id] if hits else None
+        unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if found and top else []
         if not found or unmentioned:
             suggestions = self.near_suggestions(hits[: self.settings.answer.suggestions], papers, retrieval.question_vector)
             text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NOT_FOUND_ANSWER
