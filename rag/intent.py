@@ -89,6 +89,7 @@ _NEW_ONLY = re.compile(
 )
 # Where a topic trails off into examples or alternatives: "X? a, b, that kind of thing", "X / Y".
 _AFTERTHOUGHT = re.compile(r"\?|\s/\s|,|;|\s[-–—]\s|\(")
+_COMPARE_START = re.compile(r"^\W*(?:please\s+)?(?:compare|contrast)\b", re.IGNORECASE)
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
@@ -187,7 +188,8 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
     window, rest = find_window(said.lstrip(" ,.!"), now)
     if not papers and _NEW_ONLY.match(rest):
         return Intent("new", window=window or Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days"))
-    topic, asked = find_topic(rest)
+    # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares.
+    topic, asked = ("", "") if _COMPARE_START.match(rest) else find_topic(rest)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
         if len(papers) == 1:

@@ -119,6 +119,8 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert compare_sides("fast convex pruning or pruning-aware sparse regularization?") == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("fast convex pruning or pruning-aware sparse regularization?").sides == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("Does it use Adam or SGD?").sides == ()  # a question about one paper, not two sides
+    intent = kind("Compare ADAHESSIAN and the lazy Hessians paper")
+    assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-ada",), ("ADAHESSIAN", "lazy Hessians"))  # not a list
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
 
