@@ -28,8 +28,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
