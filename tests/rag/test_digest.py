@@ -1,6 +1,6 @@
 """The digest service: which papers, one-liners (cache, budget, faithfulness), themes,
 highlights, the JSON shape. Pure parts are tested directly; the service runs on a small
-store with the real embedder and a FakeModel (plus one test through the real model)."""
+store with the real embedder and a FakeModel (plus tests through the real models)."""
 
 from __future__ import annotations
 
