@@ -20,7 +20,8 @@ A fresh temporary home gets N papers ingested (not timed). Then, each in a new
   shows a user who waits for it.
 
 Prints how many papers got a model one-liner that passed the faithfulness check (the goal:
-90% or more), the one-liner time per paper and whether the day fits the idle-time budget
+90% or more; how many only on the retry prompt), every rejected reply and why, the
+one-liner time per paper (retries included) and whether the day fits the idle-time budget
 (IDLE_BUDGET_S), then a table with the parts (themes, labels, ranking, one-liners,
 highlights) and the total. Set PAPERBOT_DIGEST__INTERESTS='["topic", ...]' to include the "For you" ranking.
 """
@@ -154,7 +155,8 @@ def main() -> int:
         per_paper = written / stats.generated if stats.generated else 0.0
         print(
             f"one-liners by {stats.writer}: {stats.model_lines} of {len(papers)} papers ({stats.model_lines / len(papers):.0%}) got a "
-            f"model line that passed the faithfulness check (goal: 90%); {stats.unfaithful} rejected, {stats.pending} not written; "
+            f"model line that passed the faithfulness check (goal: 90%), {stats.retried} of them on the retry prompt; "
+            f"{stats.unfaithful} rejected, {stats.pending} not written; "
             f"{written:.0f} s for {stats.generated} ({per_paper:.1f} s each), "
             f"{'within' if written <= IDLE_BUDGET_S else 'OVER'} the idle-time budget of {IDLE_BUDGET_S} s"
         )

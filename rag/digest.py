@@ -29,21 +29,14 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from prompts import load
 from rag.digest_store import DigestStore
-from rag.digest_text import (
-    clean_model_line,
-    copies_or_repeats,
-    echoes_title,
-    extractive_oneliner,
-    prompt_excerpt,
-    truncate,
-    unsupported_terms,
-)
+from rag.digest_text import clean_model_line, copies_or_repeats, extractive_oneliner, oneliner_problem, prompt_excerpt, truncate
 from rag.feedback import FeedbackStore
 from rag.llm import ModelError, build_model
 from rag.models import Paper
@@ -60,6 +53,12 @@ INTERACTIVE_SECONDS = 45
 #: sentences): reading the prompt is a good part of a one-liner's cost.
 PROMPT_ABSTRACT_CHARS = 300
 ONELINER_MAX_TOKENS = 40  # a one-liner is ~20 tokens; a reply cut at 40 is a run-on, rejected
+#: Prompts (files in prompts/) a one-liner is asked with in turn, until a reply passes the
+#: checks. The first shows the title and the abstract's head. The small models' usual
+#: failure with it is echoing the title (6 of the 0.5B's 7 rejections on the first 50
+#: corpus papers, none an invented name), so the retry shows the abstract alone: there is
+#: no title to echo. It costs a call only for the ~1 paper in 7 the first prompt fails.
+ONELINER_PROMPTS = ("oneliner", "oneliner_retry")
 #: Papers the highlights name: the "For you" ones first, then the leads of the largest themes.
 HIGHLIGHT_PICKS = 3
 #: Theme labels are words that are rare in the library; this many of its newest papers
@@ -102,6 +101,7 @@ class DigestStats(BaseModel):
     model_lines: int = 0  # model-written one-liners shown (cached or new)
     generated: int = 0  # of those, generated in this run
     unfaithful: int = 0  # model lines that failed the check, shown as extractive instead
+    retried: int = 0  # of the lines generated in this run, those that passed only on a retry prompt
     pending: int = 0  # extractive for now (over the run's budget): upgraded by a later run
     highlights: str = "none"  # 'template' (from the ranking and one-liners) or 'none'
     liked_papers: int = 0  # papers cited by 👍 answers (since the last reset) the ranking learned from
@@ -153,9 +153,18 @@ def load_prompt(name: str) -> tuple[str, str]:
     return system.strip(), user.strip()
 
 
-def oneliner_messages(paper: Paper, prompt: tuple[str, str]) -> list[dict]:
+Prompt = tuple[str, str]  # (system, user template)
+
+
+def oneliner_prompts() -> tuple[Prompt, ...]:
+    """The one-liner prompts of `ONELINER_PROMPTS`, in the order they are tried."""
+    return tuple(load_prompt(name) for name in ONELINER_PROMPTS)
+
+
+def oneliner_messages(paper: Paper, prompt: Prompt) -> list[dict]:
     """Instructions go in the system message, identical for every paper, so llama.cpp
-    reuses their evaluated prefix and each call only reads the title and abstract head."""
+    reuses their evaluated prefix and each call only reads the title and abstract head.
+    A template may leave out {title} (the retry does)."""
     system, user = prompt
     abstract = prompt_excerpt(paper.abstract, PROMPT_ABSTRACT_CHARS)
     return [{"role": "system", "content": system}, {"role": "user", "content": user.format(title=paper.title, abstract=abstract)}]
@@ -197,45 +206,48 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def oneliner_key(paper: Paper, model_id: str, prompt: tuple[str, str]) -> str:
-    """Cache key: changes with the title, the abstract, the model or the prompt, nothing else."""
-    return _key("oneliner", model_id, *prompt, paper.title, paper.abstract)
+def oneliner_key(paper: Paper, model_id: str, prompts: tuple[Prompt, ...]) -> str:
+    """Cache key: changes with the title, the abstract, the model or the prompts, nothing else."""
+    return _key("oneliner", model_id, *(part for prompt in prompts for part in prompt), paper.title, paper.abstract)
 
 
 # ---------------------------------------------------------------------------- one-liners
 
 
-def write_oneliner(model, paper: Paper, prompt: tuple[str, str]) -> tuple[str, bool]:
-    """(one-liner, faithful) for one paper from the model.
+class WrittenLine(NamedTuple):
+    text: str  # the checked model line, or the abstract sentence standing in for it
+    faithful: bool  # True: a model line that passed the checks
+    attempts: int  # model calls made for it (1, or more when a retry prompt was needed)
 
-    An unusable or unfaithful reply gives the extractive sentence and False.
+
+def write_oneliner(model, paper: Paper, prompts: tuple[Prompt, ...]) -> WrittenLine:
+    """A one-liner for one paper from the model: each prompt in turn until a reply passes
+    `oneliner_problem` (one finished sentence, not the title again, no number or name the
+    paper does not state). When none does, the abstract's contribution sentence.
     """
-    reply = model.generate(oneliner_messages(paper, prompt), max_tokens=ONELINER_MAX_TOKENS, temperature=0.0, stop=["\n"])
-    # Only an unfinished-looking reply needs the (tokenizer-loading) length check.
-    unfinished = not reply.rstrip().endswith((".", "!", "?", ")"))
-    line = clean_model_line(reply, cut_off=unfinished and model.count_tokens(reply) >= ONELINER_MAX_TOKENS)
-    if line is None:
-        why = "not one finished sentence of 4-40 words"
-    elif echoes_title(line, paper.title):
-        why = "restates the title"
-    elif unsupported := unsupported_terms(line, f"{paper.title}\n{paper.abstract}"):
-        why = f"not in the abstract: {', '.join(unsupported)}"
-    else:
-        return line, True
-    # Why is logged so benchmarks/digest.py can show whether the check or the model is at fault.
-    log.info("one-liner for %s rejected (%s): %r; using an abstract sentence", paper.paper_id, why, reply[:200])
-    return extractive_oneliner(paper.abstract), False
+    for attempt, prompt in enumerate(prompts, 1):
+        reply = model.generate(oneliner_messages(paper, prompt), max_tokens=ONELINER_MAX_TOKENS, temperature=0.0, stop=["\n"])
+        # Only an unfinished-looking reply needs the (tokenizer-loading) length check.
+        unfinished = not reply.rstrip().endswith((".", "!", "?", ")"))
+        line = clean_model_line(reply, cut_off=unfinished and model.count_tokens(reply) >= ONELINER_MAX_TOKENS)
+        why = oneliner_problem(line, paper.title, paper.abstract)
+        if why is None:
+            return WrittenLine(line, True, attempt)
+        # Why is logged so benchmarks/digest.py can show whether the check or the model is at fault.
+        then = "retrying" if attempt < len(prompts) else "using an abstract sentence"
+        log.info("one-liner for %s rejected (%s, prompt %d): %r; %s", paper.paper_id, why, attempt, reply[:200], then)
+    return WrittenLine(extractive_oneliner(paper.abstract), False, len(prompts))
 
 
 def cached_oneliners(state: DigestStore, llm: LLMSettings, papers: list[Paper]) -> dict[str, str]:
     """paper_id -> the checked model one-liner an earlier digest (or idle time) wrote for
     it: by the chat model `llm`, else by a packaged writer digest.model may name (callers
     such as paper lists know the chat model, not the digest's writer)."""
-    prompt = load_prompt("oneliner")
+    prompts = oneliner_prompts()
     writers = [llm] + [llm.model_copy(update={"backend": "local", "model": name, "model_path": None}) for name in WRITER_MODELS]
     found: dict[str, str] = {}
     for model_id in dict.fromkeys(model_identity(w) for w in writers):
-        keys = {oneliner_key(p, model_id, prompt): p.paper_id for p in papers if p.paper_id not in found}
+        keys = {oneliner_key(p, model_id, prompts): p.paper_id for p in papers if p.paper_id not in found}
         kinds = state.text_kinds(list(keys))
         texts = state.texts([k for k, kind in kinds.items() if kind == "oneliner"])
         found.update({keys[k]: text for k, text in texts.items()})
@@ -268,9 +280,9 @@ def oneliners(
     called when something is generated, so a warm digest never loads the model. When a
     list is given as `model_written`, it is filled with one flag per paper: True for a
     checked model line, False for an abstract sentence."""
-    prompt = load_prompt("oneliner")
+    prompts = oneliner_prompts()
     model_id = model_identity(llm)
-    keys = [oneliner_key(p, model_id, prompt) for p in papers]
+    keys = [oneliner_key(p, model_id, prompts) for p in papers]
     cached = state.texts(keys)
     kinds = state.text_kinds(list(cached))
     lines: list[str | None] = [cached.get(k) for k in keys]
@@ -287,7 +299,7 @@ def oneliners(
             break
         try:
             model = model or get_model()
-            line, faithful = write_oneliner(model, papers[i], prompt)
+            line, faithful, attempts = write_oneliner(model, papers[i], prompts)
         except ModelError as exc:  # no model at all: the digest still goes out, extractively
             stats.model_error = str(exc)
             log.warning("one-liners fall back to abstract sentences: %s", exc)
@@ -300,6 +312,7 @@ def oneliners(
         stats.generated += 1
         stats.model_lines += faithful
         stats.unfaithful += not faithful
+        stats.retried += faithful and attempts > 1
     if progress and todo:
         progress(len(todo), len(todo))
 

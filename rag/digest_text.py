@@ -91,6 +91,19 @@ def _source_words(text: str) -> set[str]:
     return words
 
 
+def _opener_forms(word: str) -> set[str]:
+    """`word` lower-cased, and its stems without -ing, -ed or -s ("Developing" -> "develop"),
+    so an inflection of an ordinary opener is ordinary too. Only a word starting a clause
+    is looked up this way, and only against `_COMMON_OPENERS`: "Beijing" has no stem there."""
+    word = word.lower()
+    forms = {word}
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            forms |= {stem, stem + "e"}
+    return forms
+
+
 def _is_specific(word: str, clause_start: bool) -> bool:
     """A word that names something: an acronym, CamelCase, mixed letters and digits, or a
     capitalised word, unless it is an ordinary word that merely starts a clause."""
@@ -100,7 +113,7 @@ def _is_specific(word: str, clause_start: bool) -> bool:
         return True
     if not word[:1].isupper():
         return False
-    return not (clause_start and word.lower() in _COMMON_OPENERS)
+    return not (clause_start and _opener_forms(word) & _COMMON_OPENERS)
 
 
 def unsupported_terms(summary: str, source: str) -> list[str]:
@@ -132,6 +145,20 @@ def unsupported_terms(summary: str, source: str) -> list[str]:
 
 def is_faithful(summary: str, title: str, abstract: str) -> bool:
     return not unsupported_terms(summary, f"{title}\n{abstract}")
+
+
+def oneliner_problem(line: str | None, title: str, abstract: str) -> str | None:
+    """Why a cleaned model reply (`clean_model_line`'s result) cannot be a paper's
+    one-liner, or None when it can: it must be one finished sentence, must not merely
+    restate the title, and must name no number, name or acronym the title and abstract
+    do not contain."""
+    if line is None:
+        return "not one finished sentence of 4-40 words"
+    if echoes_title(line, title):
+        return "restates the title"
+    if unsupported := unsupported_terms(line, f"{title}\n{abstract}"):
+        return f"not in the abstract: {', '.join(unsupported)}"
+    return None
 
 
 def _cut_words(text: str, max_words: int) -> str:

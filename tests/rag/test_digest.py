@@ -1,6 +1,6 @@
 """The digest service: which papers, one-liners (cache, budget, faithfulness), themes,
 highlights, the JSON shape. Pure parts are tested directly; the service runs on a small
-store with the real embedder and a FakeModel (plus one test through the real model)."""
+store with the real embedder and a FakeModel (plus tests through the real models)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ SOURCE = (
         "Accuracy improves by 1000 points on one GPU.",  # "1,000" vs "1000"; "one" is not a number
         "This paper fine-tunes LLaMA models for logic translation.",  # plural of a name
         "Introduces a single-GPU recipe for translation.",  # ordinary word starting the sentence
+        "Developing a LoRA recipe for translation.",  # an inflection of one ("develop"), as the 1.5B wrote
     ],
 )
 def test_faithful_one_liners_pass(summary):
@@ -53,6 +54,8 @@ def test_faithful_one_liners_pass(summary):
         ("LogicLLaMA beats GPT-4 at translation.", ["4"]),
         ("A LoRA model from Google Research.", ["Google", "Research"]),  # invented names
         ("Google fine-tunes LLaMA.", ["Google"]),  # a name at the start of the sentence
+        ("Beijing fine-tunes LLaMA.", ["Beijing"]),  # ends in -ing, but "beij" is no ordinary word
+        ("Designed by Meta, it fine-tunes LLaMA.", ["Meta"]),  # an inflected opener still checks the rest
         ("LogicLLaMA improves FOL parsing with RLHF.", ["RLHF"]),  # an acronym
         ("Uses three datasets of pairs.", ["three"]),  # a spelled-out number
         ("Builds on PaLM and Llama-3 backbones.", ["3", "PaLM"]),
@@ -61,6 +64,21 @@ def test_faithful_one_liners_pass(summary):
 def test_unfaithful_one_liners_name_what_is_invented(summary, invented):
     assert sorted(unsupported_terms(summary, SOURCE)) == sorted(invented)
     assert not is_faithful(summary, "", SOURCE)
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("LogicLLaMA translates natural language into first-order logic.", None),
+        (None, "not one finished sentence of 4-40 words"),  # clean_model_line rejected the reply
+        ("LogicLLaMA: Translating Natural Language to First-Order Logic.", "restates the title"),
+        ("LogicLLaMA reaches 95% accuracy, beating Google.", "not in the abstract: 95, Google"),
+    ],
+)
+def test_oneliner_problem_says_why_a_line_is_not_kept(line, problem):
+    from rag.digest_text import oneliner_problem
+
+    assert oneliner_problem(line, "LogicLLaMA: translating natural language to first-order logic", SOURCE) == problem
 
 
 def test_numbers_are_compared_by_value():
@@ -384,14 +402,21 @@ def test_digest_covers_new_papers_with_one_cached_line_each(settings, sample_pap
 
 
 def test_prompt_is_short_title_and_abstract_head(sample_papers):
-    messages = oneliner_messages(sample_papers[0], load_prompt("oneliner"))
+    from rag.digest import oneliner_prompts
+
+    first, retry = oneliner_prompts()
+    assert first == load_prompt("oneliner")
+    messages = oneliner_messages(sample_papers[0], first)
     assert messages[0]["role"] == "system" and sample_papers[0].title in messages[1]["content"]
     assert len(messages[1]["content"]) < len(sample_papers[0].title) + 520
+    again = oneliner_messages(sample_papers[0], retry)  # the retry: the same abstract head, no title
+    assert sample_papers[0].title not in again[1]["content"] and len(again[1]["content"]) < 520
 
 
 def test_unfaithful_one_liner_falls_back_to_an_abstract_sentence(settings, sample_papers):
     paper = sample_papers[0]
-    model = FakeModel(["It reaches 97.3% accuracy, beating Google DeepMind."], default="Six words in a plain line.")
+    # every reply invents, the retry's too: no prompt's reply is kept when it names what the paper does not
+    model = FakeModel(default="It reaches 97.3% accuracy, beating Google DeepMind.")
     bot = Paperbot(settings, model=model)
     _ingest(bot, [paper])
 
@@ -400,11 +425,54 @@ def test_unfaithful_one_liner_falls_back_to_an_abstract_sentence(settings, sampl
     assert "97.3" not in line and "Google" not in line
     assert line == extractive_oneliner(paper.abstract)
     assert line.rstrip("…")[1:] in paper.abstract  # verbatim (only the first letter may be capitalised)
-    assert digest.stats.unfaithful == 1 and digest.stats.model_lines == 0
+    assert digest.stats.unfaithful == 1 and digest.stats.model_lines == 0 and digest.stats.retried == 0
+    assert len([m for m, _ in model.history if "Abstract:" in m[-1]["content"]]) == 2  # the first prompt, then the retry
 
     calls = len(model.history)
     build_digest(bot)  # the rejection is cached too: the same model would write the same line
     assert len(model.history) == calls
+
+
+def test_a_rejected_one_liner_is_asked_again_without_the_title(settings, sample_papers):
+    """The small models' usual failure is echoing the title; the retry prompt shows the
+    abstract alone, and its reply passes the same checks."""
+    from rag.digest import ONELINER_PROMPTS
+
+    paper = sample_papers[0]
+    assert len(ONELINER_PROMPTS) == 2
+
+    class EchoesTitles(FakeModel):
+        """Replies with the title when the prompt shows one, as the 0.5B often does."""
+
+        def execute(self, messages, **kw):
+            shown = messages[-1]["content"]
+            self.default = paper.title if f"Title: {paper.title}" in shown else "It proposes a simpler way to solve the problem."
+            return super().execute(messages, **kw)
+
+    model = EchoesTitles()
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, [paper])
+
+    digest = build_digest(bot)
+    (line,) = [p.tldr for p in digest.papers]
+    assert line == "It proposes a simpler way to solve the problem."
+    assert digest.stats.model_lines == 1 and digest.stats.retried == 1 and digest.stats.unfaithful == 0
+    first, retry = (messages for messages, _ in model.history[-2:])
+    assert paper.title in first[-1]["content"] and paper.title not in retry[-1]["content"]
+    assert retry[0]["content"] != first[0]["content"]  # its own prompt file (prompts/oneliner_retry.txt)
+
+    calls = len(model.history)
+    again = build_digest(bot)  # cached as a model line: no call, and not retried again
+    assert len(model.history) == calls and [p.tldr for p in again.papers] == [line]
+
+
+def test_a_first_reply_that_passes_is_not_retried(settings, sample_papers):
+    model = FakeModel(default="It proposes a simpler way to solve the problem.")
+    bot = Paperbot(settings, model=model)
+    _ingest(bot, sample_papers[:1])
+    digest = build_digest(bot)
+    oneliner_calls = [m for m, _ in model.history if "Abstract:" in m[-1]["content"]]
+    assert len(oneliner_calls) == 1 and digest.stats.retried == 0 and digest.stats.model_lines == 1
 
 
 def test_budget_limits_model_lines_and_later_runs_upgrade_the_rest(settings, sample_papers):
@@ -506,6 +574,24 @@ def test_one_liners_through_the_real_default_model(settings, sample_papers, defa
     assert digest.stats.model_lines >= 2, [p.tldr for p in digest.papers]
     assert digest.highlights
     bot.model.close()
+
+
+@pytest.mark.real_model
+def test_a_title_the_real_default_model_echoes_gets_a_line_on_the_retry(default_model_file):
+    """With the first prompt the 0.5B replies to this paper with its title (as to 6 of the
+    first 50 corpus papers); the retry, which shows no title, gets a line that passes."""
+    from rag.digest import oneliner_prompts, write_oneliner
+    from rag.digest_text import oneliner_problem
+    from rag.llm import LocalModel
+
+    paper = next(p for p in read_sources([str(bundled_corpus_dir())]).papers if p.title.startswith("To prune, or not to prune"))
+    model = LocalModel(default_model_file, n_ctx=1024, n_threads=2)
+    try:
+        written = write_oneliner(model, paper, oneliner_prompts())
+    finally:
+        model.close()
+    assert written.faithful and oneliner_problem(written.text, paper.title, paper.abstract) is None, written
+    assert written.attempts == 2, written  # the first reply was the title
 
 
 @pytest.mark.real_model
