@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.llm import ModelError
 from rag.models import Answer, Turn, normalize_title
+
+# The answer recorded for a question whose model call failed (e.g. timed out on a busy machine).
+MODEL_ERROR_PREFIX = "model error: "
 
 # The answer kind (rag/intent.py) each question kind should be read as.
 EXPECTED_KIND = {"named_short": "explain", "topic_list": "find", "whats_new": "new", "compare": "compare", "smalltalk": "help"}
@@ -141,6 +145,7 @@ def summarize(results: list[QuestionResult]) -> dict:
         "both_cited": _mean([r.gold_cited_count >= 2 for r in results if r.kind == "compare"]),
         "help_given": _mean([r.answer_kind == "help" for r in results if r.kind == "smalltalk"]),
         "judged": _mean([r.judge_ms is not None for r in results]),
+        "model_errors": sum(r.answer_kind == "error" for r in results),
         "judge_ms_p50": round(float(np.percentile(judged, 50)), 1) if judged else None,
         "latency_ms": {
             "p50": round(float(np.percentile(totals, 50)), 1) if totals else None,
@@ -159,10 +164,13 @@ def run_eval(questions: list[EvalQuestion], bot, progress: Callable[[int, int], 
     results = []
     for i, q in enumerate(questions):
         history: list[Turn] = []
-        for turn in q.history:  # ask the earlier turn for real, as a user would have
-            earlier = bot.ask(turn["question"], history)
-            history.append(Turn(question=earlier.question, answer=earlier.answer, paper_ids=[c.paper_id for c in earlier.citations]))
-        answer = bot.ask(q.question, history)
+        try:
+            for turn in q.history:  # ask the earlier turn for real, as a user would have
+                earlier = bot.ask(turn["question"], history)
+                history.append(Turn(question=earlier.question, answer=earlier.answer, paper_ids=[c.paper_id for c in earlier.citations]))
+            answer = bot.ask(q.question, history)
+        except ModelError as error:  # one slow or failed answer is scored as a miss, not the end of the run
+            answer = Answer(question=q.question, answer=f"{MODEL_ERROR_PREFIX}{error}", found=False, kind="error")
         k = 10 if q.kind == "topic" else 5
         ranked = [h.title for h in bot.search(bot.answerer.retrieve(q.question, history).query, k=k)]
         results.append(score_question(q, answer, ranked))

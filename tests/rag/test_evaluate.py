@@ -64,3 +64,29 @@ def test_the_teams_kinds_are_scored_lists_comparisons_and_small_talk():
     assert summary["both_cited"] == 0.0  # only one of the two compared papers cited
     assert summary["help_given"] == 1.0 and summary["kind_read_right"] == 1.0
     assert summary["refusal_accuracy"] is None  # small talk is not an unanswerable question
+
+
+def test_a_failing_model_call_is_scored_as_a_miss_and_the_run_goes_on():
+    from types import SimpleNamespace
+
+    from rag.evaluate import MODEL_ERROR_PREFIX, run_eval, summarize
+    from rag.llm import ModelError
+
+    class Bot:  # answers the first question, times out on the second
+        asked = 0
+
+        def ask(self, question, history):
+            self.asked += 1
+            if self.asked == 2:
+                raise ModelError("The model did not finish within 120 s")
+            return Answer(question=question, answer="It is [1].", found=True, citations=[Citation(n=1, paper_id="p", title=GOLD, evidence="e")])
+
+        def search(self, query, k):
+            return [SimpleNamespace(title=GOLD)]
+
+        answerer = SimpleNamespace(retrieve=lambda question, history: SimpleNamespace(query=question))
+
+    questions = [EvalQuestion(id=f"q{i}", question="Which paper?", gold_titles=[GOLD]) for i in range(3)]
+    results = run_eval(questions, Bot())
+    assert [r.found for r in results] == [True, False, True]
+    assert results[1].answer.startswith(MODEL_ERROR_PREFIX) and summarize(results)["model_errors"] == 1
