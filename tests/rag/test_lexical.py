@@ -160,3 +160,12 @@ def test_damaged_or_old_index_is_rebuilt(settings):
     assert results(Store(settings)._bm25_index()) == expected
     (settings.home / "bm25" / MANIFEST).write_text('{"format": 1}')  # bm25s's index of older versions
     assert results(Store(settings)._bm25_index()) == expected
+
+
+def test_counts_follow_writes_from_any_process(settings):
+    store, other = Store(settings), Store(settings)
+    write(store, 1, "The graph and the molecule.")
+    assert (store.paper_count(), other.chunk_count()) == (1, 1)  # cached per store version
+    write(other, 2, "The sparse and the router.")
+    write(other, 2, "The sparse and the router, again.")  # an update: same counts
+    assert (store.paper_count(), store.chunk_count()) == (2, 2)
