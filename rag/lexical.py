@@ -238,26 +238,47 @@ class LexicalIndex:
             self._merge(len(self.segments) - 2)
 
     def _merge(self, first: int) -> None:
-        """Merge segments[first:] into one, dropping deleted chunks (numpy only)."""
+        """Merge segments[first:] into one, dropping deleted chunks (numpy only).
+
+        No sort: each term's postings are its postings in the first segment, then in the
+        next, and so on, so they are copied into place in segment order, in int32 (a full
+        merge at 100k papers peaks at a few hundred MB, not the ~1 GB of a sort)."""
         offset = sum(len(s) for s in self.segments[:first])
         merging = self.segments[first:]
         alive = self.live[offset:]
-        renumber = np.cumsum(alive) - 1  # old local number (over the merged range) -> new
+        renumber = (np.cumsum(alive, dtype=np.int64) - 1).astype(np.int32)  # old number (over the range) -> new
         chunk_ids = [c for c, a in zip(itertools.chain.from_iterable(s.chunk_ids for s in merging), alive) if a]
         lengths = np.concatenate([s.lengths for s in merging])[alive]
-        docs, terms, tfs, base = [], [], [], 0
-        for segment in merging:
+        n_terms = len(self.terms)
+
+        def kept_counts(segment: Segment, base: int) -> tuple[np.ndarray, np.ndarray]:
             keep = alive[base + segment.docs]
-            term_of = np.repeat(np.arange(segment.n_terms, dtype=np.int64), np.diff(segment.indptr))
-            docs.append(renumber[base + segment.docs[keep]])
-            terms.append(term_of[keep])
-            tfs.append(segment.tfs[keep])
-            base += len(segment)
-        doc, term, tf = np.concatenate(docs), np.concatenate(terms), np.concatenate(tfs)
-        order = np.lexsort((doc, term))
-        indptr = np.zeros(len(self.terms) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=len(self.terms)), out=indptr[1:])
-        merged = Segment(chunk_ids, lengths.astype(np.int32), indptr, doc[order].astype(np.int32), tf[order].astype(np.float32))
+            running = np.zeros(len(keep) + 1, dtype=np.int64)
+            np.cumsum(keep, out=running[1:])
+            counts = np.zeros(n_terms, dtype=np.int64)
+            counts[: segment.n_terms] = running[segment.indptr[1:]] - running[segment.indptr[:-1]]
+            return keep, counts
+
+        bases = np.cumsum([0] + [len(s) for s in merging])
+        totals = np.zeros(n_terms, dtype=np.int64)
+        for segment, base in zip(merging, bases):
+            totals += kept_counts(segment, base)[1]
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(totals, out=indptr[1:])
+        docs = np.empty(indptr[-1], dtype=np.int32)
+        tfs = np.empty(indptr[-1], dtype=np.float32)
+        cursor = indptr[:-1].copy()  # where each term's next postings go
+        for segment, base in zip(merging, bases):
+            keep, counts = kept_counts(segment, base)
+            kept = int(counts.sum())
+            if kept:
+                starts = np.cumsum(counts) - counts  # each term's first kept posting, in this segment
+                dest = np.repeat(cursor - starts, counts) + np.arange(kept)
+                docs[dest] = renumber[base + segment.docs[keep]]
+                tfs[dest] = segment.tfs[keep]
+                del dest
+            cursor += counts
+        merged = Segment(chunk_ids, lengths.astype(np.int32), indptr, docs, tfs)
         self._new_terms[merged.name] = min(self._new_terms.get(s.name, 0) for s in merging)
         self.segments = self.segments[:first] + [merged]
         self.live = np.concatenate([self.live[:offset], np.ones(len(chunk_ids), dtype=bool)])

@@ -374,7 +374,12 @@ class Store:
             if self._bm25 is not None and self._bm25.version == version:
                 return self._bm25
             seq = self._change_seq()  # read after the version: a write in between is applied again, harmlessly
-            index = self._bm25 if self._bm25 is not None else self._load_bm25()
+            index = self._bm25
+            if index is None or (index.seq < seq and self._saved_seq() == seq):
+                # Nothing in memory, or another process (an ingest) has saved the index up to
+                # date: loading it (~0.3 s at 100k papers) beats applying the changes again.
+                loaded = self._load_bm25()
+                index = loaded if loaded is not None else index
             if index is None or index.seq > seq:
                 index = self._build_bm25(version, seq)
             else:
@@ -391,6 +396,12 @@ class Store:
 
     def _bm25_dir(self) -> Path:
         return self.home / "bm25"
+
+    def _saved_seq(self) -> int | None:
+        try:
+            return json.loads((self._bm25_dir() / "manifest.json").read_text())["seq"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def _load_bm25(self) -> LexicalIndex | None:
         for attempt in range(3):  # another process may be replacing files under us

@@ -169,3 +169,19 @@ def test_counts_follow_writes_from_any_process(settings):
     write(other, 2, "The sparse and the router.")
     write(other, 2, "The sparse and the router, again.")  # an update: same counts
     assert (store.paper_count(), store.chunk_count()) == (2, 2)
+
+
+def test_a_reader_loads_the_index_another_process_saved(settings, monkeypatch):
+    reader, writer = Store(settings), Store(settings)
+    for i, text in enumerate(texts(20)):
+        write(writer, i, text)
+    before = results(reader._bm25_index())
+    for i, text in enumerate(texts(4, seed=3), start=300):
+        write(writer, i, text)
+    writer.refresh_lexical()  # the ingest saves the updated index
+    applied = []
+    monkeypatch.setattr(LexicalIndex, "add", lambda self, rows: applied.append(rows))
+    after = results(reader._bm25_index())
+    assert not any(applied) and after != before  # loaded from disk, not applied again
+    monkeypatch.undo()
+    assert after == rebuilt(settings)
