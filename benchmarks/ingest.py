@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,8 +78,11 @@ def run_ours(threads: int, papers: int, texts_out: Path) -> dict:
     texts_out.write_text(json.dumps(recorded))
     llm = embedder._llm
     tokens = sum(len(llm.tokenize(t.encode(), add_bos=True, special=False)) for t in recorded)
+    chunks = bot.store.chunk_count()
+    bot.store.close()
+    shutil.rmtree(home, ignore_errors=True)
     return {
-        "papers": report.added, "chunks": bot.store.chunk_count(), "texts": len(recorded), "tokens": tokens,
+        "papers": report.added, "chunks": chunks, "texts": len(recorded), "tokens": tokens,
         "wall_s": wall, "embed_s": spent[0], "rss_mb": rss_mb(),
         "load": (started_load + load()) / 2,
     }
