@@ -74,13 +74,16 @@ def ingest_papers(parsed: ParseResult, store: Store, embedder, settings, progres
         # Chunks for search, and each paper's title and sentences for answers, in one call.
         sentences = [sentence_texts(paper) for paper, _ in group]
         vectors = embedder.embed([c.text for chunks in chunked for c in chunks] + [s for texts in sentences for s in texts])
-        offset = 0
+        offset, writes = 0, []
         for (paper, replaces), chunks in zip(group, chunked):
-            store.write_paper(paper, chunks, vectors[offset : offset + len(chunks)], replaces=replaces)
+            writes.append((paper, chunks, vectors[offset : offset + len(chunks)], replaces))
             offset += len(chunks)
+        store.write_papers(writes)  # one Chroma write and one transaction per batch
+        cached = []
         for (paper, _), texts in zip(group, sentences):
-            store.put_sentence_vectors(sentence_key(paper), np.asarray(vectors[offset : offset + len(texts)], dtype=np.float32))
+            cached.append((sentence_key(paper), np.asarray(vectors[offset : offset + len(texts)], dtype=np.float32)))
             offset += len(texts)
+        store.put_sentence_vectors_many(cached)
         if progress:
             progress(min(start + batch, len(todo)), len(todo))
 

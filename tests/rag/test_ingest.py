@@ -26,8 +26,8 @@ def assert_in_step(bot: Paperbot):
     store = bot.store
     sqlite_ids = {r[0] for r in store._db.execute("SELECT chunk_id FROM chunks")}
     chroma_ids = set(store.collection.get(include=[])["ids"])
-    _, _, bm25_ids = store._bm25_index()
-    assert sqlite_ids == chroma_ids == set(bm25_ids)
+    bm25_ids = store._bm25_index().chunk_ids()
+    assert sqlite_ids == chroma_ids == set(bm25_ids) and len(bm25_ids) == len(sqlite_ids)
     return sqlite_ids
 
 
