@@ -392,6 +392,16 @@ class Answerer:
         self.clock = clock
         self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
         self._names: tuple[int, NameIndex] | None = None  # (store version, index)
+        self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
+
+    def is_small_talk(self, question_vector: np.ndarray, paper_match: float) -> bool:
+        """The question reads more like small talk (prompts/smalltalk_examples.txt) than like
+        any paper (`paper_match`: its best cosine to a title or sentence). The rules cannot
+        list every way of saying "you there?"; the judge then said yes to a paper for it."""
+        if self._small_talk is None:
+            examples = [line.strip() for line in load_prompt("smalltalk_examples").splitlines() if line.strip() and not line.startswith("#")]
+            self._small_talk = self._embed(examples)
+        return float((self._small_talk @ question_vector).max()) >= paper_match
 
     def names(self) -> NameIndex:
         """The name index over the store's titles, rebuilt when the store changes."""
@@ -527,6 +537,8 @@ class Answerer:
             named = ()  # "how well does it do on FOLIO?": still the thread's paper
         retrieval = self.retrieve(question, history, named=named)
         timings = {"retrieve": _ms(started)}
+        if not history and not named and retrieval.evidence and self.is_small_talk(retrieval.question_vector, retrieval.evidence.sentence):
+            return Answer(question=question, answer=HELP_ANSWER, found=False, kind="help", timings_ms=timings)
         found, retrieval, judged = self.decide(question, retrieval)
         timings["decide"] = _ms(started)
         if judged:

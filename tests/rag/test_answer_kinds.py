@@ -250,3 +250,14 @@ def test_the_best_two_near_papers_are_listed_even_when_the_second_trails(bot):
     assert LISTED_ANYWAY == 2 and [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della, zipit]
     candidates[1] = Candidate(zipit, NEAR_TOPIC - 0.01, "")  # not near the topic at all: left off
     assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della]
+
+
+def test_small_talk_the_rules_miss_reads_closer_to_small_talk_than_to_any_paper(bot):
+    for question in ["anybody home?", "where do you get your answers?"]:
+        answer = bot.ask(question)
+        assert (answer.kind, answer.answer, answer.found) == ("help", HELP_ANSWER, False), question
+    assert bot.judge_model.history == [] and bot.model.history == []  # no paper was judged for it
+    # A question about the papers in the same plain words is still a question.
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("It speeds up convergence on audio classification [1].")
+    assert bot.ask("where does the hybrid optimizer get its speedup?").kind == "fact"
