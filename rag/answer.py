@@ -784,7 +784,7 @@ class Answerer:
         `complete`: the answer must show what the top paper says (an extractive sentence when
         the model's do not); False when other lines already do (a comparison's)."""
         valid = {s.n for s in sources}
-        text, _ = check_citations(drop_unfinished(text), valid)
+        text, _ = check_citations(drop_unfinished(text, keep_only_sentence=complete), valid)
         sentences = [] if looks_like_refusal(text) else answer_sentences(text)
         titles = [s.paper.title for s in sources]
         texts = [f"{s.paper.title} {s.paper.abstract}" for s in sources]

@@ -65,13 +65,14 @@ def lead_with_title(answer: str, question: str, title: str, n: int) -> str:
     return f"\u201c{title}\u201d [{n}]. {answer}"
 
 
-def drop_unfinished(text: str) -> str:
-    """Cut the sentence that max_tokens stopped half-way, unless it is the only one."""
+def drop_unfinished(text: str, keep_only_sentence: bool = True) -> str:
+    """Cut the sentence that max_tokens stopped half-way, unless it is the only one and
+    `keep_only_sentence` (an answer needs something; a comparison's contrast does not)."""
     text = text.strip()
     if not text or re.search(r"[.!?)\]\"']$", text):
         return text
     sentences = split_sentences(text)
-    return " ".join(sentences[:-1]) if len(sentences) > 1 else text
+    return " ".join(sentences[:-1]) if len(sentences) > 1 or not keep_only_sentence else text
 
 
 def lists_titles(sentence: str, titles: list[str]) -> bool:

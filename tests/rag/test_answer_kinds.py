@@ -145,6 +145,10 @@ def test_compare_opens_with_a_line_per_paper_and_drops_rankings_no_abstract_made
     restated = f"{PAPERS[0][1].split('. ')[0]}, while {PAPERS[1][1].split('. ')[0]} [1]."
     bot.judge_model.enqueue(restated)
     assert bot.ask("ADAHESSIAN or FOSI?").answer.count("\n") == 1  # the two lines alone
+    # A contrast that max_tokens cut half-way is dropped, not shown with a citation glued on.
+    bot.judge_model.enqueue("ADAHESSIAN estimates the Hessian diagonal, while FOSI splits the function and significantly reduces the overall")
+    cut = bot.ask("ADAHESSIAN or FOSI?").answer
+    assert cut.count("\n") == 1 and "reduces the overall" not in cut
 
 
 def test_unknown_name_gets_a_clarifying_answer(bot):
