@@ -16,6 +16,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A one-word name used by this many papers or more (in titles or abstracts) names a field
 # ("LLMs", "APIs", "Transformers"), not a paper.
@@ -26,11 +27,15 @@ MAX_NAME_WORDS = 24
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+]*(?:[-'’.][A-Za-z0-9+]+)*\+*")
 
 
+@lru_cache(maxsize=1 << 20)
 def name_key(text: str) -> str:
+    """A name as the index keys it: ASCII, lower case, letters, digits and "+" only. Cached:
+    building the index keys every distinct word of every abstract."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9+]", "", text.lower())
 
 
+@lru_cache(maxsize=1 << 16)
 def _is_coined(word: str) -> bool:
     """A word an author made up: capitals inside a part of it ("GPTVQ", "LayoutReader",
     "xLSTM"; not "Multi-Modal"), letters mixed with digits ("GPT4", "T5"), or "++"."""
@@ -85,7 +90,7 @@ class NameIndex:
                 names[key].add(paper_id)
             for key in maybe:
                 candidates[key].add(paper_id)
-            tokens = _TOKEN.findall(f"{title} {abstract}")
+            tokens = set(_TOKEN.findall(f"{title} {abstract}"))
             for key in {name_key(w) for w in tokens}:
                 used_by[key] += 1
             lowercase.update(w for w in tokens if w.islower())
