@@ -290,22 +290,28 @@ class _Report:
 
 
 def test_warm_up_backs_off_for_the_day_when_the_model_fails(settings):
-    from rag.ingest import ingest_papers
     from rag.llm import ModelError
-    from rag.sources import ParseResult, read_sources
 
     settings.digest.channel = "CDIGEST"
     settings.digest.time = "23:59"
     model = FakeModel()
     model.fail(ModelError("Default model packages are missing"))
-    services = Paperbot(settings, model=model)
+    _idle_for_half_a_second(settings, Paperbot(settings, model=model))
+    assert len(model.history) == 1  # tried once, then left the model alone for the day
+
+
+def _idle_for_half_a_second(settings, services) -> None:
+    """Ingest the fixture papers, then let the scheduler warm up for half a second (its
+    digest is not due)."""
+    from rag.ingest import ingest_papers
+    from rag.sources import ParseResult, read_sources
+
     papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
     ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)
     clock = Clock(datetime.now(UTC).replace(hour=0, minute=1))
     scheduler = DigestScheduler(settings, services, None, clock=clock, tick_s=0.02, fetch=False, precompute=True, pace_s=0).start()
     time.sleep(0.5)
     scheduler.stop()
-    assert len(model.history) == 1  # tried once, then left the model alone for the day
 
 
 class _BusyJudge(FakeModel):
@@ -316,17 +322,8 @@ class _BusyJudge(FakeModel):
 
 
 def test_warm_up_waits_while_a_question_is_queued_for_the_judge(settings):
-    from rag.ingest import ingest_papers
-    from rag.sources import ParseResult, read_sources
-
     settings.digest.channel = "CDIGEST"
     settings.digest.time = "23:59"
     model = FakeModel(default="A plain summary line of the paper.")
-    services = Paperbot(settings, model=model, judge_model=_BusyJudge())
-    papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
-    ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)
-    clock = Clock(datetime.now(UTC).replace(hour=0, minute=1))
-    scheduler = DigestScheduler(settings, services, None, clock=clock, tick_s=0.02, fetch=False, precompute=True, pace_s=0).start()
-    time.sleep(0.5)
-    scheduler.stop()
+    _idle_for_half_a_second(settings, Paperbot(settings, model=model, judge_model=_BusyJudge()))
     assert model.history == []  # the question goes first; one-liners wait for an idle moment
