@@ -265,7 +265,7 @@ def test_abstract_with_instructions_causes_no_extra_post(http_bot, fake_model):
 
 
 def test_not_found_says_so_and_offers_no_unrelated_papers(http_bot, fake_model):
-    event = h.mention("what is the capital of France?")
+    event = h.mention("which paper measures the hydration of sourdough bread?")
     http_bot.send_event(event)
     [answer] = http_bot.wait_answer(h.CHANNEL, event["ts"])
     texts = [b["text"]["text"] for b in answer["blocks"] if b["type"] == "section"]
