@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rag.store import connect
+from rag.store import connect, in_parts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_texts (
@@ -117,9 +117,7 @@ class DigestStore:
     def _by_key(self, keys: list[str], column: str) -> dict[str, str]:
         """key -> `column` of digest_texts, queried in slices under SQLite's variable limit."""
         found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_parts(keys):
             for row in self._db.execute(f"SELECT key, {column} FROM digest_texts WHERE key IN ({marks})", part):
                 found[row["key"]] = row[column]
         return found

@@ -71,6 +71,17 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
 REBUILD_SHARE = 0.5
 
 
+# SQLite limits the values one statement may bind: a list of ids goes in parts this long.
+IN_PART = 500
+
+
+def in_parts(ids: list[str]):
+    """(part, "?,?,...") for each slice of `ids` that one `IN (...)` clause can take."""
+    for start in range(0, len(ids), IN_PART):
+        part = ids[start : start + IN_PART]
+        yield part, ",".join("?" * len(part))
+
+
 def connect(home: Path) -> sqlite3.Connection:
     """Open the home's SQLite database. Other features keep their tables here too."""
     home.mkdir(parents=True, exist_ok=True)
@@ -252,9 +263,7 @@ class Store:
                 )
             # 2. the record of truth, in one transaction
             with self._db:
-                for start in range(0, len(all_old), 500):
-                    part = all_old[start : start + 500]
-                    marks = ",".join("?" * len(part))
+                for part, marks in in_parts(all_old):
                     self._db.execute(f"DELETE FROM chunks WHERE paper_id IN ({marks})", part)
                     self._db.execute(f"DELETE FROM papers WHERE paper_id IN ({marks})", part)
                 # A key range, not LIKE: LIKE cannot use the key's index, and scanned the table
@@ -280,9 +289,7 @@ class Store:
     def _stored_ids(self, paper_ids: list[str]) -> list[str]:
         """Those of these papers SQLite holds."""
         found = []
-        for start in range(0, len(paper_ids), 500):
-            part = paper_ids[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_parts(paper_ids):
             found += [r[0] for r in self._db.execute(f"SELECT paper_id FROM papers WHERE paper_id IN ({marks})", part)]
         return sorted(found)
 
@@ -413,9 +420,7 @@ class Store:
 
     def _chunk_rows(self, paper_ids: list[str]) -> list[tuple[str, str]]:
         rows = []
-        for start in range(0, len(paper_ids), 500):
-            part = paper_ids[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_parts(paper_ids):
             rows += self._db.execute(f"SELECT chunk_id, text FROM chunks WHERE paper_id IN ({marks}) ORDER BY chunk_id", part).fetchall()
         return [(r[0], r[1]) for r in rows]
 
