@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import Calibration, Evidence
+from rag.answer import Calibration, RetrievalFeatures
 from rag.evaluate import load_questions
 from rag.llm import FakeModel
-from rag.models import Turn, normalize_title
+from rag.records import Turn, normalize_title
 from rag.service import Paperbot
 from rag.settings import load_settings
 
-FEATURES = [f.name for f in fields(Evidence)]
+FEATURES = [f.name for f in fields(RetrievalFeatures)]
 UNANSWERABLE_WEIGHT = 3.0  # a wrong answer costs more trust than a wrong refusal
 L2 = 1.0
 

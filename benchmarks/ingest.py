@@ -13,7 +13,7 @@ The ratio is raw time / ours (goal ≥ 0.9: ingest costs at most ~10% over its e
 The machine is shared: the 1-minute load average is printed beside each run. The two runs
 are minutes apart, so on a busy machine the ratio moves with the load; the time spent
 outside the embedder, in the same run, is the steadier measure of our overhead. With 2
-threads on 2 cores that others also use, ggml's threads wait on each other (rag/threads.py)
+threads on 2 cores that others also use, ggml's threads wait on each other (rag/cpu.py)
 and both runs slow down several-fold.
 """
 

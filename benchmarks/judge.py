@@ -23,7 +23,7 @@ from rich.table import Table
 from rag.evaluate import load_questions
 from rag.intent import classify
 from rag.judge import judge
-from rag.models import Turn, normalize_title
+from rag.records import Turn, normalize_title
 from rag.service import Paperbot
 from rag.settings import load_settings
 

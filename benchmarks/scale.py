@@ -104,7 +104,7 @@ class Pool:
         """A synthetic paper i, its chunks, their vectors and its sentence vectors."""
         from rag.answer import sentence_texts
         from rag.chunk import chunk_paper
-        from rag.models import Paper
+        from rag.records import Paper
 
         rng = np.random.default_rng(i)
         a, b, *others = rng.choice(len(self.papers), 5, replace=False)

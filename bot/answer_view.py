@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.console import console
-from rag.models import Answer
+from rag.records import Answer
 
 
 def print_sources(answer: Answer) -> None:

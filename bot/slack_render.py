@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from rag.models import Answer
+from rag.records import Answer
 
 SECTION_LIMIT = 3000
 BLOCK_LIMIT = 50

@@ -24,7 +24,7 @@ from bot.slack_state import SlackState, ThreadContextStore
 from bot.slack_stream import AnswerStream
 from rag.feedback import FeedbackStore
 from rag.llm import ModelTimeout
-from rag.models import Turn
+from rag.records import Turn
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)

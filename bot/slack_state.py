@@ -22,7 +22,7 @@ from pathlib import Path
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
-from rag.models import Turn
+from rag.records import Turn
 from rag.store import connect
 
 SEEN_TTL_S = 3600.0

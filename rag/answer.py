@@ -40,7 +40,7 @@ from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify, names_only_as_objects
 from rag.judge import Verdict, answers, judge, second_reading
 from rag.llm import Model, ModelError
-from rag.models import Answer, Citation, Hit, Paper, Suggestion, Turn
+from rag.records import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
 from rag.retrieve import SearchFilter
 
@@ -139,7 +139,7 @@ def followup_query(question: str, turn: Turn) -> str:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class RetrievalFeatures:
     """Retrieval evidence about the best paper: the inputs of the found decision."""
 
     sentence: float  # best cosine similarity of the title or one abstract sentence to the question
@@ -168,7 +168,7 @@ class Calibration:
     bias: float = -5.383
     threshold: float = 0.5
 
-    def logodds(self, ev: Evidence) -> float:
+    def logodds(self, ev: RetrievalFeatures) -> float:
         return float(
             self.w_sentence * ev.sentence
             + self.w_gap * ev.gap
@@ -178,7 +178,7 @@ class Calibration:
             + self.bias
         )
 
-    def probability(self, ev: Evidence) -> float:
+    def probability(self, ev: RetrievalFeatures) -> float:
         return float(1.0 / (1.0 + np.exp(-self.logodds(ev))))
 
 
@@ -197,11 +197,11 @@ def dense_gap(hits: list[Hit]) -> float:
     return (hits[0].dense if hits[0].dense is not None else floor) - (hits[1].dense if hits[1].dense is not None else floor)
 
 
-def decide_found(ev: Evidence, calibration: Calibration = Calibration()) -> bool:
+def decide_found(ev: RetrievalFeatures, calibration: Calibration = Calibration()) -> bool:
     return calibration.probability(ev) >= calibration.threshold
 
 
-def reads_as_followup(question: str, alone: Evidence, earlier_match: float) -> bool:
+def reads_as_followup(question: str, alone: RetrievalFeatures, earlier_match: float) -> bool:
     """Whether a question asked in a thread (that names no paper) continues the earlier turn.
 
     `alone`: the evidence for the question searched on its own; `earlier_match`: the best
@@ -361,7 +361,7 @@ class Retrieval:
     question_vector: np.ndarray  # the question alone: it picks the sentences shown and quoted
     hits: list[Hit]
     papers: dict[str, Paper]
-    evidence: Evidence | None  # None when nothing was retrieved
+    evidence: RetrievalFeatures | None  # None when nothing was retrieved
     followup: bool = False
     named: bool = False  # the question named the top paper (rag/names.py)
     earlier_match: float = 0.0  # a follow-up: how well the thread's paper matches the question alone
@@ -434,7 +434,7 @@ class Answerer:
         # so the title counts as one of the paper's sentences here.
         return float((self._paper_vectors(paper)[1] @ question_vector).max())
 
-    def evidence(self, query: str, query_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> Evidence:
+    def evidence(self, query: str, query_vector: np.ndarray, hits: list[Hit], papers: dict[str, Paper]) -> RetrievalFeatures:
         best = [self._best_match(papers[h.paper_id], query_vector) for h in hits[:2]]
         lexical = float(hits[0].bm25 or 0.0) / float(np.log1p(max(self.store.chunk_count(), 1)))
         parts = question_parts(query)
@@ -442,7 +442,7 @@ class Answerer:
         if parts != [query]:
             part_vectors = self._embed(parts)
             weakest = float((part_vectors @ self._paper_vectors(papers[hits[0].paper_id])[1].T).max(axis=1).min())
-        return Evidence(
+        return RetrievalFeatures(
             sentence=best[0],
             gap=best[0] - (best[1] if len(best) > 1 else 0.0),
             lexical=lexical,

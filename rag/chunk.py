@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.models import Chunk, Paper
+from rag.records import Chunk, Paper
 
 # A sentence ends at . ! or ? followed by space and a capital, digit or opening bracket,
 # unless the word before the stop is a common abbreviation.

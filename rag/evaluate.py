@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.llm import ModelError
-from rag.models import Answer, Turn, normalize_title
+from rag.records import Answer, Turn, normalize_title
 
 # The answer recorded for a question whose model call failed (e.g. timed out on a busy machine).
 MODEL_ERROR_PREFIX = "model error: "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from rag.models import Answer, utcnow
+from rag.records import Answer, utcnow
 from rag.store import connect
 
 SCHEMA = """

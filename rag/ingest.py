@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from rag.answer import sentence_key, sentence_texts
 from rag.chunk import chunk_paper
-from rag.models import Paper
+from rag.records import Paper
 from rag.sources import ParseResult, SourceError, read_sources
 from rag.store import Store
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prompts import load as load_prompt
-from rag.models import Paper
+from rag.records import Paper
 
 # The paper answers when the judge finds "yes" at least as likely as "no". ANSWERS is not
 # fitted: it is the model's own indifference point. Retrieval evidence does not move it: the

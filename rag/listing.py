@@ -16,7 +16,7 @@ from datetime import date
 
 from rag.checks import content_words
 from rag.chunk import split_sentences
-from rag.models import ListedPaper, Paper
+from rag.records import ListedPaper, Paper
 
 # A paper is on the topic when the topic's words all occur in its title, or when its title
 # or one abstract sentence comes within ON_TOPIC_MARGIN of the best-matching paper's (MiniLM

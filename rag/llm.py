@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.settings import JudgeSettings, LLMSettings
-from rag.threads import resolve_threads
+from rag.cpu import resolve_threads
 
 __all__ = [
     "ModelError",
@@ -363,7 +363,7 @@ class LocalModel(Model):
         # mapped file stays resident beside its repacked copy (1.5B: 1.86 GB resident mapped,
         # 1.26 GB read in; benchmarks/ask.py measures the whole process).
         params: dict[str, Any] = {"n_ctx": self.n_ctx, "verbose": False, "use_mmap": False, **kw}
-        # Batch (prompt) threads too, and only idle cores by default (see rag/threads.py).
+        # Batch (prompt) threads too, and only idle cores by default (see rag/cpu.py).
         params["n_threads"] = params["n_threads_batch"] = resolve_threads(self.n_threads)
         try:
             # No chat_format: llama-cpp-python takes the chat template from the GGUF

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from rag.models import Hit, Paper
+from rag.records import Hit, Paper
 from rag.store import DenseMatch, LexicalMatch, Store
 
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from rag.ingest import IngestReport, Progress, ingest
-from rag.models import Answer, Hit, Paper, Turn
+from rag.records import Answer, Hit, Paper, Turn
 from rag.retrieve import SearchFilter, search
 from rag.settings import Settings
 from rag.store import Store

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.models import Paper, is_arxiv_id, title_paper_id
+from rag.records import Paper, is_arxiv_id, title_paper_id
 
 __all__ = [
     "FetchError",

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.lexical import LexicalIndex
-from rag.models import Chunk, Paper
+from rag.records import Chunk, Paper
 from rag.settings import Settings
 
 SCHEMA = """

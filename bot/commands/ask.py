@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.answer_view import print_answer
 from bot.console import console, print_json
-from rag.models import Turn
+from rag.records import Turn
 from rag.service import Paperbot
 
 

@@ -4,7 +4,7 @@ from rich.markup import escape
 
 from bot.answer_view import print_answer, print_sources
 from bot.console import console
-from rag.models import Turn
+from rag.records import Turn
 from rag.service import Paperbot
 
 HELP = "Ask anything about the papers; follow-ups use the conversation. /sources  /reset  /help  (Ctrl-D to quit)"

@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlparse
 from bot.slack_render import escape
 from rag.feedback import feedback_counts
 from rag.llm import ModelTimeout
-from rag.models import Answer, Citation
+from rag.records import Answer, Citation
 from tests.bot import harness as h
 from tests.bot.conftest import DEFAULT_REPLY
 from tests.bot.slack_standin import BOT_ID, BOT_USER_ID

@@ -8,7 +8,7 @@ from bot.answer_queue import AnswerQueue, QueueFull
 from bot.slack_routing import route_message
 from bot.slack_state import SEEN_TTL_S, SlackState
 from rag.feedback import FeedbackStore, feedback_counts
-from rag.models import Answer, Citation
+from rag.records import Answer, Citation
 
 BOT = "UBOT"
 

@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings as hsettings, strategies as st
 
 from bot import slack_render as render
-from rag.models import Answer, Citation, Suggestion
+from rag.records import Answer, Citation, Suggestion
 
 PING = re.compile(r"<[!@#]|<https?:|<mailto:")
 
@@ -129,7 +129,7 @@ def test_escape_leaves_no_markup(raw):
 def test_a_paper_list_renders_one_linked_section_per_paper():
     from datetime import date
 
-    from rag.models import ListedPaper
+    from rag.records import ListedPaper
 
     papers = [
         ListedPaper(paper_id="2401.00001", title="Merging <Models>", url="https://arxiv.org/abs/2401.00001", date=date(2026, 11, 30), summary="We merge & zip models."),

@@ -10,7 +10,7 @@ from rag.answer import (
     FOLLOWUP_MARGIN,
     NOT_FOUND_ANSWER,
     Calibration,
-    Evidence,
+    RetrievalFeatures,
     asks_for_paper,
     decide_found,
     followup_query,
@@ -18,7 +18,7 @@ from rag.answer import (
     reads_as_followup,
     refers_back,
 )
-from rag.models import Turn
+from rag.records import Turn
 
 
 def test_empty_question_is_refused_with_a_clear_error():
@@ -50,8 +50,8 @@ def test_questions_that_refer_back_or_ask_for_a_new_paper_are_recognised():
 
 
 def test_followup_reading_weighs_the_earlier_paper_against_the_best_one():
-    weak = Evidence(sentence=0.45, gap=0.0, lexical=0.8, dense_gap=0.0, weakest_part=0.45)  # nothing answers it alone
-    strong = Evidence(sentence=0.80, gap=0.2, lexical=3.0, dense_gap=0.2, weakest_part=0.80)  # another paper does
+    weak = RetrievalFeatures(sentence=0.45, gap=0.0, lexical=0.8, dense_gap=0.0, weakest_part=0.45)  # nothing answers it alone
+    strong = RetrievalFeatures(sentence=0.80, gap=0.2, lexical=3.0, dense_gap=0.2, weakest_part=0.80)  # another paper does
     # The earlier paper matches about as well as anything: a follow-up, even without pronouns.
     assert reads_as_followup("What speedup was reported?", weak, 0.45 - FOLLOWUP_MARGIN + 0.01)
     assert not reads_as_followup("What speedup was reported?", weak, 0.30)
@@ -60,7 +60,7 @@ def test_followup_reading_weighs_the_earlier_paper_against_the_best_one():
     assert reads_as_followup("What datasets did they evaluate on?", strong, 0.12)
     # A question that asks for a paper, or that the earlier paper has nothing to do with, is new.
     assert not reads_as_followup("Which paper speeds up decoding, and by how much does it?", weak, 0.45)
-    off_topic = Evidence(sentence=0.18, gap=0.0, lexical=0.0, dense_gap=0.0, weakest_part=0.18)
+    off_topic = RetrievalFeatures(sentence=0.18, gap=0.0, lexical=0.0, dense_gap=0.0, weakest_part=0.18)
     assert not reads_as_followup("How long should one taper before a marathon?", off_topic, EARLIER_PAPER_RELATED - 0.01)
 
 
@@ -68,7 +68,7 @@ def test_found_decision_uses_thresholds():
     calibration = Calibration()
 
     def evidence(sentence, gap, lexical, dense_gap=0.05, weakest_part=None):
-        return Evidence(sentence, gap, lexical, dense_gap, sentence if weakest_part is None else weakest_part)
+        return RetrievalFeatures(sentence, gap, lexical, dense_gap, sentence if weakest_part is None else weakest_part)
 
     # A paper that clearly beats the runner-up and shares rare words answers...
     assert decide_found(evidence(0.70, 0.20, 2.5, dense_gap=0.15), calibration)
@@ -84,7 +84,7 @@ def test_found_decision_uses_thresholds():
 
 def test_question_parts_and_dense_gap():
     from rag.answer import dense_gap, question_parts
-    from rag.models import Hit
+    from rag.records import Hit
 
     assert question_parts("Which paper proposes FOSI?") == ["Which paper proposes FOSI?"]
     assert question_parts("Our clinic has many scans. Ok? Should we pool the image types?") == ["Our clinic has many scans.", "Should we pool the image types?"]

@@ -7,7 +7,7 @@ import pytest
 
 from rag.answer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
 from rag.llm import FakeModel
-from rag.models import Turn
+from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from rag.models import Turn
+from rag.records import Turn
 
 pytestmark = pytest.mark.real_model
 

@@ -4,7 +4,7 @@ default Qwen model. Slow (the corpus is ingested once per session)."""
 import pytest
 
 from rag.answer import NOT_FOUND_ANSWER
-from rag.models import Turn
+from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
 

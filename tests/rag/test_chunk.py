@@ -1,7 +1,7 @@
 from hypothesis import given, settings as hyp_settings, strategies as st
 
 from rag.chunk import chunk_paper, chunk_text, estimate_tokens, split_sentences
-from rag.models import Paper
+from rag.records import Paper
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=14)
 SENTENCE = st.lists(WORD, min_size=1, max_size=60).map(lambda words: " ".join(words).capitalize() + ".")

@@ -15,7 +15,7 @@ from rag.digest_store import POSTED, DigestStore
 from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful, numbers_in, unsupported_terms
 from rag.ingest import ingest_papers
 from rag.llm import FakeModel, ModelError
-from rag.models import Paper
+from rag.records import Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
 from rag.themes import OTHER_LABEL

@@ -17,7 +17,7 @@ from rag.digest_store import POSTED, DigestStore
 from rag.feedback import FeedbackStore
 from rag.ingest import ingest_papers
 from rag.llm import FakeModel
-from rag.models import Answer, Citation, Paper
+from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
 

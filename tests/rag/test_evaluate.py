@@ -3,7 +3,7 @@
 import pytest
 
 from rag.evaluate import EvalQuestion, load_questions, reference_facts, score_question, summarize
-from rag.models import Answer, Citation
+from rag.records import Answer, Citation
 
 GOLD = "Adan: Adaptive Nesterov Momentum Algorithm"
 OTHER = "Lion: Evolved Sign Momentum"

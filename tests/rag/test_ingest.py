@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rag.models import title_paper_id
+from rag.records import title_paper_id
 from rag.service import Paperbot
 from rag.sources import bundled_corpus_dir
 from tests.conftest import write_listing

@@ -2,7 +2,7 @@
 
 from rag.judge import answers, judge, judge_messages
 from rag.llm import FakeModel
-from rag.models import Paper
+from rag.records import Paper
 
 
 def test_the_paper_answers_when_yes_is_at_least_as_likely_as_no():

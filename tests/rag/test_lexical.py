@@ -9,7 +9,7 @@ import pytest
 import Stemmer
 
 from rag.lexical import MANIFEST, LexicalIndex
-from rag.models import Chunk, Paper
+from rag.records import Chunk, Paper
 from rag.store import Store
 
 WORDS = ("graph neural network molecule diffusion weather forecast sparse expert speech router token "

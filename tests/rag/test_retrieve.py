@@ -1,6 +1,6 @@
 from datetime import date, datetime, timezone
 
-from rag.models import Paper
+from rag.records import Paper
 from rag.retrieve import SearchFilter, fuse, group_by_paper
 from rag.store import DenseMatch, LexicalMatch
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.models import normalize_title, title_paper_id
+from rag.records import normalize_title, title_paper_id
 from rag.sources import (
     FetchError,
     ParseResult,

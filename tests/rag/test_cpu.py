@@ -3,7 +3,7 @@ import subprocess
 import sys
 import time
 
-from rag.threads import idle_cores, resolve_threads, usable_cores
+from rag.cpu import idle_cores, resolve_threads, usable_cores
 
 
 def test_a_configured_thread_count_is_used_as_is():
