@@ -8,24 +8,20 @@
   thread); the service answers panel threads the panel's way and the rest like any DM.
 
 Bot messages and edits in those threads are acknowledged by the middleware and go no further.
+Unlike the other kinds, `register` takes the thread context store: bolt's `Assistant` needs
+it when it is built.
 """
 
 from slack_bolt import Assistant
 
+from bot.slack.listeners.assistant.thread_context_changed import thread_context_changed_callback
+from bot.slack.listeners.assistant.thread_started import thread_started_callback
+from bot.slack.listeners.assistant.user_message import user_message_callback
 
-def register(app, services) -> None:
-    assistant = Assistant(thread_context_store=services.thread_contexts)
 
-    @assistant.thread_started
-    def on_thread_started(payload):
-        services.start_assistant_thread(payload["assistant_thread"])
-
-    @assistant.thread_context_changed
-    def on_context_changed(payload):
-        services.save_thread_context(payload["assistant_thread"])
-
-    @assistant.user_message
-    def on_user_message(payload, context):
-        services.handle_assistant_message(payload, bot_user_id=context.bot_user_id)
-
+def register(app, thread_context_store) -> None:
+    assistant = Assistant(thread_context_store=thread_context_store)
+    assistant.thread_started(thread_started_callback)
+    assistant.thread_context_changed(thread_context_changed_callback)
+    assistant.user_message(user_message_callback)
     app.assistant(assistant)

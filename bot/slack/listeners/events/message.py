@@ -3,7 +3,5 @@ that arrive as a plain message. The service ignores the rest (other chatter, edi
 deletes, bots, ourselves); the listener still acks them so Slack does not retry."""
 
 
-def register(app, services) -> None:
-    @app.event("message")
-    def on_message(event, context):
-        services.handle_message(event, bot_user_id=context.bot_user_id, mentioned=False)
+def message_callback(event, context):
+    context["services"].handle_message(event, bot_user_id=context.bot_user_id, mentioned=False)
