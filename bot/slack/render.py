@@ -262,20 +262,6 @@ def feedback_thanks(value: str) -> str:
     return "Thanks! Glad it helped. 👍" if value == "up" else "Thanks for telling me. 👎 I'll use it to get better."
 
 
-def help_text(command: str = "/papers") -> str:
-    return "\n".join([
-        "*Ask me about the papers I have read.*",
-        "• Mention me in a channel: `@paperbot which paper proposes …?` I answer in the thread.",
-        "• Reply in that thread to ask a follow-up; no need to mention me again.",
-        "• Or send me a direct message.",
-        f"• `{command} ask <question>`: ask from anywhere.",
-        f"• `{command} digest`: the digest of new papers so far (only you see it).",
-        f"• `{command} stats`: what I know, and how answers were rated.",
-        f"• `{command} help`: this message.",
-        "Every answer lists its sources; 👍 / 👎 tell me how I did.",
-    ])
-
-
 # ----------------------------------------------------------------------------- assistant panel
 
 ASSISTANT_GREETING = ("Hi! I answer questions about the papers I have read, with the sources for every answer. "

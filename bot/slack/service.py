@@ -22,6 +22,7 @@ from bot.slack.render import SlackMessage
 from bot.slack.routing import Route, route_message
 from bot.slack.state import SlackState, ThreadContextStore
 from bot.slack.stream import AnswerStream
+from bot.slack.subcommands import help_text
 from rag.feedback import FeedbackStore
 from rag.llm import ModelTimeout
 from rag.records import Turn
@@ -103,7 +104,7 @@ class SlackServices:
 
     def _answer_with_placeholder(self, route: Route) -> None:
         if not route.question:
-            self._post_text(route, render.help_text(), key=f"help:{route.channel}:{route.ts}")
+            self._post_text(route, help_text(), key=f"help:{route.channel}:{route.ts}")
             return
         placeholder = _Placeholder(f"wait:{route.channel}:{route.ts}")
         try:
@@ -208,7 +209,7 @@ class SlackServices:
             self._answer_with_placeholder(route)
             return
         if not route.question:
-            self._post_text(route, render.help_text(), key=f"help:{route.channel}:{route.ts}")
+            self._post_text(route, help_text(), key=f"help:{route.channel}:{route.ts}")
             return
         if not self.state.has_answered_in(route.channel, route.conversation):
             title = render.thread_title(route.question)
@@ -344,7 +345,7 @@ class SlackServices:
             log.warning("answer timed out: %s", exc)
             return render.error("timeout")
         if isinstance(exc, ValueError) and not question.strip():
-            return render.help_text()
+            return help_text()
         log.error("answering failed: %s", exc, exc_info=exc)
         return render.error()
 

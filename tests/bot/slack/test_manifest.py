@@ -29,3 +29,11 @@ def test_manifest_turns_on_the_assistant_panel():
     assert "assistant:write" in manifest["oauth_config"]["scopes"]["bot"]
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert {"assistant_thread_started", "assistant_thread_context_changed", "message.im"} <= events
+
+
+def test_manifest_usage_hint_is_built_from_the_subcommand_registry():
+    from bot.slack.subcommands import usage_hint
+
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    (papers,) = manifest["features"]["slash_commands"]
+    assert papers["usage_hint"] == usage_hint()

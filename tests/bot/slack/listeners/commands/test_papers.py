@@ -4,9 +4,9 @@ from unittest.mock import Mock
 
 import pytest
 
-from bot.slack import render
 from bot.slack.listeners.commands.papers import papers_callback
 from bot.slack.render import SlackMessage
+from bot.slack.subcommands import help_text
 
 
 def call(context, text, channel="C1"):
@@ -18,7 +18,7 @@ def call(context, text, channel="C1"):
 @pytest.mark.parametrize("text", ["", "help", "  HELP  me", "ask", "ask   "])
 def test_help(context, text):
     ack, respond = call(context, text)
-    ack.assert_called_once_with(text=render.help_text("/papers"))
+    ack.assert_called_once_with(text=help_text("/papers"))
     respond.assert_not_called()
 
 
