@@ -27,40 +27,30 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from bot.slack.render import (
+    BLOCK_LIMIT,
+    SECTION_LIMIT,
+    context_block,
+    escape,
+    group_blocks,
+    header_block,
+    link,
+    safe_url,
+    section_block,
+)
 from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, DigestPaper, build_digest
 from rag.digest_store import EMPTY, POSTED, SENDING, DigestStore, PostRecord
 from rag.digest_text import truncate
 
 log = logging.getLogger("paperbot.digest")
 
-MAX_BLOCKS = 50  # Slack: blocks per message
-SECTION_CHARS = 3000  # Slack: text of one section block
-# Our own cap per message, well under Slack's total message size, so a long day becomes
-# several readable messages rather than a few enormous ones.
-MESSAGE_CHARS = 12_000
-HEADER_CHARS = 150  # Slack: plain_text of a header block
+# Slack's limits (blocks per message, characters per section and per message) are
+# bot.slack.render's; these are the digest's own caps on what it shows of a paper.
 TITLE_CHARS = 250
 TLDR_CHARS = 400
 REASON_CHARS = 200
 FOR_YOU = "For you"
 LEASE_S = 300.0  # how long a claim holds without renewal (renewed after every message)
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping for text we did not write (titles, abstracts, model output)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _header(text: str) -> dict:
-    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, HEADER_CHARS), "emoji": True}}
 
 
 def day_label(moment: datetime, tz: ZoneInfo) -> str:
@@ -74,13 +64,13 @@ def _plural(n: int, word: str) -> str:
 def paper_line(paper: DigestPaper) -> str:
     """'• <url|Title> — one-liner' (and '_(matches your interest in X)_' for a 'For you'
     paper), escaped and bounded in length."""
-    title = escape(truncate(paper.title, TITLE_CHARS)).replace("|", "¦")  # '|' would end the link text
-    link = f"<{paper.url}|{title}>" if paper.url else f"*{title}*"
+    title = truncate(paper.title, TITLE_CHARS).replace("|", "¦")  # '|' would end the link text
+    linked = link(paper.url, title) if safe_url(paper.url) else f"*{escape(title)}*"
     reason = f" _({escape(truncate(paper.reason, REASON_CHARS))})_" if paper.reason else ""
-    return f"• {link} — {escape(truncate(paper.tldr, TLDR_CHARS))}{reason}"
+    return f"• {linked} — {escape(truncate(paper.tldr, TLDR_CHARS))}{reason}"
 
 
-def pack_lines(lines: list[str], limit: int = SECTION_CHARS) -> list[str]:
+def pack_lines(lines: list[str], limit: int = SECTION_LIMIT) -> list[str]:
     """Join lines into texts of at most `limit` characters, never splitting a line
     (lines longer than `limit` are cut)."""
     texts: list[str] = []
@@ -116,20 +106,20 @@ def for_you_sections(digest: Digest) -> list[str]:
 def summary_blocks(digest: Digest, tz: ZoneInfo, footer: str) -> list[dict]:
     """Header, counts, highlights, 'For you' and the theme list: the channel message
     (≤ 50 blocks). Theme counts are the papers listed under each theme (not in 'For you')."""
-    blocks = [_header(f"Paper digest · {day_label(digest.until, tz)}"), _context(_counts_text(digest, tz))]
+    blocks = [header_block(f"Paper digest · {day_label(digest.until, tz)}"), context_block(_counts_text(digest, tz))]
     if digest.highlights:
-        blocks.append(_section(truncate(escape(digest.highlights), SECTION_CHARS)))
-    blocks += [_section(text) for text in for_you_sections(digest)]
+        blocks.append(section_block(truncate(escape(digest.highlights), SECTION_LIMIT)))
+    blocks += [section_block(text) for text in for_you_sections(digest)]
     listed = digest.listed_themes()
     theme_lines = [f"• *{escape(label)}* ({len(papers)})" for label, papers in listed]
     if theme_lines and digest.for_you:
         theme_lines.insert(0, "*Themes*")
-    room = MAX_BLOCKS - len(blocks) - 1
+    room = BLOCK_LIMIT - len(blocks) - 1
     sections = pack_lines(theme_lines)
     if len(sections) > room:  # hundreds of themes: cut the list, say so
         sections = sections[: room - 1] + [f"…and more themes: {_plural(len(listed), 'theme')} in all."]
-    blocks += [_section(text) for text in sections]
-    blocks.append(_context(footer))
+    blocks += [section_block(text) for text in sections]
+    blocks.append(context_block(footer))
     return blocks
 
 
@@ -141,18 +131,10 @@ def thread_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
         lines = [f"*{escape(label)}* · {_plural(len(papers), 'paper')}"]
         lines += [paper_line(p) for p in papers]
         sections += pack_lines(lines)
-
-    groups: list[list[str]] = []
-    size = 0
-    for text in sections:
-        if not groups or len(groups[-1]) >= MAX_BLOCKS or size + len(text) > MESSAGE_CHARS:
-            groups.append([])
-            size = 0
-        groups[-1].append(text)
-        size += len(text)
+    groups = group_blocks([section_block(text) for text in sections])
     day = day_label(digest.until, tz)
     return [
-        {"text": f"Paper digest {day} ({n}/{len(groups)})", "blocks": [_section(t) for t in group], "thread": True}
+        {"text": f"Paper digest {day} ({n}/{len(groups)})", "blocks": group, "thread": True}
         for n, group in enumerate(groups, start=1)
     ]
 
@@ -165,7 +147,7 @@ def render_messages(digest: Digest, tz: ZoneInfo) -> list[dict]:
     day = day_label(digest.until, tz)
     if digest.empty:
         text = f"Paper digest · {day}: nothing new {_since_text(digest, tz)}."
-        return [{"text": text, "blocks": [_section(text)], "thread": False}]
+        return [{"text": text, "blocks": [section_block(text)], "thread": False}]
     thread = thread_messages(digest, tz)
     footer = "Full list with one-line summaries in the thread." if thread else "Every new paper is above."
     summary = {"text": f"Paper digest {day}: {_plural(len(digest.papers), 'new paper')}", "blocks": summary_blocks(digest, tz, footer), "thread": False}
@@ -185,13 +167,13 @@ def digest_so_far_blocks(bot, model_budget: int = 0) -> list[dict]:
     blocks = summary_blocks(digest, tz, "The full digest is posted once a day; `paperbot digest` prints it now.")
     footer = blocks.pop()
     lines = [paper_line(p) for _, papers in digest.listed_themes() for p in papers]
-    room = MAX_BLOCKS - len(blocks) - 2
+    room = BLOCK_LIMIT - len(blocks) - 2
     sections = pack_lines(lines)
     shown = sections[:room]
-    blocks += [_section(text) for text in shown]
+    blocks += [section_block(text) for text in shown]
     left = len(lines) - sum(text.count("\n") + 1 for text in shown)
     if left > 0:
-        blocks.append(_context(f"…and {_plural(left, 'more paper')}."))
+        blocks.append(context_block(f"…and {_plural(left, 'more paper')}."))
     blocks.append(footer)
     return blocks
 
@@ -238,6 +220,10 @@ def send_post(state: DigestStore, client, record: PostRecord, owner: str, pace_s
 
     Each message's ts is recorded before the next is sent. On any failure the claim is
     released and DigestPostError says how far it got.
+
+    Not through bot.slack.delivery.Delivery: the ledger above is this post's exactly-once
+    guarantee, and Delivery would change what is posted (a metadata key on every message)
+    and how failures are retried (its own clients, a read-back instead of `client`'s retries).
     """
     sent = state.sent_messages(record.post_id)
     thread_ts = sent.get(0)

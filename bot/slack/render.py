@@ -1,4 +1,5 @@
-"""Block Kit rendering for Slack. Pure functions: data in, message payloads out.
+"""Block Kit rendering for Slack, for answers and (bot/slack/digest_post.py) the digest.
+Pure functions: data in, message payloads out.
 
 Every piece of text that came from a model, an abstract or a user goes through
 `escape`, so it can never ping @channel/@here/a user or forge a link. Slack's limits
@@ -19,6 +20,7 @@ BLOCK_LIMIT = 50
 # msg_too_long; start a new message well before that.
 MESSAGE_CHAR_BUDGET = 12_000
 TITLE_LIMIT = 300  # characters of a title shown in a source line
+HEADER_LIMIT = 150  # Slack: plain_text of a header block
 FEEDBACK_UP, FEEDBACK_DOWN = "feedback_up", "feedback_down"
 
 THINKING = "Looking through the papers…"
@@ -45,9 +47,14 @@ def escape(text: str) -> str:
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
 
 
+def safe_url(url: str | None) -> bool:
+    """An http(s) URL that cannot break out of an mrkdwn link."""
+    return bool(url and _SAFE_URL.match(url))
+
+
 def link(url: str | None, label: str) -> str:
     """An mrkdwn link, or just the escaped label when the URL is missing or unsafe."""
-    if url and _SAFE_URL.match(url):
+    if safe_url(url):
         return f"<{url}|{escape(label)}>"
     return escape(label)
 
@@ -113,16 +120,20 @@ def clip(text: str, limit: int) -> str:
     return text[: _cut_point(text, limit - 1)].rstrip() + "…"
 
 
-def _section(text: str) -> dict:
+def section_block(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _sections(mrkdwn: str) -> list[dict]:
-    return [_section(piece) for piece in split_text(mrkdwn)]
+def section_blocks(mrkdwn: str) -> list[dict]:
+    return [section_block(piece) for piece in split_text(mrkdwn)]
 
 
-def _context(mrkdwn: str) -> dict:
+def context_block(mrkdwn: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(mrkdwn, SECTION_LIMIT)}]}
+
+
+def header_block(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_LIMIT), "emoji": True}}
 
 
 # ----------------------------------------------------------------------------- answers
@@ -146,18 +157,18 @@ def answer_blocks(answer: Answer) -> list[dict]:
     if answer.papers:
         return paper_list_blocks(answer)
     text = answer.answer.strip() or (NOT_FOUND if not answer.found else "")
-    blocks = _sections(escape(text)) if text else []
+    blocks = section_blocks(escape(text)) if text else []
     if answer.notice:
-        blocks.append(_context(f"_{escape(answer.notice)}_"))
+        blocks.append(context_block(f"_{escape(answer.notice)}_"))
     if answer.found and answer.citations:
-        blocks.append(_section("*Sources*"))
+        blocks.append(section_block("*Sources*"))
         for citation in answer.citations:
             head = f"*[{citation.n}]* {link(citation.url, clip(citation.title, TITLE_LIMIT))}"
             evidence = clip(escape(" ".join(citation.evidence.split())), SECTION_LIMIT - len(head) - 2)
-            blocks.append(_section(f"{head}\n>{evidence}" if evidence else head))
+            blocks.append(section_block(f"{head}\n>{evidence}" if evidence else head))
     elif not answer.found and answer.suggestions:
         lines = [f"• {link(s.url, clip(s.title, TITLE_LIMIT))}" for s in answer.suggestions]
-        blocks.extend(_sections("*Nearest papers*\n" + "\n".join(lines)))
+        blocks.extend(section_blocks("*Nearest papers*\n" + "\n".join(lines)))
     return blocks
 
 
@@ -165,16 +176,16 @@ def paper_list_blocks(answer: Answer) -> list[dict]:
     """A "find papers" answer: its heading, one section per paper (linked title, date,
     one-liner), and what the papers share."""
     lines = answer.answer.strip().splitlines()
-    blocks = [_section(f"*{escape(lines[0])}*")]
+    blocks = [section_block(f"*{escape(lines[0])}*")]
     if answer.notice:
-        blocks.append(_context(f"_{escape(answer.notice)}_"))
+        blocks.append(context_block(f"_{escape(answer.notice)}_"))
     for n, paper in enumerate(answer.papers, 1):
         date = f" · {paper.date.isoformat()}" if paper.date else ""
         head = f"*[{n}]* {link(paper.url, clip(paper.title, TITLE_LIMIT))}{date}"
-        blocks.append(_section(f"{head}\n{clip(escape(paper.summary), SECTION_LIMIT - len(head) - 1)}"))
+        blocks.append(section_block(f"{head}\n{clip(escape(paper.summary), SECTION_LIMIT - len(head) - 1)}"))
     footer = [line for line in lines[1:] if not line.startswith("[")]
     if footer:
-        blocks.append(_context(escape(" ".join(footer))))
+        blocks.append(context_block(escape(" ".join(footer))))
     return blocks
 
 
@@ -201,18 +212,25 @@ def render_answer(answer: Answer, feedback_key: str | None = None) -> list[Slack
 
 
 def pack_messages(blocks: list[dict], fallback: str) -> list[SlackMessage]:
-    """Group blocks into messages of at most BLOCK_LIMIT blocks and MESSAGE_CHAR_BUDGET characters."""
-    groups: list[list[dict]] = [[]]
+    """Blocks as messages within Slack's limits; `fallback` is the first one's notification text."""
+    groups = group_blocks(blocks) or [[]]
+    notification = clip(fallback, SECTION_LIMIT)
+    return [SlackMessage(text=notification if i == 0 else "(continued)", blocks=group) for i, group in enumerate(groups)]
+
+
+def group_blocks(blocks: list[dict]) -> list[list[dict]]:
+    """Blocks in order, one group per message: at most BLOCK_LIMIT blocks and
+    MESSAGE_CHAR_BUDGET characters each (a bigger block gets a group of its own)."""
+    groups: list[list[dict]] = []
     size = 0
     for block in blocks:
         length = _block_chars(block)
-        if groups[-1] and (len(groups[-1]) >= BLOCK_LIMIT or size + length > MESSAGE_CHAR_BUDGET):
+        if not groups or len(groups[-1]) >= BLOCK_LIMIT or size + length > MESSAGE_CHAR_BUDGET:
             groups.append([])
             size = 0
         groups[-1].append(block)
         size += length
-    notification = clip(fallback, SECTION_LIMIT)
-    return [SlackMessage(text=notification if i == 0 else "(continued)", blocks=group) for i, group in enumerate(groups)]
+    return groups
 
 
 def _block_chars(block: dict) -> int:

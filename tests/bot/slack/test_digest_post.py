@@ -12,16 +12,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.slack import digest_post
-from bot.slack.digest_post import (
-    HEADER_CHARS,
-    MAX_BLOCKS,
-    SECTION_CHARS,
-    DigestPostError,
-    digest_so_far_blocks,
-    escape,
-    post_digest,
-    render_messages,
-)
+from bot.slack.digest_post import DigestPostError, digest_so_far_blocks, paper_line, post_digest, render_messages
+from bot.slack.render import BLOCK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
 from rag.digest import Digest, DigestPaper, DigestTheme
 from rag.digest_store import DigestStore
 from rag.llm import FakeModel
@@ -55,10 +47,10 @@ def _texts(block: dict) -> list[str]:
 
 def assert_within_limits(messages: list[dict]) -> None:
     for message in messages:
-        assert 1 <= len(message["blocks"]) <= MAX_BLOCKS
+        assert 1 <= len(message["blocks"]) <= BLOCK_LIMIT
         for block in message["blocks"]:
             for text in _texts(block):
-                assert len(text) <= (HEADER_CHARS if block["type"] == "header" else SECTION_CHARS)
+                assert len(text) <= (HEADER_LIMIT if block["type"] == "header" else SECTION_LIMIT)
 
 
 def _unescaped(text: str) -> list[str]:
@@ -88,6 +80,14 @@ def test_a_300_paper_day_splits_within_slack_limits(long):
 
 def test_escape():
     assert escape("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+
+
+def test_a_paper_links_only_to_a_safe_url():
+    paper = DigestPaper(paper_id="1", title="A | B <c>", tldr="t", theme="x", url="https://arxiv.org/abs/1")
+    assert paper_line(paper) == "• <https://arxiv.org/abs/1|A ¦ B &lt;c&gt;> — t"
+    for url in (None, "javascript:alert(1)", "https://x.org/a|b>"):
+        paper.url = url
+        assert paper_line(paper) == "• *A ¦ B &lt;c&gt;* — t"
 
 
 def test_hundreds_of_themes_still_fit_the_summary():
