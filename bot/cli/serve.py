@@ -1,4 +1,4 @@
-"""`paperbot serve`: the Slack bot (and the daily digest scheduler, when there is one).
+"""`paperbot serve`: the Slack bot and the daily digest scheduler.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); HTTP mode otherwise,
 with SLACK_SIGNING_SECRET, events at /slack/events on slack.port. PAPERBOT_SLACK__MODE
@@ -8,7 +8,6 @@ environment only and never logged.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -91,6 +90,7 @@ def start_bot(settings: Settings, *, paperbot=None, env: Mapping[str, str] | Non
               port: int | None = None) -> RunningBot:
     """Start the bot without blocking. `paperbot` and `port` are for tests (a FakeModel, port 0)."""
     from bot.slack.app import build_app
+    from bot.slack.scheduler import start_scheduler
     from bot.slack.service import SlackServices
     from rag.service import Paperbot
 
@@ -99,14 +99,12 @@ def start_bot(settings: Settings, *, paperbot=None, env: Mapping[str, str] | Non
     tokens = read_tokens(mode, env)
     client = web_client(settings, tokens["SLACK_BOT_TOKEN"])
     paperbot = paperbot or Paperbot(settings)
-    services = SlackServices(settings, paperbot, client, digest=_digest_renderer(paperbot))
+    services = SlackServices(settings, paperbot, client)
     app = build_app(client, services, signing_secret=tokens.get("SLACK_SIGNING_SECRET"))
     bot = RunningBot(mode, app, services, stoppers=[services.close])
     # Load the model and embedder now, in the answer queue, so the first question does not wait for it.
     services.queue.submit(lambda: _warm_up(paperbot))
-    stop_scheduler = _start_scheduler(settings, paperbot, client)
-    if stop_scheduler:
-        bot.stoppers.append(stop_scheduler)
+    bot.stoppers.append(start_scheduler(settings, paperbot, client))
     if mode == "socket":
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -129,26 +127,3 @@ def _warm_up(paperbot) -> None:
         paperbot.embedder  # noqa: B018 (builds it)
     except Exception as exc:  # the first question will report it properly
         log.warning("could not preload the models: %s", exc)
-
-
-def _start_scheduler(settings: Settings, paperbot, client) -> Callable[[], object] | None:
-    """The daily digest scheduler, if this version has one (bot/scheduler.py)."""
-    if importlib.util.find_spec("bot.slack.scheduler") is None:
-        return None
-    from bot import scheduler
-
-    start = getattr(scheduler, "start_scheduler", None)
-    return start(settings, paperbot, client) if start else None
-
-
-def _digest_renderer(paperbot):
-    """`/papers digest`: the digest so far, if this version has the digest (bot/digest_post.py)."""
-    if importlib.util.find_spec("bot.slack.digest_post") is None:
-        return None
-    from bot.slack.digest_post import digest_so_far_blocks
-    from bot.slack.render import SlackMessage
-
-    def render() -> SlackMessage:
-        return SlackMessage(text="The paper digest so far", blocks=digest_so_far_blocks(paperbot))
-
-    return render

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 
 from bot.slack import render
 from bot.slack.delivery import Delivery, MaybePosted
+from bot.slack.digest_post import digest_so_far_blocks
 from bot.slack.queue import AnswerQueue, QueueFull
 from bot.slack.render import SlackMessage
 from bot.slack.routing import Route, route_message
@@ -60,8 +61,7 @@ class SlackServices:
     """What the listeners call. `paperbot` is a rag.service.Paperbot (anything with
     `ask(question, history=...)`, `stats()`)."""
 
-    def __init__(self, settings: Settings, paperbot, client: WebClient, *, digest: Callable[[], SlackMessage] | None = None,
-                 delivery: Delivery | None = None):
+    def __init__(self, settings: Settings, paperbot, client: WebClient, *, delivery: Delivery | None = None):
         self.settings = settings
         self.paperbot = paperbot
         self.state = SlackState(settings.home)
@@ -73,7 +73,6 @@ class SlackServices:
         self.stream_answers = True  # stream answers in the assistant panel (chat.startStream)
         self.stream_interval_s = 0.8  # at most one stream call this often
         self.queue = AnswerQueue(settings.slack.queue_size)
-        self._digest = digest
 
     def close(self) -> None:
         self.queue.stop()
@@ -321,9 +320,7 @@ class SlackServices:
         return render.stats_text(self.paperbot.stats(), self.feedback.counts())
 
     def digest_message(self) -> SlackMessage:
-        if self._digest is None:
-            return SlackMessage("The digest is not set up in this version.")
-        return self._digest()
+        return SlackMessage(text="The paper digest so far", blocks=digest_so_far_blocks(self.paperbot))
 
     def allowed(self, channel: str) -> bool:
         allowed = self.settings.slack.allowed_channels
