@@ -51,7 +51,7 @@ from rag.themes import OTHER_LABEL  # noqa: E402
 
 
 #: Model time a normal day's one-liners may take: the scheduler fetches an hour before the
-#: post (bot.scheduler.FETCH_LEAD) and writes them while no question waits; a sixth of that
+#: post (bot.slack.scheduler.FETCH_LEAD) and writes them while no question waits; a sixth of that
 #: hour leaves the model free for the team's questions.
 IDLE_BUDGET_S = 600
 

@@ -65,7 +65,7 @@ def paperbot(bot_settings, papers_template, fake_model):
 
 
 def _start(settings, paperbot, standin, env, bot_class):
-    from bot.commands.serve import start_bot
+    from bot.cli.serve import start_bot
 
     running = start_bot(settings, paperbot=paperbot, env=env, host="127.0.0.1", port=0)
     return bot_class(running, standin)

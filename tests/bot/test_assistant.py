@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot import slack_render as render
+from bot.slack import render
 from tests.bot import harness as h
 from tests.bot.conftest import DEFAULT_REPLY
 

@@ -9,7 +9,7 @@ import re
 import time
 from urllib.parse import urlencode, urlparse
 
-from bot.slack_render import escape
+from bot.slack.render import escape
 from rag.feedback import feedback_counts
 from rag.llm import ModelTimeout
 from rag.records import Answer, Citation

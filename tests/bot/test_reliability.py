@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.commands.serve import start_bot
+from bot.cli.serve import start_bot
 from tests.bot import harness as h
 from tests.bot.conftest import make_paperbot
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from rag.digest import LIKED_THRESHOLD, build_digest, liked_matches, liked_reason, reset_learning, team_scores
 from rag.digest_store import POSTED, DigestStore
 from rag.feedback import FeedbackStore

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from rag.fetch import fetch_papers, fetch_urls
 from rag.llm import FakeModel
 from rag.service import Paperbot
