@@ -27,44 +27,7 @@ import numpy as np
 from rag.lexical import LexicalIndex
 from rag.records import Chunk, Paper
 from rag.settings import Settings
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS papers (
-    paper_id     TEXT PRIMARY KEY,
-    norm_title   TEXT NOT NULL,
-    title        TEXT NOT NULL,
-    abstract     TEXT NOT NULL,
-    authors      TEXT NOT NULL,
-    published    TEXT,
-    source       TEXT NOT NULL,
-    first_seen   TEXT NOT NULL,
-    content_hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS papers_norm_title ON papers(norm_title);
-CREATE INDEX IF NOT EXISTS papers_first_seen ON papers(first_seen);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id TEXT PRIMARY KEY,
-    paper_id TEXT NOT NULL REFERENCES papers(paper_id),
-    idx      INTEGER NOT NULL,
-    text     TEXT NOT NULL,
-    body     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_paper ON chunks(paper_id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- Papers whose chunks were written, in order: what the BM25 index has still to apply.
-CREATE TABLE IF NOT EXISTS chunk_changes (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
-    paper_id TEXT NOT NULL
-);
--- A cache: vectors of each paper's title and abstract sentences (float32 rows), written at
--- ingest or on first use. Answers read them instead of embedding ~10 sentences per paper.
-CREATE TABLE IF NOT EXISTS sentence_vectors (
-    key     TEXT PRIMARY KEY,   -- paper_id:content_hash
-    rows    INTEGER NOT NULL,
-    vectors BLOB NOT NULL
-);
-"""
-
+from rag.storage.db import DB_FILE, connect
 
 # Papers changed since the index was saved, as a share of its chunks, above which building
 # it again from all chunks is cheaper than applying them one segment at a time.
@@ -80,16 +43,6 @@ def in_parts(ids: list[str]):
     for start in range(0, len(ids), IN_PART):
         part = ids[start : start + IN_PART]
         yield part, ",".join("?" * len(part))
-
-
-def connect(home: Path) -> sqlite3.Connection:
-    """Open the home's SQLite database. Other features keep their tables here too."""
-    home.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(home / "paperbot.sqlite3", timeout=30, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
 
 
 def _date_int(value: date | None) -> int:
@@ -127,7 +80,6 @@ class Store:
         self.settings = settings
         self.home = settings.home
         self._db = connect(self.home)
-        self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._collection = None
         self._bm25 = None  # the LexicalIndex, loaded or built on first search
@@ -449,7 +401,7 @@ class Store:
             "sources": sources,
             "last_ingest": self.get_meta("last_ingest"),
             "sizes_bytes": {
-                "sqlite": _size(self.home / "paperbot.sqlite3"),
+                "sqlite": _size(self.home / DB_FILE),
                 "chroma": _size(self.home / "chroma") if not self.settings.chroma.url else None,
                 "bm25": _size(self._bm25_dir()),
                 "models": _size(self.settings.model_cache),
