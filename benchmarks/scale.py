@@ -256,7 +256,7 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     from rag.evaluate import load_questions
     from rag.intent import classify
     from rag.retrieve import search
-    from rag.store import Store
+    from rag.storage.store import Store
 
     settings = settings_for(home, chroma_url)
     imported = time.perf_counter()
@@ -376,7 +376,7 @@ def main() -> None:
 
     from rag.ingest import ingest_papers
     from rag.sources import ParseResult, bundled_corpus_dir, read_sources
-    from rag.store import Store
+    from rag.storage.store import Store
 
     args.work.mkdir(parents=True, exist_ok=True)
     model_dir = Path(os.environ.get("PAPERBOT_MODEL_DIR", args.work / "models"))

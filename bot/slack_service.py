@@ -22,7 +22,7 @@ from bot.slack_render import SlackMessage
 from bot.slack_routing import Route, route_message
 from bot.slack_state import SlackState, ThreadContextStore
 from bot.slack_stream import AnswerStream
-from rag.feedback import FeedbackStore
+from rag.storage.feedback import FeedbackStore
 from rag.llm import ModelTimeout
 from rag.records import Turn
 from rag.settings import Settings

@@ -35,9 +35,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from prompts import load
-from rag.digest_store import DigestStore
+from rag.storage.digest_state import DigestStore
 from rag.digest_text import clean_model_line, copies_or_repeats, extractive_oneliner, oneliner_problem, prompt_excerpt, truncate
-from rag.feedback import FeedbackStore
+from rag.storage.feedback import FeedbackStore
 from rag.llm import ModelError, build_model
 from rag.records import Paper
 from rag.settings import LLMSettings, Settings

@@ -23,7 +23,7 @@ from bot.digest_post import (
     render_messages,
 )
 from rag.digest import Digest, DigestPaper, DigestTheme
-from rag.digest_store import DigestStore
+from rag.storage.digest_state import DigestStore
 from rag.llm import FakeModel
 from rag.service import Paperbot
 

@@ -7,7 +7,7 @@ import pytest
 from bot.answer_queue import AnswerQueue, QueueFull
 from bot.slack_routing import route_message
 from bot.slack_state import SEEN_TTL_S, SlackState
-from rag.feedback import FeedbackStore, feedback_counts
+from rag.storage.feedback import FeedbackStore, feedback_counts
 from rag.records import Answer, Citation
 
 BOT = "UBOT"

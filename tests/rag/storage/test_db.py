@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from bot.slack_state import SlackState
-from rag.digest_store import DigestStore
-from rag.feedback import FeedbackStore
 from rag.storage.db import DB_FILE, SCHEMA_VERSION, connect
-from rag.store import Store
+from rag.storage.digest_state import DigestStore
+from rag.storage.feedback import FeedbackStore
+from rag.storage.store import Store
 
 # The tables as paperbot created them before `PRAGMA user_version` was kept (version 0),
 # frozen here on purpose: db.py's schema may change, homes written then stay as they were.

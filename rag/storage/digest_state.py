@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rag.storage.db import connect
-from rag.store import in_parts
+from rag.storage.store import in_parts
 
 # Post statuses. 'sending' until every message is out; 'posted' after; 'empty' records a
 # scheduled run that found nothing new and posted nothing; 'abandoned' is an unfinished

@@ -5,7 +5,7 @@ Write order makes a crash at any point recoverable: vectors go to Chroma first, 
 paper and its chunks are committed to SQLite in one transaction. A paper is only "in" the
 store once SQLite says so, so re-running an interrupted ingest redoes exactly the papers
 that were not committed, and `reconcile()` removes vectors SQLite does not know about.
-The BM25 index (rag/lexical.py) is derived from SQLite's chunks: every paper write also
+The BM25 index (rag/storage/lexical.py) is derived from SQLite's chunks: every paper write also
 logs the paper's id in `chunk_changes`, in the same transaction, and the index applies the
 papers logged after the sequence number it was saved at, so a day's ingest updates it in
 proportion to the day. Without a usable index on disk it is built from all chunks.
@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.lexical import LexicalIndex
+from rag.storage.lexical import LexicalIndex
 from rag.records import Chunk, Paper
 from rag.settings import Settings
 from rag.storage.db import DB_FILE, connect

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import Stemmer
 
-from rag.lexical import MANIFEST, LexicalIndex
 from rag.records import Chunk, Paper
-from rag.store import Store
+from rag.storage.lexical import MANIFEST, LexicalIndex
+from rag.storage.store import Store
 
 WORDS = ("graph neural network molecule diffusion weather forecast sparse expert speech router token "
          "quantization matrix completion rank optimizer hessian agent planning retrieval language model").split()
