@@ -605,12 +605,8 @@ def paper_vectors(paperbot, papers: list[Paper]) -> np.ndarray:
     re-embedding). Papers without stored vectors are embedded from title + abstract."""
     sums: dict[str, np.ndarray] = {}
     ids = [p.paper_id for p in papers]
-    collection = paperbot.store.collection
-    for start in range(0, len(ids), 500):
-        got = collection.get(where={"paper_id": {"$in": ids[start : start + 500]}}, include=["embeddings", "metadatas"])
-        for vector, meta in zip(got["embeddings"], got["metadatas"]):
-            pid = meta["paper_id"]
-            sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
+    for pid, vector in paperbot.store.chunk_vectors(ids):
+        sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
     missing = [p for p in papers if p.paper_id not in sums]
     if missing:
         for paper, vector in zip(missing, paperbot.embedder.embed([f"{p.title}\n{p.abstract}" for p in missing])):

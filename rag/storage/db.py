@@ -193,3 +193,14 @@ def statements(script: str) -> list[str]:
             found.append(pending.strip())
             pending = ""
     return found
+
+
+# SQLite limits the values one statement may bind: a list of ids goes in parts this long.
+IN_PART = 500
+
+
+def in_parts(ids: list[str]):
+    """(part, "?,?,...") for each slice of `ids` that one `IN (...)` clause can take."""
+    for start in range(0, len(ids), IN_PART):
+        part = ids[start : start + IN_PART]
+        yield part, ",".join("?" * len(part))

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rag.storage.db import connect
-from rag.storage.store import in_parts
+from rag.storage.db import connect, in_parts
 
 # Post statuses. 'sending' until every message is out; 'posted' after; 'empty' records a
 # scheduled run that found nothing new and posted nothing; 'abandoned' is an unfinished

@@ -1,64 +1,39 @@
-"""All storage I/O for papers and chunks: SQLite (the record of truth), Chroma (vectors)
-and a BM25 index, kept in step.
+"""The papers' store as the rest of paperbot sees it: SQLite (the record of truth,
+rag/storage/papers.py), Chroma (vectors, rag/storage/vectors.py) and a BM25 index
+(rag/storage/lexical.py), kept in step.
 
 Write order makes a crash at any point recoverable: vectors go to Chroma first, then the
 paper and its chunks are committed to SQLite in one transaction. A paper is only "in" the
 store once SQLite says so, so re-running an interrupted ingest redoes exactly the papers
 that were not committed, and `reconcile()` removes vectors SQLite does not know about.
-The BM25 index (rag/storage/lexical.py) is derived from SQLite's chunks: every paper write also
-logs the paper's id in `chunk_changes`, in the same transaction, and the index applies the
-papers logged after the sequence number it was saved at, so a day's ingest updates it in
-proportion to the day. Without a usable index on disk it is built from all chunks.
+The BM25 index is derived from SQLite's chunks: every paper write also logs the paper's id
+in `chunk_changes`, in the same transaction, and the index applies the papers logged after
+the sequence number it was saved at, so a day's ingest updates it in proportion to the day.
+Without a usable index on disk it is built from all chunks.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.storage.lexical import LexicalIndex
 from rag.records import Chunk, Paper
 from rag.settings import Settings
-from rag.storage.db import DB_FILE, connect
+from rag.storage.db import DB_FILE
+from rag.storage.lexical import LexicalIndex
+from rag.storage.papers import PaperRecords
+from rag.storage.vectors import ChunkVectors
 
 # Papers changed since the index was saved, as a share of its chunks, above which building
 # it again from all chunks is cheaper than applying them one segment at a time.
 REBUILD_SHARE = 0.5
-
-
-# SQLite limits the values one statement may bind: a list of ids goes in parts this long.
-IN_PART = 500
-
-
-def in_parts(ids: list[str]):
-    """(part, "?,?,...") for each slice of `ids` that one `IN (...)` clause can take."""
-    for start in range(0, len(ids), IN_PART):
-        part = ids[start : start + IN_PART]
-        yield part, ",".join("?" * len(part))
-
-
-def _date_int(value: date | None) -> int:
-    return int(value.strftime("%Y%m%d")) if value else 0
-
-
-def _paper_from_row(row: sqlite3.Row) -> Paper:
-    return Paper(
-        paper_id=row["paper_id"],
-        title=row["title"],
-        abstract=row["abstract"],
-        authors=json.loads(row["authors"]),
-        published=date.fromisoformat(row["published"]) if row["published"] else None,
-        source=row["source"],
-        first_seen=datetime.fromisoformat(row["first_seen"]),
-    )
 
 
 @dataclass
@@ -79,93 +54,68 @@ class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.home = settings.home
-        self._db = connect(self.home)
+        self.papers = PaperRecords(self.home)
+        self.vectors = ChunkVectors(settings)
         self._lock = threading.RLock()
-        self._collection = None
         self._bm25 = None  # the LexicalIndex, loaded or built on first search
-        self._count_cache: tuple[int, int, int] | None = None  # (version, papers, chunks)
 
     def close(self) -> None:
-        self._db.close()
+        self.papers.close()
 
-    # ---- Chroma ---------------------------------------------------------------------
-    @property
-    def collection(self):
-        if self._collection is None:
-            import chromadb  # slow import (~1 s): only when vectors are needed
-
-            if self.settings.chroma.url:
-                url = urlparse(self.settings.chroma.url)
-                client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https")
-            else:
-                client = chromadb.PersistentClient(path=str(self.home / "chroma"))
-            self._collection = client.get_or_create_collection(
-                self.settings.chroma.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
-            )
-        return self._collection
-
-    # ---- papers ---------------------------------------------------------------------
+    # ---- reads: SQLite alone ----------------------------------------------------------
     def find(self, paper: Paper) -> tuple[str, str] | None:
         """(paper_id, content_hash) of the stored record for this paper, by id or by title."""
-        row = self._db.execute("SELECT paper_id, content_hash FROM papers WHERE paper_id = ?", (paper.paper_id,)).fetchone()
-        if row is None:
-            row = self._db.execute(
-                "SELECT paper_id, content_hash FROM papers WHERE norm_title = ? ORDER BY first_seen LIMIT 1", (paper.norm_title,)
-            ).fetchone()
-        return (row["paper_id"], row["content_hash"]) if row else None
+        return self.papers.find(paper)
 
     def get(self, paper_id: str) -> Paper | None:
-        row = self._db.execute("SELECT * FROM papers WHERE paper_id = ?", (paper_id,)).fetchone()
-        return _paper_from_row(row) if row else None
+        return self.papers.get(paper_id)
 
     def get_many(self, paper_ids: list[str]) -> dict[str, Paper]:
-        if not paper_ids:
-            return {}
-        marks = ",".join("?" * len(paper_ids))
-        rows = self._db.execute(f"SELECT * FROM papers WHERE paper_id IN ({marks})", list(paper_ids)).fetchall()
-        return {row["paper_id"]: _paper_from_row(row) for row in rows}
+        return self.papers.get_many(paper_ids)
 
     def titles_and_abstracts(self) -> list[tuple[str, str, str]]:
-        """(paper_id, title, abstract) of every paper: what the name index is built from."""
-        return [tuple(row) for row in self._db.execute("SELECT paper_id, title, abstract FROM papers ORDER BY paper_id")]
-
-    def paper_count(self) -> int:
-        return self._counts()[0]
-
-    def _counts(self) -> tuple[int, int]:
-        """(papers, chunks), counted again only when the store has changed: every question
-        reads them, and COUNT(*) walks a whole index (3 ms warm at 100k papers, more cold)."""
-        version = self.version()
-        cached = self._count_cache
-        if cached is None or cached[0] != version:
-            papers = self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
-            chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            cached = self._count_cache = (version, papers, chunks)
-        return cached[1], cached[2]
+        return self.papers.titles_and_abstracts()
 
     def papers_seen_since(self, since: datetime | None = None, until: datetime | None = None) -> list[Paper]:
-        query, args = "SELECT * FROM papers WHERE 1=1", []
-        if since:
-            query, args = query + " AND first_seen > ?", args + [since.isoformat()]
-        if until:
-            query, args = query + " AND first_seen <= ?", args + [until.isoformat()]
-        rows = self._db.execute(query + " ORDER BY first_seen, title", args).fetchall()
-        return [_paper_from_row(row) for row in rows]
+        return self.papers.papers_seen_since(since, until)
 
     def chunks_of(self, paper_id: str) -> list[Chunk]:
-        rows = self._db.execute("SELECT * FROM chunks WHERE paper_id = ? ORDER BY idx", (paper_id,)).fetchall()
-        return [Chunk(chunk_id=r["chunk_id"], paper_id=r["paper_id"], index=r["idx"], text=r["text"], body=r["body"]) for r in rows]
-
-    def chunk_count(self) -> int:
-        return self._counts()[1]
+        return self.papers.chunks_of(paper_id)
 
     def chunk_bodies(self, chunk_ids: list[str]) -> dict[str, str]:
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self._db.execute(f"SELECT chunk_id, body FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)).fetchall()
-        return {r["chunk_id"]: r["body"] for r in rows}
+        return self.papers.chunk_bodies(chunk_ids)
 
+    def paper_count(self) -> int:
+        return self.papers.counts()[0]
+
+    def chunk_count(self) -> int:
+        return self.papers.counts()[1]
+
+    def version(self) -> int:
+        return self.papers.version()
+
+    def get_meta(self, key: str) -> str | None:
+        return self.papers.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.papers.set_meta(key, value)
+
+    def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:
+        """Cached sentence vectors for `key`, if they hold exactly `rows` rows."""
+        return self.papers.sentence_vectors(key, rows)
+
+    def put_sentence_vectors(self, key: str, vectors: np.ndarray) -> None:
+        self.put_sentence_vectors_many([(key, vectors)])
+
+    def put_sentence_vectors_many(self, items: list[tuple[str, np.ndarray]]) -> None:
+        with self._lock:
+            self.papers.put_sentence_vectors_many(items)
+
+    def chunk_vectors(self, paper_ids: list[str]) -> Iterator[tuple[str, list[float]]]:
+        """(paper_id, vector) of every chunk of these papers that has a vector."""
+        return self.vectors.of_papers(paper_ids)
+
+    # ---- writes: Chroma, then SQLite --------------------------------------------------
     def write_paper(self, paper: Paper, chunks: list[Chunk], vectors: list[list[float]], replaces: str | None = None) -> None:
         """Store one new or changed paper with its chunks and vectors.
 
@@ -184,106 +134,23 @@ class Store:
             for paper, chunks, vectors, replaces in items:
                 old_ids = sorted({paper.paper_id, replaces} - {None})
                 if replaces:
-                    row = self._db.execute("SELECT first_seen FROM papers WHERE paper_id = ?", (replaces,)).fetchone()
-                    if row:
-                        paper = paper.model_copy(update={"first_seen": datetime.fromisoformat(row["first_seen"])})
-                papers.append((paper, chunks, vectors, old_ids))
+                    first_seen = self.papers.first_seen(replaces)
+                    if first_seen:
+                        paper = paper.model_copy(update={"first_seen": first_seen})
+                papers.append((paper, chunks, vectors))
                 all_old.update(old_ids)
             all_old = sorted(all_old)
             # 1. vectors: drop every old chunk of papers stored before, then add the new ones.
             # (A new paper has none: vectors of a write killed before its commit are removed
             # by `reconcile`, which ingest runs first, and same-id chunks are overwritten.)
-            stored = self._stored_ids(all_old)
+            stored = self.papers.stored_ids(all_old)
             if stored:
-                self.collection.delete(where={"paper_id": {"$in": stored}})
-            chunks_all = [(paper, c, v) for paper, chunks, vectors, _ in papers for c, v in zip(chunks, vectors, strict=True)]
+                self.vectors.delete_papers(stored)
+            chunks_all = [(paper, c, v) for paper, chunks, vectors in papers for c, v in zip(chunks, vectors, strict=True)]
             if chunks_all:
-                self.collection.upsert(
-                    ids=[c.chunk_id for _, c, _ in chunks_all],
-                    embeddings=[v for _, _, v in chunks_all],
-                    documents=[c.text for _, c, _ in chunks_all],
-                    metadatas=[
-                        {
-                            "paper_id": paper.paper_id,
-                            "title": paper.title,
-                            "chunk_index": c.index,
-                            "published": _date_int(paper.published),
-                            "first_seen": int(paper.first_seen.timestamp()),
-                        }
-                        for paper, c, _ in chunks_all
-                    ],
-                )
+                self.vectors.upsert(chunks_all)
             # 2. the record of truth, in one transaction
-            with self._db:
-                for part, marks in in_parts(all_old):
-                    self._db.execute(f"DELETE FROM chunks WHERE paper_id IN ({marks})", part)
-                    self._db.execute(f"DELETE FROM papers WHERE paper_id IN ({marks})", part)
-                # A key range, not LIKE: LIKE cannot use the key's index, and scanned the table
-                # once per paper (keys are "paper_id:content_hash"; ';' follows ':').
-                self._db.executemany("DELETE FROM sentence_vectors WHERE key >= ? AND key < ?", [(f"{i}:", f"{i};") for i in all_old])
-                self._db.executemany(
-                    "INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            paper.paper_id, paper.norm_title, paper.title, paper.abstract, json.dumps(paper.authors),
-                            paper.published.isoformat() if paper.published else None, paper.source,
-                            paper.first_seen.isoformat(), paper.content_hash,
-                        )
-                        for paper, _, _, _ in papers
-                    ],
-                )
-                self._db.executemany(
-                    "INSERT INTO chunks VALUES (?,?,?,?,?)", [(c.chunk_id, c.paper_id, c.index, c.text, c.body) for _, c, _ in chunks_all]
-                )
-                self._log_changes(all_old)
-                self._bump_version()
-
-    def _stored_ids(self, paper_ids: list[str]) -> list[str]:
-        """Those of these papers SQLite holds."""
-        found = []
-        for part, marks in in_parts(paper_ids):
-            found += [r[0] for r in self._db.execute(f"SELECT paper_id FROM papers WHERE paper_id IN ({marks})", part)]
-        return sorted(found)
-
-    def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:
-        """Cached sentence vectors for `key`, if they hold exactly `rows` rows."""
-        row = self._db.execute("SELECT rows, vectors FROM sentence_vectors WHERE key = ?", (key,)).fetchone()
-        if row is None or row["rows"] != rows:
-            return None
-        return np.frombuffer(row["vectors"], dtype=np.float32).reshape(rows, -1)
-
-    def put_sentence_vectors(self, key: str, vectors: np.ndarray) -> None:
-        self.put_sentence_vectors_many([(key, vectors)])
-
-    def put_sentence_vectors_many(self, items: list[tuple[str, np.ndarray]]) -> None:
-        rows = [(key, len(v), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for key, v in items]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO sentence_vectors VALUES (?,?,?)", rows)
-
-    def _log_changes(self, paper_ids: list[str]) -> None:
-        """Record that these papers' chunks changed (inside the writing transaction)."""
-        self._db.executemany("INSERT INTO chunk_changes (paper_id) VALUES (?)", [(p,) for p in paper_ids])
-
-    def _change_seq(self) -> int:
-        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM chunk_changes").fetchone()[0]
-
-    def _bump_version(self) -> None:
-        self._db.execute(
-            "INSERT INTO meta VALUES ('chunks_version', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-        )
-
-    def version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'chunks_version'").fetchone()
-        return int(row["value"]) if row else 0
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._db:
-            self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else None
+            self.papers.write([paper for paper, _, _ in papers], [c for _, c, _ in chunks_all], all_old)
 
     def reconcile(self) -> dict[str, int]:
         """Make Chroma agree with SQLite after an interrupted write.
@@ -292,30 +159,18 @@ class Store:
         their hash cleared so the next ingest of their source re-indexes them.
         """
         with self._lock:
-            expected = {r["chunk_id"]: r["paper_id"] for r in self._db.execute("SELECT chunk_id, paper_id FROM chunks")}
-            present = set(self.collection.get(include=[])["ids"])
+            expected = self.papers.chunk_papers()
+            present = self.vectors.chunk_ids()
             orphans = sorted(present - expected.keys())
-            for start in range(0, len(orphans), 500):
-                self.collection.delete(ids=orphans[start : start + 500])
+            self.vectors.delete_chunks(orphans)
             incomplete = sorted({expected[c] for c in expected.keys() - present})
             if incomplete:
-                with self._db:
-                    marks = ",".join("?" * len(incomplete))
-                    self._db.execute(f"UPDATE papers SET content_hash = '' WHERE paper_id IN ({marks})", incomplete)
+                self.papers.clear_hashes(incomplete)
             return {"orphan_chunks_removed": len(orphans), "papers_to_reindex": len(incomplete)}
 
-    # ---- search ---------------------------------------------------------------------
+    # ---- search -----------------------------------------------------------------------
     def dense_search(self, vector: list[float], n: int, where: dict | None = None) -> list[DenseMatch]:
-        count = self.collection.count()
-        if count == 0:
-            return []
-        result = self.collection.query(
-            query_embeddings=[vector], n_results=min(n, count), where=where or None, include=["distances", "metadatas"]
-        )
-        return [
-            DenseMatch(chunk_id=cid, paper_id=meta["paper_id"], similarity=1.0 - dist)
-            for cid, dist, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0])
-        ]
+        return [DenseMatch(chunk_id=c, paper_id=p, similarity=s) for c, p, s in self.vectors.query(vector, n, where)]
 
     def lexical_search(self, query: str, n: int) -> list[LexicalMatch]:
         if not query.strip():
@@ -329,10 +184,10 @@ class Store:
         """The BM25 index matching SQLite's current chunks: the one in memory or on disk,
         brought up to date with the papers changed since, or built from scratch."""
         with self._lock:
-            version = self.version()
+            version = self.papers.version()
             if self._bm25 is not None and self._bm25.version == version:
                 return self._bm25
-            seq = self._change_seq()  # read after the version: a write in between is applied again, harmlessly
+            seq = self.papers.change_seq()  # read after the version: a write in between is applied again, harmlessly
             index = self._bm25
             if index is None or (index.seq < seq and self._saved_seq() == seq):
                 # Nothing in memory, or another process (an ingest) has saved the index up to
@@ -342,12 +197,12 @@ class Store:
             if index is None or index.seq > seq:
                 index = self._build_bm25(version, seq)
             else:
-                changed = {r[0] for r in self._db.execute("SELECT DISTINCT paper_id FROM chunk_changes WHERE seq > ?", (index.seq,))}
+                changed = self.papers.changed_since(index.seq)
                 if len(changed) > REBUILD_SHARE * max(len(index), 1):
                     index = self._build_bm25(version, seq)  # most of it changed: cheaper from scratch
                 else:
                     index.remove_papers(changed)
-                    index.add(self._chunk_rows(sorted(changed)))
+                    index.add(self.papers.chunk_rows(sorted(changed)))
                     index.version, index.seq = version, seq
                     index.save(self._bm25_dir())
             self._bm25 = index
@@ -370,35 +225,24 @@ class Store:
             time.sleep(0.2 * (attempt + 1))
         return None
 
-    def _chunk_rows(self, paper_ids: list[str]) -> list[tuple[str, str]]:
-        rows = []
-        for part, marks in in_parts(paper_ids):
-            rows += self._db.execute(f"SELECT chunk_id, text FROM chunks WHERE paper_id IN ({marks}) ORDER BY chunk_id", part).fetchall()
-        return [(r[0], r[1]) for r in rows]
-
     def _build_bm25(self, version: int, seq: int) -> LexicalIndex:
         index = LexicalIndex(version, seq)
-        cursor = self._db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id")
-        while rows := cursor.fetchmany(50_000):  # segments of 50k chunks bound the tokenizer's memory
-            index.add([(r[0], r[1]) for r in rows])
+        for rows in self.papers.all_chunk_rows(batch=50_000):  # segments of 50k chunks bound the tokenizer's memory
+            index.add(rows)
         index.save(self._bm25_dir())
         return index
 
     def refresh_lexical(self) -> None:
         self._bm25_index()
 
-    # ---- stats ----------------------------------------------------------------------
+    # ---- stats ------------------------------------------------------------------------
     def stats(self) -> dict:
-        db = self._db
-        sources = [
-            {"source": r["source"], "papers": r["n"]}
-            for r in db.execute("SELECT source, COUNT(*) AS n FROM papers GROUP BY source ORDER BY source")
-        ]
+        papers, chunks = self.papers.count_rows()
         return {
-            "papers": db.execute("SELECT COUNT(*) FROM papers").fetchone()[0],
-            "chunks": db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            "vectors": self.collection.count(),
-            "sources": sources,
+            "papers": papers,
+            "chunks": chunks,
+            "vectors": self.vectors.count(),
+            "sources": [{"source": source, "papers": n} for source, n in self.papers.source_counts()],
             "last_ingest": self.get_meta("last_ingest"),
             "sizes_bytes": {
                 "sqlite": _size(self.home / DB_FILE),

@@ -103,7 +103,7 @@ def texts(n: int, seed: int = 0) -> list[str]:
 def rebuilt(settings) -> dict:
     """Results from an index built from scratch over the same SQLite."""
     store = Store(settings)
-    index = store._build_bm25(store.version(), store._change_seq())
+    index = store._build_bm25(store.version(), store.papers.change_seq())
     return results(index)
 
 
