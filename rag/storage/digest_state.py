@@ -1,4 +1,4 @@
-"""The digest's own state, in tables of the home's SQLite database.
+"""The digest's own state, in tables of the home's SQLite database (created in db.py).
 
 - `digest_texts`: generated text (one-liners, highlights) by a key that hashes
   everything the text was made from, so nothing is generated twice for the same input.

@@ -1,4 +1,4 @@
-"""Feedback on answers (👍 / 👎), kept in the home's SQLite database.
+"""Feedback on answers (👍 / 👎), kept in the home's SQLite database (created in db.py).
 
 An answer shown with feedback buttons is remembered first (`remember_answer`), and the
 buttons carry only its key: Slack limits a button's value to 2,000 characters, and the
