@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from bot.slack_state import SlackState
-from rag.storage.db import DB_FILE, SCHEMA_VERSION, connect
+from rag.storage.db import DB_FILE, SCHEMA_VERSION, connect, schema_version
 from rag.storage.digest_state import DigestStore
 from rag.storage.feedback import FeedbackStore
-from rag.storage.store import Store
+from rag.storage.papers import PaperRecords
 
 # The tables as paperbot created them before `PRAGMA user_version` was kept (version 0),
 # frozen here on purpose: db.py's schema may change, homes written then stay as they were.
@@ -102,14 +103,14 @@ def test_a_fresh_home_gets_the_current_version(settings):
 ])
 def test_a_home_written_before_versions_opens_and_works(settings, tmp_path, groups):
     write_old_home(settings.home, groups)
-    store = Store(settings)
-    assert store.get("2401.00001").title == "Graph Networks for Molecules"
-    assert [c.chunk_id for c in store.chunks_of("2401.00001")] == ["2401.00001:0"]
-    assert (store.paper_count(), store.chunk_count(), store.version()) == (1, 1, 1)
-    assert store.get_meta("last_ingest") == "2024-01-03T08:00:00+00:00"
-    assert [m.chunk_id for m in store.lexical_search("molecular properties", 3)] == ["2401.00001:0"]
-    store.put_sentence_vectors("2401.00001:h1", np.ones((2, 3), dtype=np.float32))
-    assert store.sentence_vectors("2401.00001:h1", 2).shape == (2, 3)
+    papers = PaperRecords(settings.home)
+    assert papers.get("2401.00001").title == "Graph Networks for Molecules"
+    assert [c.chunk_id for c in papers.chunks_of("2401.00001")] == ["2401.00001:0"]
+    assert (papers.counts(), papers.version(), papers.change_seq()) == ((1, 1), 1, 1)
+    assert papers.get_meta("last_ingest") == "2024-01-03T08:00:00+00:00"
+    assert list(papers.all_chunk_rows(batch=10)) == [[("2401.00001:0", "Graph Networks for Molecules. We predict molecular properties.")]]
+    papers.put_sentence_vectors_many([("2401.00001:h1", np.ones((2, 3), dtype=np.float32))])
+    assert papers.sentence_vectors("2401.00001:h1", 2).shape == (2, 3)
 
     feedback = FeedbackStore(settings.home)
     assert feedback.counts() == {"up": 1, "down": 0}
@@ -129,7 +130,7 @@ def test_a_home_written_before_versions_opens_and_works(settings, tmp_path, grou
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # The migrated home has exactly the tables and columns a new home gets.
     assert layout(conn) == layout(connect(tmp_path / "new-home"))
-    for opened in (store, feedback, digest, slack):
+    for opened in (papers, feedback, digest, slack):
         opened.close()
 
 
@@ -148,3 +149,11 @@ def test_a_home_from_newer_code_is_left_at_its_version(settings):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     assert connect(settings.home).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_processes_opening_an_old_home_at_once_migrate_it_once(settings):
+    write_old_home(settings.home, [OLD_PAPERS])
+    with ThreadPoolExecutor(4) as pool:  # one connection each, as separate processes have
+        versions = list(pool.map(lambda _: schema_version(connect(settings.home)), range(8)))
+    assert versions == [SCHEMA_VERSION] * 8
+    assert PaperRecords(settings.home).counts() == (1, 1)
