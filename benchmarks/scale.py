@@ -151,7 +151,7 @@ def bulk_add(store, pool: Pool, start: int, stop: int, first_day: date) -> float
     from rag.answer import sentence_key
 
     started = time.perf_counter()
-    collection = store.collection
+    collection = store.vectors.collection
     step = 2000
     for lo in range(start, stop, step):
         rows = [pool.synth(i, first_day + timedelta(days=i * 365 // 100_000)) for i in range(lo, min(stop, lo + step))]
@@ -164,15 +164,14 @@ def bulk_add(store, pool: Pool, start: int, stop: int, first_day: date) -> float
                 metadatas=[{"paper_id": p.paper_id, "title": p.title, "chunk_index": c.index,
                             "published": int(p.published.strftime("%Y%m%d")), "first_seen": int(p.first_seen.timestamp())} for c, _, p in part],
             )
-        with store._db:
-            store._db.executemany("INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?)", [
+        with store.papers.db:
+            store.papers.db.executemany("INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?)", [
                 (p.paper_id, p.norm_title, p.title, p.abstract, json.dumps(p.authors), p.published.isoformat(), p.source,
                  p.first_seen.isoformat(), p.content_hash) for p, _, _, _ in rows])
-            store._db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?)", [(c.chunk_id, c.paper_id, c.index, c.text, c.body) for c, _, _ in chunks])
-            store._db.executemany("INSERT INTO sentence_vectors VALUES (?,?,?)", [(sentence_key(p), len(s), s.tobytes()) for p, _, _, s in rows])
-            if hasattr(store, "_log_changes"):
-                store._log_changes([p.paper_id for p, _, _, _ in rows])
-            store._bump_version()
+            store.papers.db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?)", [(c.chunk_id, c.paper_id, c.index, c.text, c.body) for c, _, _ in chunks])
+            store.papers.db.executemany("INSERT INTO sentence_vectors VALUES (?,?,?)", [(sentence_key(p), len(s), s.tobytes()) for p, _, _, s in rows])
+            store.papers.log_changes([p.paper_id for p, _, _, _ in rows])
+            store.papers.bump_version()
         print(f"  {min(stop, lo + step)} papers, {time.perf_counter() - started:.0f} s (load {loadavg()})", file=sys.stderr)
     return time.perf_counter() - started
 
@@ -256,7 +255,7 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     from rag.evaluate import load_questions
     from rag.intent import classify
     from rag.retrieve import search
-    from rag.store import Store
+    from rag.storage.store import Store
 
     settings = settings_for(home, chroma_url)
     imported = time.perf_counter()
@@ -376,7 +375,7 @@ def main() -> None:
 
     from rag.ingest import ingest_papers
     from rag.sources import ParseResult, bundled_corpus_dir, read_sources
-    from rag.store import Store
+    from rag.storage.store import Store
 
     args.work.mkdir(parents=True, exist_ok=True)
     model_dir = Path(os.environ.get("PAPERBOT_MODEL_DIR", args.work / "models"))
@@ -448,7 +447,7 @@ def main() -> None:
 
 def _close(store):
     store.close()
-    store._collection = None
+    store.vectors._collection = None
     return None
 
 

@@ -35,9 +35,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from prompts import load
-from rag.digest_store import DigestStore
+from rag.storage.digest_state import DigestStore
 from rag.digest_text import clean_model_line, copies_or_repeats, extractive_oneliner, oneliner_problem, prompt_excerpt, truncate
-from rag.feedback import FeedbackStore
+from rag.storage.feedback import FeedbackStore
 from rag.llm import ModelError, build_model
 from rag.records import Paper
 from rag.settings import LLMSettings, Settings
@@ -605,12 +605,8 @@ def paper_vectors(paperbot, papers: list[Paper]) -> np.ndarray:
     re-embedding). Papers without stored vectors are embedded from title + abstract."""
     sums: dict[str, np.ndarray] = {}
     ids = [p.paper_id for p in papers]
-    collection = paperbot.store.collection
-    for start in range(0, len(ids), 500):
-        got = collection.get(where={"paper_id": {"$in": ids[start : start + 500]}}, include=["embeddings", "metadatas"])
-        for vector, meta in zip(got["embeddings"], got["metadatas"]):
-            pid = meta["paper_id"]
-            sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
+    for pid, vector in paperbot.store.chunk_vectors(ids):
+        sums[pid] = sums.get(pid, 0) + np.asarray(vector, dtype=np.float64)
     missing = [p for p in papers if p.paper_id not in sums]
     if missing:
         for paper, vector in zip(missing, paperbot.embedder.embed([f"{p.title}\n{p.abstract}" for p in missing])):

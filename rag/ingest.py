@@ -16,7 +16,7 @@ from rag.answer import sentence_key, sentence_texts
 from rag.chunk import chunk_paper
 from rag.records import Paper
 from rag.sources import ParseResult, SourceError, read_sources
-from rag.store import Store
+from rag.storage.store import Store
 
 Progress = Callable[[int, int], None]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from rag.records import Hit, Paper
-from rag.store import DenseMatch, LexicalMatch, Store
+from rag.storage.store import DenseMatch, LexicalMatch, Store
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from rag.ingest import IngestReport, Progress, ingest
 from rag.records import Answer, Hit, Paper, Turn
 from rag.retrieve import SearchFilter, search
 from rag.settings import Settings
-from rag.store import Store
+from rag.storage.store import Store
 
 
 class Paperbot:
@@ -76,7 +76,7 @@ class Paperbot:
 
     def _cached_oneliners(self, papers: list[Paper]) -> dict[str, str]:
         from rag.digest import cached_oneliners
-        from rag.digest_store import DigestStore
+        from rag.storage.digest_state import DigestStore
 
         state = DigestStore(self.settings.home)
         try:

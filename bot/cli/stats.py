@@ -3,7 +3,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from bot.cli.console import console, print_json
-from rag.feedback import feedback_counts
+from rag.storage.feedback import feedback_counts
 from rag.service import Paperbot
 
 

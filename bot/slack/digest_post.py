@@ -5,7 +5,7 @@ A digest goes out as a summary message in the channel (header, counts, highlight
 theme, in that message's thread, split so that no message has more than 50 blocks and no
 section more than 3,000 characters. A paper in "For you" is not listed again.
 
-Posting is idempotent across restarts and processes (state in rag.digest_store):
+Posting is idempotent across restarts and processes (state in rag.storage.digest_state):
 
 1. If the channel's digest for the local day is posted already, nothing is sent
    (unless `force`).
@@ -39,7 +39,7 @@ from bot.slack.render import (
     section_block,
 )
 from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, DigestPaper, build_digest
-from rag.digest_store import EMPTY, POSTED, SENDING, DigestStore, PostRecord
+from rag.storage.digest_state import EMPTY, POSTED, SENDING, DigestStore, PostRecord
 from rag.digest_text import truncate
 
 log = logging.getLogger("paperbot.digest")

@@ -6,7 +6,7 @@ UTC in winter and 07:00 UTC in summer. On the day clocks spring forward a time i
 skipped hour runs when the clock shows it one hour later (02:30 -> 03:30); on the day they
 fall back, a time that happens twice runs at its first occurrence. Either way once a day.
 
-"Done today" lives in SQLite (rag.digest_store), not in this thread, so:
+"Done today" lives in SQLite (rag.storage.digest_state), not in this thread, so:
 - a bot that was down at the scheduled time posts once when it comes back the same day
   (catch-up), and not at all if it comes back the next day (that day's run covers the
   papers instead);
@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from rag.digest_store import DigestStore
+from rag.storage.digest_state import DigestStore
 from rag.settings import Settings
 
 log = logging.getLogger("paperbot.scheduler")

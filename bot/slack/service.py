@@ -24,7 +24,7 @@ from bot.slack.routing import Route, route_message
 from bot.slack.state import SlackState, ThreadContextStore
 from bot.slack.stream import AnswerStream
 from bot.slack.subcommands import help_text
-from rag.feedback import FeedbackStore
+from rag.storage.feedback import FeedbackStore
 from rag.llm import ModelTimeout
 from rag.records import Turn
 from rag.settings import Settings

@@ -23,41 +23,15 @@ from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 
 from rag.records import Turn
-from rag.store import connect
+from rag.storage.db import connect
 
 SEEN_TTL_S = 3600.0
 HISTORY_TURNS = 3  # earlier turns passed to a follow-up; older ones add noise, not context
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS slack_seen (
-    key     TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS slack_seen_at ON slack_seen(seen_at);
-CREATE TABLE IF NOT EXISTS slack_turns (
-    channel     TEXT NOT NULL,
-    thread_ts   TEXT NOT NULL,
-    question    TEXT NOT NULL,
-    answer      TEXT NOT NULL,
-    paper_ids   TEXT NOT NULL,
-    answered_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS slack_turns_thread ON slack_turns(channel, thread_ts, answered_at);
-CREATE TABLE IF NOT EXISTS slack_assistant_threads (
-    channel    TEXT NOT NULL,
-    thread_ts  TEXT NOT NULL,
-    user       TEXT NOT NULL,
-    context    TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    PRIMARY KEY (channel, thread_ts)
-);
-"""
 
 
 class SlackState:
     def __init__(self, home: Path, clock=time.time):
         self._db = connect(Path(home))
-        self._db.executescript(SCHEMA)
         self._lock = threading.Lock()  # one connection shared by bolt's listener threads
         self._clock = clock
 

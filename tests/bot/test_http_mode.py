@@ -10,7 +10,7 @@ import time
 from urllib.parse import urlencode, urlparse
 
 from bot.slack.render import escape
-from rag.feedback import feedback_counts
+from rag.storage.feedback import feedback_counts
 from rag.llm import ModelTimeout
 from rag.records import Answer, Citation
 from tests.bot import harness as h

@@ -68,10 +68,10 @@ def test_a_topic_with_no_papers_is_said_plainly_with_only_near_suggestions(bot):
 def backdate(bot, paper_id: str, days: int) -> None:
     """Make a paper look first seen `days` ago, in SQLite and in Chroma's metadata."""
     when = datetime.now(timezone.utc) - timedelta(days=days)
-    with bot.store._db:
-        bot.store._db.execute("UPDATE papers SET first_seen = ? WHERE paper_id = ?", (when.isoformat(), paper_id))
-    stored = bot.store.collection.get(where={"paper_id": paper_id}, include=["metadatas"])
-    bot.store.collection.update(ids=stored["ids"], metadatas=[{**m, "first_seen": int(when.timestamp())} for m in stored["metadatas"]])
+    with bot.store.papers.db:
+        bot.store.papers.db.execute("UPDATE papers SET first_seen = ? WHERE paper_id = ?", (when.isoformat(), paper_id))
+    stored = bot.store.vectors.collection.get(where={"paper_id": paper_id}, include=["metadatas"])
+    bot.store.vectors.collection.update(ids=stored["ids"], metadatas=[{**m, "first_seen": int(when.timestamp())} for m in stored["metadatas"]])
 
 
 def test_whats_new_honours_the_window(bot):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, precompute_oneliners, template_highlights
-from rag.digest_store import POSTED, DigestStore
+from rag.storage.digest_state import POSTED, DigestStore
 from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful, numbers_in, unsupported_terms
 from rag.ingest import ingest_papers
 from rag.llm import FakeModel, ModelError

@@ -13,8 +13,8 @@ import pytest
 
 from bot.cli.main import main
 from rag.digest import LIKED_THRESHOLD, build_digest, liked_matches, liked_reason, reset_learning, team_scores
-from rag.digest_store import POSTED, DigestStore
-from rag.feedback import FeedbackStore
+from rag.storage.digest_state import POSTED, DigestStore
+from rag.storage.feedback import FeedbackStore
 from rag.ingest import ingest_papers
 from rag.llm import FakeModel
 from rag.records import Answer, Citation, Paper

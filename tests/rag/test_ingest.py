@@ -24,8 +24,8 @@ PAPERS = [
 def assert_in_step(bot: Paperbot):
     """SQLite, Chroma and BM25 hold exactly the same chunk ids."""
     store = bot.store
-    sqlite_ids = {r[0] for r in store._db.execute("SELECT chunk_id FROM chunks")}
-    chroma_ids = set(store.collection.get(include=[])["ids"])
+    sqlite_ids = {r[0] for r in store.papers.db.execute("SELECT chunk_id FROM chunks")}
+    chroma_ids = set(store.vectors.collection.get(include=[])["ids"])
     bm25_ids = store._bm25_index().chunk_ids()
     assert sqlite_ids == chroma_ids == set(bm25_ids) and len(bm25_ids) == len(sqlite_ids)
     return sqlite_ids
@@ -95,14 +95,14 @@ def test_killed_ingest_resumes_with_exact_counts(settings, tmp_path):
     bot = Paperbot(settings)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if bot.store._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] >= 10:
+        if bot.store.papers.db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] >= 10:
             break
         time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read().decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    committed = bot.store._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+    committed = bot.store.papers.db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
     assert 10 <= committed < 60
     assert bot.search("method 3", k=1)  # the half-written store still answers
 

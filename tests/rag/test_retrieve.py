@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 from rag.records import Paper
 from rag.retrieve import SearchFilter, fuse, group_by_paper
-from rag.store import DenseMatch, LexicalMatch
+from rag.storage.store import DenseMatch, LexicalMatch
 
 
 def dense(*pairs):

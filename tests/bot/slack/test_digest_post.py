@@ -15,7 +15,7 @@ from bot.slack import digest_post
 from bot.slack.digest_post import DigestPostError, digest_so_far_blocks, paper_line, post_digest, render_messages
 from bot.slack.render import BLOCK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
 from rag.digest import Digest, DigestPaper, DigestTheme
-from rag.digest_store import DigestStore
+from rag.storage.digest_state import DigestStore
 from rag.llm import FakeModel
 from rag.service import Paperbot
 

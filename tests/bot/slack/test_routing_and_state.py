@@ -7,7 +7,7 @@ import pytest
 from bot.slack.queue import AnswerQueue, QueueFull
 from bot.slack.routing import route_message
 from bot.slack.state import SEEN_TTL_S, SlackState
-from rag.feedback import FeedbackStore, feedback_counts
+from rag.storage.feedback import FeedbackStore, feedback_counts
 from rag.records import Answer, Citation
 
 BOT = "UBOT"

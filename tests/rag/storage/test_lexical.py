@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import Stemmer
 
-from rag.lexical import MANIFEST, LexicalIndex
 from rag.records import Chunk, Paper
-from rag.store import Store
+from rag.storage.lexical import MANIFEST, LexicalIndex
+from rag.storage.store import Store
 
 WORDS = ("graph neural network molecule diffusion weather forecast sparse expert speech router token "
          "quantization matrix completion rank optimizer hessian agent planning retrieval language model").split()
@@ -103,7 +103,7 @@ def texts(n: int, seed: int = 0) -> list[str]:
 def rebuilt(settings) -> dict:
     """Results from an index built from scratch over the same SQLite."""
     store = Store(settings)
-    index = store._build_bm25(store.version(), store._change_seq())
+    index = store._build_bm25(store.version(), store.papers.change_seq())
     return results(index)
 
 

@@ -1,4 +1,4 @@
-"""The digest's own state, in tables of the home's SQLite database.
+"""The digest's own state, in tables of the home's SQLite database (created in db.py).
 
 - `digest_texts`: generated text (one-liners, highlights) by a key that hashes
   everything the text was made from, so nothing is generated twice for the same input.
@@ -24,42 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from rag.store import connect, in_parts
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS digest_texts (
-    key     TEXT PRIMARY KEY,
-    kind    TEXT NOT NULL,
-    text    TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS digest_posts (
-    post_id     INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel     TEXT NOT NULL,
-    day         TEXT NOT NULL,
-    since       TEXT,
-    until       TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    digest      TEXT NOT NULL,
-    messages    TEXT NOT NULL,
-    owner       TEXT,
-    lease_until TEXT,
-    created     TEXT NOT NULL,
-    finished    TEXT
-);
-CREATE INDEX IF NOT EXISTS digest_posts_day ON digest_posts(channel, day);
-CREATE TABLE IF NOT EXISTS digest_messages (
-    post_id INTEGER NOT NULL REFERENCES digest_posts(post_id),
-    idx     INTEGER NOT NULL,
-    ts      TEXT NOT NULL,
-    sent    TEXT NOT NULL,
-    PRIMARY KEY (post_id, idx)
-);
-CREATE TABLE IF NOT EXISTS digest_meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+from rag.storage.db import connect, in_parts
 
 # Post statuses. 'sending' until every message is out; 'posted' after; 'empty' records a
 # scheduled run that found nothing new and posted nothing; 'abandoned' is an unfinished
@@ -106,7 +71,6 @@ def _record(row: sqlite3.Row) -> PostRecord:
 class DigestStore:
     def __init__(self, home: Path):
         self._db = connect(home)
-        self._db.executescript(SCHEMA)
         # Transactions are explicit below (BEGIN IMMEDIATE for claims).
         self._db.isolation_level = None
 

@@ -1,4 +1,4 @@
-"""Feedback on answers (👍 / 👎), kept in the home's SQLite database.
+"""Feedback on answers (👍 / 👎), kept in the home's SQLite database (created in db.py).
 
 An answer shown with feedback buttons is remembered first (`remember_answer`), and the
 buttons carry only its key: Slack limits a button's value to 2,000 characters, and the
@@ -16,29 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.records import Answer, utcnow
-from rag.store import connect
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback_answers (
-    answer_key TEXT PRIMARY KEY,
-    question   TEXT NOT NULL,
-    answer     TEXT NOT NULL,
-    sources    TEXT NOT NULL,      -- JSON [{n, paper_id, title, url}]
-    found      INTEGER NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_key TEXT NOT NULL REFERENCES feedback_answers(answer_key),
-    user       TEXT NOT NULL,
-    value      TEXT NOT NULL CHECK (value IN ('up', 'down')),
-    question   TEXT NOT NULL,
-    answer     TEXT NOT NULL,
-    sources    TEXT NOT NULL,
-    channel    TEXT,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (answer_key, user)
-);
-"""
+from rag.storage.db import connect
 
 VALUES = ("up", "down")
 
@@ -65,7 +43,6 @@ class LikedPaper:
 class FeedbackStore:
     def __init__(self, home: Path):
         self._db = connect(Path(home))
-        self._db.executescript(SCHEMA)
         # One connection serves the answer worker and the Slack listener threads; the lock
         # keeps one thread's transaction from being committed by another.
         self._lock = threading.Lock()
