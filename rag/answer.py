@@ -25,17 +25,14 @@ from rag.checks import (
     attribute,
     check_citations,
     cite,
-    content_words,
     drop_unfinished,
     echoes_question,
     lead_with_title,
     lists_titles,
-    looks_like_refusal,
     unmentioned_names,
-    unsupported_facts,
 )
 from rag import listing
-from rag.chunk import split_sentences
+from rag.chunk import sentence_key, sentence_texts
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify, names_only_as_objects
 from rag.judge import Verdict, answers, judge, second_reading
@@ -43,6 +40,7 @@ from rag.llm import Model, ModelError
 from rag.records import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
 from rag.retrieve import SearchFilter
+from rag.text import content_words, looks_like_refusal, shorten, split_sentences, unsupported_facts
 
 log = logging.getLogger("paperbot.answer")
 
@@ -83,14 +81,6 @@ LEXICAL_WEIGHT = 2.0
 FOLLOWUP_MARGIN = 0.1
 EARLIER_PAPER_RELATED = 0.25
 
-# Sentences in retrieved text that address the reader as instructions (prompt injection).
-# They are never shown to the model, nor chosen as evidence.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|context)\b"
-    r"|\b(reply|respond|answer|output|say|print|write)\b.{0,20}\b(only|exactly)\b"
-    r"|\byou (are|must|should) (now )?\b|\bsystem prompt\b|\btell the (user|reader)\b|\bnew instructions?\b",
-    re.IGNORECASE,
-)
 # In a thread, a question that asks for a paper brings its own subject: it is a new question.
 _ASKS_FOR_PAPER = re.compile(
     r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any)\b|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
@@ -227,19 +217,6 @@ class Source:
     excerpt: str  # the abstract sentences shown to the model
 
 
-def is_instruction(sentence: str) -> bool:
-    return bool(_INSTRUCTION.search(sentence))
-
-
-def sentence_texts(paper: Paper) -> list[str]:
-    """The title, then the abstract's sentences that may be shown or quoted (no instructions)."""
-    return [paper.title, *([s for s in split_sentences(paper.abstract) if not is_instruction(s)] or [paper.title])]
-
-
-def sentence_key(paper: Paper) -> str:
-    return f"{paper.paper_id}:{paper.content_hash}"
-
-
 def best_sentences(sentences: list[str], similarity: np.ndarray, max_words: int) -> str:
     """The sentences most similar to the question that fit in `max_words`, in the abstract's
     order; the best one alone is cut to fit if it is longer."""
@@ -315,10 +292,6 @@ def format_sources(sources: list[Source]) -> str:
         excerpt = source.excerpt.replace("<", "(").replace(">", ")")
         blocks.append(f'<source n="{source.n}">\nTitle: {source.paper.title}\n{excerpt}\n</source>')
     return "\n".join(blocks)
-
-
-def shorten(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[:max_chars].rsplit(" ", 1)[0] + " ..."
 
 
 def build_messages(question: str, sources: list[Source], history: list[Turn]) -> list[dict]:
@@ -796,7 +769,7 @@ class Answerer:
             if support[i].max() >= SUPPORTED
             and not lists_titles(s, titles)
             and not echoes_question(s, question, source_text)
-            and not unsupported_facts(s, f"{source_text} {question}")
+            and not unsupported_facts(CITATION.sub(" ", s), f"{source_text} {question}")
         ]
         if keep or not complete:
             sentences, vectors, support = [sentences[i] for i in keep], vectors[keep], support[keep]
@@ -815,7 +788,7 @@ class Answerer:
             elif cited_here:
                 # A number or name the cited sources do not contain, or a source that supports
                 # the sentence clearly less than another: cite the source that says it.
-                missing = [len(unsupported_facts(sentence, f"{t} {question}")) for t in texts]
+                missing = [len(unsupported_facts(CITATION.sub(" ", sentence), f"{t} {question}")) for t in texts]
                 if all(missing[n - 1] > 0 for n in cited_here) or all(row[n - 1] < row.max() - RECITE_MARGIN for n in cited_here):
                     best = min(range(len(sources)), key=lambda i: (missing[i], -row[i]))
                     sentence = cite(CITATION.sub("", sentence), sources[best].n)

@@ -10,12 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.chunk import split_sentences
-
-# What a small model says when it declines; the system then answers extractively.
-MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no information", "cannot answer", "can't answer",
-                  "not mentioned", "does not mention", "do not mention", "don't contain", "doesn't contain", "not specified",
-                  "is not clear", "unable to")
+from rag.text import content_words, split_sentences
 
 _WHICH_PAPER = re.compile(
     r"\b(which|what) (\w+ ){0,2}(paper|papers|work|study|article|preprint|method|approach|technique|framework|model|algorithm|optimizer|system)\b",
@@ -82,32 +77,11 @@ def lists_titles(sentence: str, titles: list[str]) -> bool:
     return title_words > 0 and len(re.findall(r"\w+", bare)) - title_words < 5
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9][a-z0-9\-]*", text.lower()) if len(w) > 3 or any(c.isdigit() for c in w)}
-
-
-def facts(text: str) -> set[str]:
-    """Numbers and names: tokens with a digit, or a capital after their first letter (GPT-2, BLEU, 1.64x)."""
-    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.\-+/^]*[A-Za-z0-9]|\d", text.replace("\\", ""))
-    return {t.lower() for t in tokens if re.search(r"\d", t) or re.search(r"[A-Z]", t[1:])}
-
-
-def unsupported_facts(sentence: str, allowed_text: str) -> set[str]:
-    """The sentence's numbers and names that the allowed text does not contain."""
-    allowed = allowed_text.replace("\\", "").lower()
-    return {fact for fact in facts(CITATION.sub(" ", sentence)) if fact not in allowed}
-
-
 def echoes_question(sentence: str, question: str, source_text: str) -> bool:
     """A sentence that only restates the question: fewer than two of its words come from
     the sources without being in the question (small models like to parrot)."""
     new = content_words(CITATION.sub(" ", sentence)) - content_words(question)
     return len(new & content_words(source_text)) < 2
-
-
-def looks_like_refusal(text: str) -> bool:
-    lowered = text.lower()
-    return not text.strip() or any(marker in lowered for marker in MODEL_REFUSALS)
 
 
 class StreamFilter:

@@ -14,8 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from rag.checks import content_words
-from rag.chunk import split_sentences
+from rag.text import content_words, split_sentences
 from rag.records import ListedPaper, Paper
 
 # A paper is on the topic when the topic's words all occur in its title, or when its title

@@ -5,7 +5,7 @@ import re
 import numpy as np
 from hypothesis import given, strategies as st
 
-from rag.checks import StreamFilter, attribute, check_citations, lead_with_title, looks_like_refusal, unsupported_facts
+from rag.checks import StreamFilter, attribute, check_citations, lead_with_title
 
 
 def test_check_citations_keeps_only_given_sources():
@@ -38,18 +38,6 @@ def test_stream_filter_drops_invalid_citations_as_they_stream():
 def test_attribute_picks_the_best_source_above_threshold():
     similarity = np.array([[0.9, 0.2], [0.3, 0.4], [0.1, 0.8]])
     assert attribute(similarity, threshold=0.5) == [0, None, 1]
-
-
-def test_refusals_are_recognised():
-    assert looks_like_refusal("The sources do not contain this information.")
-    assert looks_like_refusal("  ")
-    assert not looks_like_refusal("Adan needs half the training cost [1].")
-
-
-def test_numbers_and_names_must_come_from_the_sources():
-    sources = "Adan needs half the training cost of SoTA optimizers on ViT and GPT-2, reaching 83.6\\% accuracy."
-    assert unsupported_facts("Adan reaches 83.6% accuracy on ViT [1].", sources) == set()
-    assert unsupported_facts("Adan raises BLEU by 3.1 points on GPT-2 [1].", sources) == {"bleu", "3.1"}
 
 
 def test_a_which_paper_question_is_answered_with_the_title_first():
