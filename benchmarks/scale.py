@@ -252,10 +252,10 @@ def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
 
 def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     started = time.perf_counter()
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.evaluate import load_questions
-    from rag.intent import classify
-    from rag.retrieve import search
+    from rag.answer.question import classify
+    from rag.answer.retrieve import search
     from rag.store import Store
 
     settings = settings_for(home, chroma_url)
@@ -299,7 +299,7 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     asks, found, features = [], [], []
     for q in questions:
         t = time.perf_counter()
-        classify(q.question, names, now)
+        classify(q.question, names, now, settings.answer.question)
         retrieval = answerer.retrieve(q.question, [])
         ok, _, _ = answerer.decide(q.question, retrieval)
         asks.append((time.perf_counter() - t) * 1000)

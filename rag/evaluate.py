@@ -23,7 +23,7 @@ from rag.text import reference_facts
 # The answer recorded for a question whose model call failed (e.g. timed out on a busy machine).
 MODEL_ERROR_PREFIX = "model error: "
 
-# The answer kind (rag/intent.py) each question kind should be read as.
+# The answer kind (rag/answer/question.py) each question kind should be read as.
 EXPECTED_KIND = {"named_short": "explain", "topic_list": "find", "whats_new": "new", "compare": "compare", "smalltalk": "help"}
 LIST_KINDS = ("topic_list", "whats_new")
 
