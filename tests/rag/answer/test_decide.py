@@ -2,11 +2,11 @@
 
 from rag.answer.decide import Calibration, decide_found
 from rag.answer.retrieve import RetrievalFeatures
-from rag.settings import fitted_calibration
+from rag.settings import CalibrationSettings
 
 
 def test_found_decision_uses_thresholds():
-    calibration = Calibration.from_settings(fitted_calibration())
+    calibration = Calibration.from_settings(CalibrationSettings())
 
     def evidence(sentence, gap, lexical, dense_gap=0.05, weakest_part=None):
         return RetrievalFeatures(sentence, gap, lexical, dense_gap, sentence if weakest_part is None else weakest_part)
