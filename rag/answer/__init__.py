@@ -5,4 +5,6 @@ retrieve (search, retrieval features) -> decide (does a paper answer? the judge)
 select (the sources and sentences shown, the evidence quoted) -> prompt -> generate ->
 ground (keep what the sources support, check citations). `answerer.Answerer` runs them;
 `lists` answers "any papers on X?" and `named` explains or compares papers by name.
+Shared by the stages: `sentences` (each paper's sentence vectors, read once), `names` (the
+exact name index), `judge` (the yes/no model call) and `timing`.
 """

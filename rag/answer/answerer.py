@@ -22,7 +22,8 @@ from rag.answer.prompt import build_messages
 from rag.answer.question import Intent, classify, names_only_as_objects, prepare_question
 from rag.answer.retrieve import Retrieval, Retriever
 from rag.answer.select import choose_sources
-from rag.answer.sentences import PaperSentences, ms_since
+from rag.answer.sentences import PaperSentences
+from rag.answer.timing import ms_since
 from rag.records import Answer, Hit, Paper, Suggestion, Turn
 from rag.settings import Settings
 
@@ -64,7 +65,7 @@ class Answerer:
         self.retriever = Retriever(settings, store, search_fn, self.sentences)
         self.decider = Decider(settings, self.sentences, judge_model, Calibration.from_settings(settings.answer.calibration))
         self.lister = Lister(settings, store, search_fn, self.sentences, oneliners)
-        self.named = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
+        self.named_papers = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
         self._names: tuple[int, NameIndex] | None = None  # (store version, index)
         self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
 
@@ -84,7 +85,7 @@ class Answerer:
             answer = Answer(question=question, answer=EMPTY_STORE_ANSWER, found=False, kind="help")
         else:
             intent = classify(question, self.names(), self.clock(), self.settings.answer.question)
-            intent = self.named.resolve_comparison(intent, question, history)
+            intent = self.named_papers.resolve_comparison(intent, question, history)
             answer = self._answer(intent, question, history, on_token, started)
         answer.notice = notice
         answer.timings_ms["total"] = ms_since(started)
@@ -98,7 +99,7 @@ class Answerer:
         if intent.kind in ("find", "new"):
             return self.lister.list_papers(question, intent, started)
         if intent.kind in ("explain", "compare"):
-            return self.named.about_papers(question, intent, on_token, started)
+            return self.named_papers.about_papers(question, intent, on_token, started)
         return self.answer_fact(question, intent, history, on_token, started)
 
     def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.answer.sentences import ms_since
+from rag.answer.timing import ms_since
 from rag.llm import Model
 from rag.settings import LLMSettings
 

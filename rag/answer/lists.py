@@ -19,7 +19,8 @@ import numpy as np
 
 from rag.answer.question import Intent
 from rag.answer.retrieve import SearchFilter
-from rag.answer.sentences import PaperSentences, ms_since, sentence_relevance
+from rag.answer.sentences import PaperSentences, sentence_relevance
+from rag.answer.timing import ms_since
 from rag.digest_text import extractive_oneliner
 from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
 from rag.settings import ListSettings, Settings

@@ -15,7 +15,8 @@ from rag.answer.names import NameIndex
 from rag.answer.prompt import ask_about, build_messages
 from rag.answer.question import COMPARE, Intent
 from rag.answer.select import Source, citation_for, overview
-from rag.answer.sentences import PaperSentences, ms_since
+from rag.answer.sentences import PaperSentences
+from rag.answer.timing import ms_since
 from rag.digest_text import extractive_oneliner
 from rag.records import Answer, Paper, Turn
 from rag.settings import Settings

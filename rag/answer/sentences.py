@@ -4,8 +4,6 @@ writes the short synthesis."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from rag.chunk import sentence_key, sentence_texts
@@ -72,8 +70,3 @@ def best_sentences(sentences: list[str], similarity: np.ndarray, max_words: int)
     if len(chosen) == 1 and words > max_words:
         return " ".join(sentences[chosen[0]].split()[:max_words]) + " ..."
     return " ".join(sentences[i] for i in sorted(chosen))
-
-
-def ms_since(started: float) -> float:
-    """Milliseconds since `started` (time.perf_counter), as answers report their timings."""
-    return round((time.perf_counter() - started) * 1000, 1)
