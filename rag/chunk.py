@@ -8,6 +8,7 @@ from collections.abc import Callable
 from rag.records import Chunk, Paper
 from rag.text import is_instruction, split_sentences
 
+
 def estimate_tokens(text: str) -> int:
     """Upper-bound guess of WordPiece tokens, for when no tokenizer is at hand."""
     return len(re.findall(r"\w+|[^\w\s]", text)) + len(text) // 12

@@ -102,6 +102,7 @@ _NUMBER_WORDS = {
     "dozen": 12, "twice": 2, "double": 2, "triple": 3,
 }
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# A word as the digest's checks read it: letters (apostrophes inside), or a token that starts with a digit.
 WORD = re.compile(r"[^\W\d_][\w'’]*|\d[\w'’]*")
 # Words that start a clause: their capital letter says nothing about being a name.
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;]\s+|\(\s*|[\"“]\s*)$")
@@ -125,6 +126,8 @@ _COMMON_OPENERS = frozenset(
     first second each both all most many several some more fewer less and or but also
     instead rather than only just even still however moreover furthermore""".split()
 )
+
+
 def _number_value(token: str) -> float | None:
     text = token.replace(",", "")  # "1,000" -> "1000"
     try:
