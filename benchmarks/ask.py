@@ -32,7 +32,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from rag.answer import build_messages
+from rag.answer.prompt import build_messages
+from rag.answer.select import choose_sources
 from rag.evaluate import load_questions
 from rag.service import Paperbot
 from rag.settings import load_settings
@@ -109,7 +110,7 @@ def main() -> None:
             firsts.append(answer.timings_ms["first_token"])
             vector = np.asarray(bot.embedder.embed([q.question])[0], dtype=np.float32)
             hits = bot._search(q.question, k=bot.settings.answer.sources, query_vector=vector)
-            sources = bot.answerer.choose_sources(q.question, vector, hits, bot.store.get_many([h.paper_id for h in hits]))
+            sources = choose_sources(q.question, vector, hits, bot.store.get_many([h.paper_id for h in hits]), bot.answerer.sentences, bot.settings.answer)
             messages = build_messages(q.question, sources, [])
             prompt_tokens.append(sum(bot.model.count_tokens(m["content"]) for m in messages))
     lists = [bot.ask(q.question).timings_ms["total"] for q in load_questions(KINDS) if q.kind == "topic_list"]

@@ -1,12 +1,13 @@
 """Collect the found-decision evidence for every dev question (no generation needed), and
 optionally refit `Calibration` from it.
 
-Usage: python benchmarks/calibrate.py HOME QUESTIONS.jsonl... [--fit] > evidence.tsv
+Usage: python benchmarks/calibrate.py HOME QUESTIONS.jsonl... [--fit [--write]] > evidence.tsv
 HOME must hold the bundled corpus. Prints one row per question: id, kind, answerable,
 whether the top paper is gold, the evidence features, the calibrated probability and the
 decision; then refusal / false-refusal rates on stderr. With --fit it also fits a logistic
 regression on the features (docs/calibration.md) and prints its weights with in-sample and
-leave-one-out rates, so the numbers in the docs can be reproduced.
+leave-one-out rates, so the numbers in the docs can be reproduced; --write then stores the
+fitted weights in config/calibration.toml, which the settings read (answer.calibration).
 """
 
 from __future__ import annotations
@@ -14,24 +15,25 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import astuple, fields
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from rag.answer import Calibration, RetrievalFeatures
+from rag.answer.decide import Calibration
+from rag.answer.retrieve import RetrievalFeatures
 from rag.evaluate import load_questions
 from rag.llm import FakeModel
 from rag.records import Turn, normalize_title
 from rag.service import Paperbot
-from rag.settings import load_settings
+from rag.settings import CALIBRATION_FILE, load_settings
 
 FEATURES = [f.name for f in fields(RetrievalFeatures)]
 UNANSWERABLE_WEIGHT = 3.0  # a wrong answer costs more trust than a wrong refusal
 L2 = 1.0
 
 
-def collect(home: str, paths: list[str]) -> list[dict]:
-    bot = Paperbot(load_settings(home=home), model=FakeModel())  # no generation: evidence only
+def collect(bot: Paperbot, paths: list[str]) -> list[dict]:
     rows = []
     for path in paths:
         for q in load_questions(Path(path)):
@@ -67,7 +69,7 @@ def rates(rows: list[dict], found: list[bool]) -> dict[str, float]:
     return out
 
 
-def refit(rows: list[dict]) -> None:
+def refit(rows: list[dict]) -> tuple[np.ndarray, float]:
     # Follow-ups are answered from the earlier turn's paper, so they are left out of the fit.
     train = [r for r in rows if not r["followup"]]
     x = np.array([astuple(r["evidence"]) for r in train])
@@ -83,6 +85,16 @@ def refit(rows: list[dict]) -> None:
         held_out.append(bool(x[i] @ c + b >= 0))
     for label, found in [("in sample", in_sample), ("leave-one-out", held_out)]:
         print(f"{label} (follow-ups left out): " + ", ".join(f"{k} {v:.2f}" for k, v in rates(train, found).items()), file=sys.stderr)
+    return coef, bias
+
+
+def write_calibration(coef: np.ndarray, bias: float, threshold: float) -> Path:
+    """The fitted weights as config/calibration.toml (rounded as the docs quote them)."""
+    path = Path(str(resources.files("config") / CALIBRATION_FILE))
+    head = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    values = [f"w_{name} = {c:.3f}" for name, c in zip(FEATURES, coef)] + [f"bias = {bias:.3f}", f"threshold = {threshold}"]
+    path.write_text("\n".join([*head, "[answer.calibration]", *values]) + "\n")
+    return path
 
 
 def main() -> None:
@@ -90,9 +102,12 @@ def main() -> None:
     parser.add_argument("home")
     parser.add_argument("questions", nargs="+")
     parser.add_argument("--fit", action="store_true", help="refit the logistic weights and print leave-one-out rates")
+    parser.add_argument("--write", action="store_true", help="with --fit: store the refitted weights in config/calibration.toml")
     args = parser.parse_args()
-    rows = collect(args.home, args.questions)
-    calibration = Calibration()
+    settings = load_settings(home=args.home)
+    bot = Paperbot(settings, model=FakeModel())  # no generation: evidence only
+    rows = collect(bot, args.questions)
+    calibration = Calibration.from_settings(settings.answer.calibration)
     found = []
     print("\t".join(["id", "kind", "answerable", "top_gold", *FEATURES, "probability", "found"]))
     for r in rows:
@@ -102,7 +117,9 @@ def main() -> None:
         print("\t".join([r["id"], r["kind"], str(int(r["answerable"])), str(int(r["top_gold"])), *values, f"{probability:.3f}", str(int(found[-1]))]))
     print("current Calibration: " + ", ".join(f"{k} {v:.2f}" for k, v in rates(rows, found).items()), file=sys.stderr)
     if args.fit:
-        refit(rows)
+        coef, bias = refit(rows)
+        if args.write:
+            print(f"wrote {write_calibration(coef, bias, calibration.threshold)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

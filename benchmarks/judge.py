@@ -6,7 +6,7 @@ turn; lists, named papers and small talk skipped): retrieval, then `Answerer.dec
 exactly as `ask` runs it (a question naming its paper is answered without the judge). Prints per file: AUC of the top paper's log-odds (answerable questions whose
 top retrieved paper is gold, against unanswerable ones), refusals of unanswerable questions,
 false refusals, the decided paper being gold, the share of questions that needed the
-runner-up judged, and the judge's time. The cut is `rag.judge.ANSWERS` (not fitted).
+runner-up judged, and the judge's time. The cut is the setting `judge.answers` (not fitted).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from rag.answer.judge import judge
+from rag.answer.question import classify
 from rag.evaluate import load_questions
-from rag.intent import classify
-from rag.judge import judge
 from rag.records import Turn, normalize_title
 from rag.service import Paperbot
 from rag.settings import load_settings
@@ -38,7 +38,7 @@ def measure(bot: Paperbot, path: Path) -> list[dict]:
     rows = []
     answerer = bot.answerer
     for q in load_questions(path):
-        intent = classify(q.question, answerer.names(), answerer.clock())
+        intent = classify(q.question, answerer.names(), answerer.clock(), bot.settings.answer.question)
         if intent.kind != "fact":  # lists, named papers and small talk need no judge
             continue
         history = []
@@ -51,7 +51,7 @@ def measure(bot: Paperbot, path: Path) -> list[dict]:
         gold = {normalize_title(t) for t in q.gold_titles}
         started = time.perf_counter()
         # The top paper's own log-odds (for the AUC), then the decision as `ask` makes it.
-        top = judge(bot.judge_model, retrieval.query if retrieval.followup else q.question, [answerer._judge_excerpt(q.question, retrieval, retrieval.hits[0])])[0]
+        top = judge(bot.judge_model, retrieval.query if retrieval.followup else q.question, [answerer.decider.judge_excerpt(q.question, retrieval, retrieval.hits[0])])[0]
         found, decided, _ = answerer.decide(q.question, retrieval)
         rows.append({
             "id": q.id, "kind": q.kind, "answerable": q.answerable, "followup": retrieval.followup,

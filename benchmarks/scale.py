@@ -72,7 +72,7 @@ def settings_for(home: Path, chroma_url: str | None = None):
 
 class Pool:
     def __init__(self, work: Path):
-        from rag.answer import sentence_texts
+        from rag.chunk import sentence_texts
         from rag.sources import bundled_corpus_dir, read_sources
 
         self.papers = read_sources([str(bundled_corpus_dir())]).papers
@@ -102,7 +102,7 @@ class Pool:
 
     def synth(self, i: int, day: date) -> tuple:
         """A synthetic paper i, its chunks, their vectors and its sentence vectors."""
-        from rag.answer import sentence_texts
+        from rag.chunk import sentence_texts
         from rag.chunk import chunk_paper
         from rag.records import Paper
 
@@ -148,7 +148,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 def bulk_add(store, pool: Pool, start: int, stop: int, first_day: date) -> float:
     """Papers start..stop-1 straight into SQLite and Chroma (no embedding, no per-paper
     calls), ~274 a day from first_day on. Returns seconds spent."""
-    from rag.answer import sentence_key
+    from rag.chunk import sentence_key
 
     started = time.perf_counter()
     collection = store.vectors.collection
@@ -199,7 +199,7 @@ class CachedEmbedder:
 
 def add_day(store, settings, pool: Pool, start: int, day: date) -> dict:
     """A day of DAY new papers through the real ingest path; embedding left out."""
-    from rag.answer import sentence_texts
+    from rag.chunk import sentence_texts
     from rag.ingest import ingest_papers
     from rag.sources import ParseResult
 
@@ -251,10 +251,10 @@ def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
 
 def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     started = time.perf_counter()
-    from rag.answer import Answerer
+    from rag.answer.answerer import Answerer
     from rag.evaluate import load_questions
-    from rag.intent import classify
-    from rag.retrieve import search
+    from rag.answer.question import classify
+    from rag.answer.retrieve import search
     from rag.storage.store import Store
 
     settings = settings_for(home, chroma_url)
@@ -298,7 +298,7 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     asks, found, features = [], [], []
     for q in questions:
         t = time.perf_counter()
-        classify(q.question, names, now)
+        classify(q.question, names, now, settings.answer.question)
         retrieval = answerer.retrieve(q.question, [])
         ok, _, _ = answerer.decide(q.question, retrieval)
         asks.append((time.perf_counter() - t) * 1000)

@@ -6,30 +6,12 @@ import re
 from collections.abc import Callable
 
 from rag.records import Chunk, Paper
-
-# A sentence ends at . ! or ? followed by space and a capital, digit or opening bracket,
-# unless the word before the stop is a common abbreviation.
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[{\"'])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "cf.", "vs.", "etc.", "Fig.", "Eq.", "Sec.", "approx.", "resp.", "al.", "St.", "Dr.", "No.")
+from rag.text import is_instruction, split_sentences
 
 
 def estimate_tokens(text: str) -> int:
     """Upper-bound guess of WordPiece tokens, for when no tokenizer is at hand."""
     return len(re.findall(r"\w+|[^\w\s]", text)) + len(text) // 12
-
-
-def split_sentences(text: str) -> list[str]:
-    text = " ".join(text.split())
-    if not text:
-        return []
-    pieces = _BOUNDARY.split(text)
-    sentences: list[str] = []
-    for piece in pieces:
-        if sentences and sentences[-1].endswith(_ABBREVIATIONS):
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        else:
-            sentences.append(piece)
-    return sentences
 
 
 def _split_long_sentence(sentence: str, fits: Callable[[str], bool]) -> list[str]:
@@ -93,3 +75,14 @@ def chunk_paper(paper: Paper, max_words: int = 90, max_tokens: int = 256, count_
         Chunk(chunk_id=f"{paper.paper_id}:{i}", paper_id=paper.paper_id, index=i, text=text, body=body)
         for i, (text, body) in enumerate(pairs)
     ]
+
+
+def sentence_texts(paper: Paper) -> list[str]:
+    """The title, then the abstract's sentences that may be shown or quoted (no instructions):
+    what ingest embeds for the answerer, one vector each."""
+    return [paper.title, *([s for s in split_sentences(paper.abstract) if not is_instruction(s)] or [paper.title])]
+
+
+def sentence_key(paper: Paper) -> str:
+    """The key of a paper's sentence vectors: a changed abstract gets new ones."""
+    return f"{paper.paper_id}:{paper.content_hash}"

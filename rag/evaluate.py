@@ -10,7 +10,6 @@ follow-ups, `history: [{question, gold_titles}]`. Scoring is pure (`score_questi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,11 +18,12 @@ from pydantic import BaseModel, Field
 
 from rag.llm import ModelError
 from rag.records import Answer, Turn, normalize_title
+from rag.text import reference_facts
 
 # The answer recorded for a question whose model call failed (e.g. timed out on a busy machine).
 MODEL_ERROR_PREFIX = "model error: "
 
-# The answer kind (rag/intent.py) each question kind should be read as.
+# The answer kind (rag/answer/question.py) each question kind should be read as.
 EXPECTED_KIND = {"named_short": "explain", "topic_list": "find", "whats_new": "new", "compare": "compare", "smalltalk": "help"}
 LIST_KINDS = ("topic_list", "whats_new")
 
@@ -71,13 +71,6 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             except ValueError as error:
                 raise ValueError(f"{path}:{number}: not a question record: {error}") from None
     return questions
-
-
-def reference_facts(reference: str) -> set[str]:
-    """Checkable facts in a reference answer: numbers, acronyms and names (tokens with digits or capitals)."""
-    tokens = re.findall(r"[A-Za-z0-9][A-Za-z0-9.\-+/^]*[A-Za-z0-9%]|\d", reference)
-    facts = {t.lower() for t in tokens if re.search(r"\d", t) or re.search(r"[A-Z]", t[1:]) or (t[0].isupper() and len(t) > 2 and t.isupper())}
-    return facts
 
 
 def fact_recall(reference: str, answer: Answer) -> float | None:

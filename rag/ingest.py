@@ -12,8 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.answer import sentence_key, sentence_texts
-from rag.chunk import chunk_paper
+from rag.chunk import chunk_paper, sentence_key, sentence_texts
 from rag.records import Paper
 from rag.sources import ParseResult, SourceError, read_sources
 from rag.storage.store import Store

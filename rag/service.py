@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from rag.ingest import IngestReport, Progress, ingest
 from rag.records import Answer, Hit, Paper, Turn
-from rag.retrieve import SearchFilter, search
+from rag.answer.retrieve import SearchFilter, search
 from rag.settings import Settings
 from rag.storage.store import Store
 
@@ -60,7 +60,7 @@ class Paperbot:
 
     @cached_property
     def answerer(self):
-        from rag.answer import Answerer
+        from rag.answer.answerer import Answerer
 
         zone = ZoneInfo(self.settings.digest.timezone)  # "today" and "this week" are the team's
         return Answerer(
@@ -93,7 +93,7 @@ class Paperbot:
         return self._search(query, k, filters)
 
     def ask(self, question: str, history: list[Turn] | None = None, on_token=None) -> Answer:
-        """Answer from the papers, or say plainly that they do not answer (see rag/answer.py)."""
+        """Answer from the papers, or say plainly that they do not answer (see rag/answer/)."""
         return self.answerer.ask(question, history, on_token)
 
     def stats(self) -> dict:

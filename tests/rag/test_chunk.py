@@ -1,20 +1,10 @@
 from hypothesis import given, settings as hyp_settings, strategies as st
 
-from rag.chunk import chunk_paper, chunk_text, estimate_tokens, split_sentences
+from rag.chunk import chunk_paper, chunk_text, estimate_tokens
 from rag.records import Paper
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=14)
 SENTENCE = st.lists(WORD, min_size=1, max_size=60).map(lambda words: " ".join(words).capitalize() + ".")
-
-
-def test_split_sentences_keeps_abbreviations_together():
-    text = "We use e.g. Adam and SGD. Results improve by 3.5 points. See Fig. 2 for details! Done?"
-    assert split_sentences(text) == [
-        "We use e.g. Adam and SGD.",
-        "Results improve by 3.5 points.",
-        "See Fig. 2 for details!",
-        "Done?",
-    ]
 
 
 def test_chunks_are_prefixed_with_title_and_split_on_sentences():

@@ -12,7 +12,8 @@ import pytest
 
 from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, precompute_oneliners, template_highlights
 from rag.storage.digest_state import POSTED, DigestStore
-from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful, numbers_in, unsupported_terms
+from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful
+from rag.text import numbers_in, unsupported_terms
 from rag.ingest import ingest_papers
 from rag.llm import FakeModel, ModelError
 from rag.records import Paper
@@ -165,7 +166,7 @@ def test_template_highlights_name_the_day_and_its_top_papers():
 
 def _abstract_runs(text: str, papers, n: int = 8) -> list[str]:
     """Runs of `n` words of any paper's abstract that occur in `text`."""
-    from rag.chunk import split_sentences
+    from rag.text import split_sentences
 
     words = re.findall(r"\w+", text.lower())
     windows = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
@@ -188,7 +189,7 @@ def test_highlights_never_paste_an_abstract_sentence(day_bot, day_home):
     assert cold.highlights.count("“") == 3  # names three papers
 
     # model one-liners are quoted, unless one copies its abstract
-    from rag.chunk import split_sentences
+    from rag.text import split_sentences
 
     by_id = {p.paper_id: p for p in papers}
     first = by_id[cold.for_you[0]]

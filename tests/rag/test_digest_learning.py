@@ -225,7 +225,7 @@ def test_one_liners_come_from_the_chosen_writer_and_paper_lists_find_them(settin
 @pytest.mark.real_model
 def test_one_liners_through_the_real_stronger_model(settings, corpus, judge_model_file):
     """digest.model = the 1.5B: its one-liners for three corpus papers pass the checks."""
-    from rag.digest_text import unsupported_terms
+    from rag.text import unsupported_terms
 
     settings.digest.model = "qwen2.5-coder-1.5b"
     bot = Paperbot(settings, model=FakeModel())  # the chat model is never asked

@@ -3,7 +3,7 @@ default Qwen model. Slow (the corpus is ingested once per session)."""
 
 import pytest
 
-from rag.answer import NOT_FOUND_ANSWER
+from rag.answer.answerer import NOT_FOUND_ANSWER
 from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
@@ -33,9 +33,9 @@ def test_question_the_papers_do_not_cover_is_refused_plainly(corpus_bot):
 def test_a_near_miss_offers_only_papers_near_it(corpus_bot):
     answer = corpus_bot.ask("Which paper extends 3D Gaussian splatting to dynamic scenes with a deformation field, and at what frame rate does it render?")
     assert not answer.found
-    vector = corpus_bot.answerer._embed([answer.question])[0]
+    vector = corpus_bot.answerer.sentences.embed([answer.question])[0]
     for suggestion in answer.suggestions:  # "you might look at": each close to the question
-        assert corpus_bot.answerer._best_match(corpus_bot.store.get(suggestion.paper_id), vector) >= 0.4
+        assert corpus_bot.answerer.sentences.best_match(corpus_bot.store.get(suggestion.paper_id), vector) >= 0.4
 
 
 def test_followup_uses_the_paper_from_the_earlier_turn(corpus_bot):

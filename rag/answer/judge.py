@@ -19,25 +19,13 @@ from dataclasses import dataclass
 
 from prompts import load as load_prompt
 from rag.records import Paper
-
-# The paper answers when the judge finds "yes" at least as likely as "no". ANSWERS is not
-# fitted: it is the model's own indifference point. Retrieval evidence does not move it: the
-# logistic score over retrieval features, added as a capped nudge, helped on the questions
-# it was fitted on but, on 78 questions written later (eval/facts-dev2.jsonl), it lowered
-# near-misses refused from 0.71 to 0.44 and raised false refusals from 0.14 to 0.16
-# (docs/calibration.md, "The judge").
-ANSWERS = 0.0
-# The 1.5B leans towards "yes" for the question it read last. So a yes weaker than
-# UNSURE_YES (P(yes) below 0.62 of yes-or-no) is read a second time with the question
-# before the paper, and the paper answers when the two readings' log-odds sum to >= 0. On
-# the 168 tuning questions near-misses refused went from 0.69 to 0.86 and false refusals from
-# 0.05 to 0.07; every value from 0.5 up gave the same there and on questions-dev-hard2, and
-# 0.5 reads a second time least often (a sixth of the questions; docs/calibration.md).
-UNSURE_YES = 0.5
+from rag.settings import JudgeSettings
 
 
-def answers(judge_logodds: float) -> bool:
-    return judge_logodds >= ANSWERS
+def answers(judge_logodds: float, settings: JudgeSettings) -> bool:
+    """The paper answers when the judge finds "yes" at least as likely as `settings.answers` says
+    (its own indifference point, not fitted; rag/settings.py says why)."""
+    return judge_logodds >= settings.answers
 
 
 @dataclass(frozen=True)
@@ -45,15 +33,10 @@ class Verdict:
     paper_id: str
     logodds: float
 
-    @property
-    def answers(self) -> bool:
-        """On the judge's word alone (used to decide whether the runner-up is read too)."""
-        return answers(self.logodds)
-
 
 def judge_messages(question: str, paper: Paper, excerpt: str, question_first: bool = False) -> list[dict]:
     # Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
-    # as instructions never get here: rag/answer.py leaves them out of every excerpt).
+    # as instructions never get here: rag/chunk.py leaves them out of every excerpt).
     excerpt = excerpt.replace("Question:", "Question -").replace("Paper:", "Paper -")
     template = load_prompt("judge_user_question_first" if question_first else "judge_user")
     user = template.format(question=question, title=paper.title, excerpt=excerpt)
@@ -70,9 +53,10 @@ def judge(model, question: str, candidates: list[tuple[Paper, str]]) -> list[Ver
     return verdicts
 
 
-def second_reading(model, question: str, paper: Paper, excerpt: str, verdict: Verdict) -> Verdict:
-    """An unsure yes (see UNSURE_YES), read again with the question first: the two log-odds summed."""
-    if not ANSWERS <= verdict.logodds < UNSURE_YES:
+def second_reading(model, question: str, paper: Paper, excerpt: str, verdict: Verdict, settings: JudgeSettings) -> Verdict:
+    """An unsure yes (below `settings.unsure_yes`: the 1.5B leans towards "yes" for the question
+    it read last), read again with the question first: the two log-odds summed."""
+    if not settings.answers <= verdict.logodds < settings.unsure_yes:
         return verdict
     messages = judge_messages(question, paper, excerpt, question_first=True)
     model.keep_prefix(messages[:-1])

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rag.answer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
+from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
 from rag.llm import FakeModel
 from rag.records import Turn
 from rag.service import Paperbot
@@ -246,14 +246,16 @@ def test_a_followup_naming_what_it_is_measured_on_stays_with_the_threads_paper(b
 
 
 def test_the_best_two_near_papers_are_listed_even_when_the_second_trails(bot):
-    from rag.listing import LISTED_ANYWAY, NEAR_TOPIC, ON_TOPIC_MARGIN, Candidate, rank
+    from rag.answer.lists import Candidate, rank
+
+    rules = bot.settings.answer.lists
 
     papers = {p.title: p for p in bot.store.papers_seen_since()}
     della, zipit, gnn = papers[PAPERS[2][0]], papers[PAPERS[3][0]], papers[PAPERS[4][0]]
-    candidates = [Candidate(della, 0.8, ""), Candidate(zipit, 0.8 - ON_TOPIC_MARGIN - 0.1, ""), Candidate(gnn, NEAR_TOPIC - 0.05, "")]
-    assert LISTED_ANYWAY == 2 and [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della, zipit]
-    candidates[1] = Candidate(zipit, NEAR_TOPIC - 0.01, "")  # not near the topic at all: left off
-    assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False)] == [della]
+    candidates = [Candidate(della, 0.8, ""), Candidate(zipit, 0.8 - rules.on_topic_margin - 0.1, ""), Candidate(gnn, rules.near_topic - 0.05, "")]
+    assert rules.listed_anyway == 2 and [c.paper for c in rank("magnitude sampling", candidates, newest_first=False, rules=rules)] == [della, zipit]
+    candidates[1] = Candidate(zipit, rules.near_topic - 0.01, "")  # not near the topic at all: left off
+    assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False, rules=rules)] == [della]
 
 
 def test_small_talk_the_rules_miss_reads_closer_to_small_talk_than_to_any_paper(bot):

@@ -1,13 +1,14 @@
-"""What kind of question this is, decided by rules before anything is searched.
+"""Question: the question prepared (whitespace, length), and what kind it is, decided by
+rules before anything is searched.
 
 A team asks more than "which paper reports fact F?": it asks for papers on a topic ("any
 papers on model merging?"), for what is new ("anything new on diffusion this week?"), about
 a named paper ("what is GPTVQ?"), to compare two ("ADAHESSIAN vs FOSI"), or just says hi.
-Each kind gets its own answer form (rag/answer.py). Rules, not the model: they are fast,
+Each kind gets its own answer form (rag/answer/answerer.py). Rules, not the model: they are fast,
 repeatable and readable, and the phrasings are few (see docs/calibration.md, "Question
 kinds", for how they were chosen and measured).
 
-Pure: the name index and the clock come in as arguments.
+Pure: the name index, the clock and the settings come in as arguments.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rag.names import NameIndex, NameMatch, looks_like_name, named_papers, question_words
+from rag.answer.names import NameIndex, NameMatch, looks_like_name, named_papers, question_words
+from rag.settings import QuestionSettings
 
 Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify"]
 
-# A topic longer than this, or one with a clause of its own ("... that uses X to do Y"),
-# is a question about one paper phrased as a search: the fact path answers it better.
-MAX_TOPIC_WORDS = 8
-# "What's new on X?" with no window said looks back this far.
-DEFAULT_NEW_DAYS = 7
+CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
+EMPTY_QUESTION = "The question is empty: ask something about the papers."
 
 _GREETING = re.compile(
     r"^\W*(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning"
@@ -136,6 +135,17 @@ class Intent:
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
 
 
+def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
+    """Collapse whitespace, refuse an empty question, and cut an over-long one with a notice."""
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError(EMPTY_QUESTION)
+    if len(question) <= max_chars:
+        return question, None
+    cut = question[:max_chars].rsplit(" ", 1)[0] or question[:max_chars]
+    return cut, CUT_NOTICE.format(limit=max_chars)
+
+
 def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
     """The time window the question names, and the question without it."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -172,8 +182,11 @@ def clean_topic(text: str) -> str:
     return " ".join(text.strip(" \t?.!,;:").split())
 
 
-def classify(question: str, names: NameIndex, now: datetime) -> Intent:
-    """The kind of a question (see the module docstring), with its topic, window and named papers."""
+def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSettings) -> Intent:
+    """The kind of a question (see the module docstring), with its topic, window and named papers.
+    `rules.max_topic_words`: a longer topic, or one with a clause of its own, is a question
+    about one paper phrased as a search; `rules.default_new_days`: how far back "what's
+    new?" looks when it names no window."""
     words = question_words(question)
     greeting = _GREETING.match(question)
     said = question[greeting.end() :] if greeting else question
@@ -187,9 +200,9 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
 
     window, rest = find_window(said.lstrip(" ,.!"), now)
     if not papers and _NEW_ONLY.match(rest):
-        return Intent("new", window=window or Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days"))
+        return Intent("new", window=window or _last_days(now, rules.default_new_days))
     # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares.
-    topic, asked = ("", "") if _COMPARE_START.match(rest) else find_topic(rest)
+    topic, asked = ("", "") if _COMPARE_START.match(rest) else find_topic(rest, rules.max_topic_words)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
         if len(papers) == 1:
@@ -198,7 +211,7 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
             return Intent("clarify", unclear=tuple(m.text for m in ambiguous))
     if topic:
         if window is None and _NEW_WORDS.search(asked):
-            window = Window(now - timedelta(days=DEFAULT_NEW_DAYS), f"in the last {DEFAULT_NEW_DAYS} days")
+            window = _last_days(now, rules.default_new_days)
         return Intent("new" if window else "find", topic=topic, window=window)
 
     leftover = _content(_unnamed_words(words, matched))
@@ -212,7 +225,11 @@ def classify(question: str, names: NameIndex, now: datetime) -> Intent:
             return Intent("clarify", unclear=(unknown[0],))
     # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely
     compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
-    return Intent("fact", papers=tuple(papers), sides=compare_sides(question) if compares else ())
+    return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
+
+
+def _last_days(now: datetime, days: int) -> Window:
+    return Window(now - timedelta(days=days), f"in the last {days} days")
 
 
 _SIDES = [
@@ -224,7 +241,7 @@ _SIDES = [
 ]
 
 
-def compare_sides(question: str) -> tuple[str, ...]:
+def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
     """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
     "how does X differ from Y", "difference between X and Y"."""
     question = _AFTERTHOUGHT.split(question, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
@@ -232,12 +249,12 @@ def compare_sides(question: str) -> tuple[str, ...]:
         match = pattern.match(question)
         if match:
             sides = tuple(re.sub(r"^(?:the|a)\s+|\s+(paper|papers|method|approach|work)$", "", m.strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
-            if all(0 < len(side.split()) <= MAX_TOPIC_WORDS for side in sides):
+            if all(0 < len(side.split()) <= max_topic_words for side in sides):
                 return sides
     return ()
 
 
-def find_topic(text: str) -> tuple[str, str]:
+def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
     """(topic, the words around it) when the text asks for papers on a topic, else ("", "")."""
     match = _FIND.match(text)
     if match:
@@ -252,18 +269,18 @@ def find_topic(text: str) -> tuple[str, str]:
         if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
             return "", ""
     whole = topic
-    if topic and _too_long(topic):
+    if topic and _too_long(topic, max_topic_words):
         # "newton-type methods? damped newton, cubic reg, that kind of thing": the head
         topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
-    if topic and not _too_long(topic):
+    if topic and not _too_long(topic, max_topic_words):
         return topic, asked
-    if _PLURAL_REQUEST.search(asked) and 0 < len(whole.split()) <= 2 * MAX_TOPIC_WORDS and not _SECOND_QUESTION.search(whole):
+    if _PLURAL_REQUEST.search(asked) and 0 < len(whole.split()) <= 2 * max_topic_words and not _SECOND_QUESTION.search(whole):
         return whole, asked
     return "", ""
 
 
-def _too_long(topic: str) -> bool:
-    return len(topic.split()) > MAX_TOPIC_WORDS or bool(_CLAUSE.search(topic))
+def _too_long(topic: str, max_topic_words: int) -> bool:
+    return len(topic.split()) > max_topic_words or bool(_CLAUSE.search(topic))
 
 
 # A name after one of these is what the question measures against, not what it is about:

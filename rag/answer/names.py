@@ -6,7 +6,8 @@ short ("PFGM++", "LayoutReader"), its coined words ("ADAHESSIAN", "APTQ"), and t
 title. Keys ignore case, spaces, hyphens and punctuation, so "Ada-Hessian", "adahessian"
 and "AdaHessian" are one name; "+" is kept, so "PFGM++" is not "PFGM".
 
-Pure: `NameIndex.build` takes (paper_id, title) pairs; the store supplies them.
+Pure: `NameIndex.build` takes (paper_id, title, abstract) triples, which the store supplies,
+and the settings (answer.names).
 """
 
 from __future__ import annotations
@@ -18,11 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-# A one-word name used by this many papers or more (in titles or abstracts) names a field
-# ("LLMs", "APIs", "Transformers"), not a paper.
-FIELD_WORD_PAPERS = 4
-# Longest run of question words tried as one name (whole titles included).
-MAX_NAME_WORDS = 24
+from rag.settings import NameSettings
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+]*(?:[-'’.][A-Za-z0-9+]+)*\+*")
 
@@ -71,15 +68,17 @@ class NameMatch:
 
 
 class NameIndex:
-    def __init__(self, names: dict[str, set[str]], words: set[str] = frozenset()):
+    def __init__(self, names: dict[str, set[str]], words: set[str], max_name_words: int):
         self.names = names
+        self.max_name_words = max_name_words  # longest run of question words tried as one name
         # One-word names that papers also use as ordinary lowercase words ("FITS" / "fits",
         # "APPs" / "apps"): typed in lowercase they are that word, not the name.
         self.words = words
 
     @classmethod
-    def build(cls, papers: Iterable[tuple[str, str, str]]) -> NameIndex:
-        """From (paper_id, title, abstract) triples."""
+    def build(cls, papers: Iterable[tuple[str, str, str]], settings: NameSettings) -> NameIndex:
+        """From (paper_id, title, abstract) triples. A one-word candidate used by
+        `settings.field_word_papers` papers or more names a field ("LLMs"), not a paper."""
         names: dict[str, set[str]] = defaultdict(set)
         candidates: dict[str, set[str]] = defaultdict(set)
         used_by: dict[str, int] = defaultdict(int)
@@ -95,9 +94,9 @@ class NameIndex:
                 used_by[key] += 1
             lowercase.update(w for w in tokens if w.islower())
         for key, paper_ids in candidates.items():
-            if used_by[key] < FIELD_WORD_PAPERS:
+            if used_by[key] < settings.field_word_papers:
                 names[key] |= paper_ids
-        return cls(dict(names), {key for key in names if key in lowercase})
+        return cls(dict(names), {key for key in names if key in lowercase}, settings.max_name_words)
 
     def find(self, question: str) -> list[NameMatch]:
         """Names in the question, longest first at each position, not overlapping."""
@@ -105,7 +104,7 @@ class NameIndex:
         keys = [name_key(re.sub(r"['’]s$", "", w)) for w in words]  # "GPTVQ's" names GPTVQ
         matches, i = [], 0
         while i < len(words):
-            for n in range(min(MAX_NAME_WORDS, len(words) - i), 0, -1):
+            for n in range(min(self.max_name_words, len(words) - i), 0, -1):
                 key = "".join(keys[i : i + n])
                 if key in self.names and not (n == 1 and words[i].islower() and key in self.words):
                     matches.append(NameMatch(" ".join(words[i : i + n]), key, tuple(sorted(self.names[key])), i, i + n))

@@ -1,6 +1,7 @@
 """The name index: names read from titles, resolved exactly, without hijacking ordinary words."""
 
-from rag.names import NameIndex, name_key, title_names
+from rag.answer.names import NameIndex, name_key, title_names
+from rag.settings import NameSettings
 
 PAPERS = [
     ("p-ada", "ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning", "We introduce ADAHESSIAN, a second order optimizer."),
@@ -18,7 +19,7 @@ PAPERS = [
 
 
 def index() -> NameIndex:
-    return NameIndex.build(PAPERS)
+    return NameIndex.build(PAPERS, NameSettings())
 
 
 def test_keys_ignore_case_spaces_and_hyphens_but_keep_plus():

@@ -4,8 +4,8 @@ questions nobody tuned for are in docs/calibration.md."""
 
 import pytest
 
-from rag.answer import NOT_FOUND_ANSWER
-from rag.judge import judge, judge_messages
+from rag.answer.answerer import NOT_FOUND_ANSWER
+from rag.answer.judge import judge, judge_messages
 
 pytestmark = pytest.mark.real_model
 
@@ -31,7 +31,7 @@ def test_the_judge_says_yes_to_the_answering_excerpt_and_no_to_another(corpus_bo
     retrieval = answerer.retrieve(PLAIN_WORDS, [])
     right = next(h for h in retrieval.hits if h.title.startswith("Premise Order Matters"))
     wrong = next(h for h in retrieval.hits if h is not right)
-    verdicts = judge(corpus_bot.judge_model, PLAIN_WORDS, [answerer._judge_excerpt(PLAIN_WORDS, retrieval, h) for h in (right, wrong)])
+    verdicts = judge(corpus_bot.judge_model, PLAIN_WORDS, [answerer.decider.judge_excerpt(PLAIN_WORDS, retrieval, h) for h in (right, wrong)])
     assert verdicts[0].logodds > 0 and verdicts[0].logodds > verdicts[1].logodds
     prompt = judge_messages(PLAIN_WORDS, retrieval.papers[right.paper_id], "x")[-1]["content"]
     assert prompt.startswith("Paper: Premise Order Matters") and "Question: If I only shuffle" in prompt  # the question last

@@ -4,8 +4,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rag.intent import classify, find_window
-from rag.names import NameIndex
+from rag.answer.names import NameIndex
+from rag.answer.question import CUT_NOTICE, EMPTY_QUESTION, classify, find_window, prepare_question
+from rag.settings import AnswerSettings
+
+SETTINGS = AnswerSettings()
 
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc)  # a Thursday
 NAMES = NameIndex.build(
@@ -15,12 +18,13 @@ NAMES = NameIndex.build(
         ("p-gptvq", "GPTVQ: The Blessing of Dimensionality for LLM Quantization", "We quantize LLMs."),
         ("p-t1", "TwinNet: Predicting Twins", "TwinNet."),
         ("p-t2", "Ensembles of TwinNet", "TwinNet ensembles."),
-    ]
+    ],
+    SETTINGS.names,
 )
 
 
 def kind(question):
-    return classify(question, NAMES, NOW)
+    return classify(question, NAMES, NOW, SETTINGS.question)
 
 
 @pytest.mark.parametrize(
@@ -109,14 +113,14 @@ def test_long_searches_and_plain_questions_stay_fact_questions():
 
 
 def test_comparisons_without_two_names_keep_their_two_sides():
-    from rag.intent import compare_sides
+    from rag.answer.question import compare_sides
 
-    assert compare_sides("compare the lazy Hessians paper with ADAHESSIAN") == ("lazy Hessians", "ADAHESSIAN")
-    assert compare_sides("what's the difference between DPM-Solver++ and DPM-Solver-v3") == ("DPM-Solver++", "DPM-Solver-v3")
-    assert compare_sides("sharpness-aware minimization vs weight averaging?") == ("sharpness-aware minimization", "weight averaging")
-    assert compare_sides("Which is better for LLM quantization, vector or scalar?") == ()
-    assert compare_sides("neural spectral methods vs latent spectral models — which is better for PDEs?") == ("neural spectral methods", "latent spectral models")
-    assert compare_sides("fast convex pruning or pruning-aware sparse regularization?") == ("fast convex pruning", "pruning-aware sparse regularization")
+    assert compare_sides("compare the lazy Hessians paper with ADAHESSIAN", SETTINGS.question.max_topic_words) == ("lazy Hessians", "ADAHESSIAN")
+    assert compare_sides("what's the difference between DPM-Solver++ and DPM-Solver-v3", SETTINGS.question.max_topic_words) == ("DPM-Solver++", "DPM-Solver-v3")
+    assert compare_sides("sharpness-aware minimization vs weight averaging?", SETTINGS.question.max_topic_words) == ("sharpness-aware minimization", "weight averaging")
+    assert compare_sides("Which is better for LLM quantization, vector or scalar?", SETTINGS.question.max_topic_words) == ()
+    assert compare_sides("neural spectral methods vs latent spectral models — which is better for PDEs?", SETTINGS.question.max_topic_words) == ("neural spectral methods", "latent spectral models")
+    assert compare_sides("fast convex pruning or pruning-aware sparse regularization?", SETTINGS.question.max_topic_words) == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("fast convex pruning or pruning-aware sparse regularization?").sides == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("Does it use Adam or SGD?").sides == ()  # a question about one paper, not two sides
     intent = kind("Compare ADAHESSIAN and the lazy Hessians paper")
@@ -131,7 +135,7 @@ def test_help_with_a_topic_is_not_small_talk():
 
 
 def test_a_name_measured_against_is_not_what_a_question_is_about():
-    from rag.intent import names_only_as_objects
+    from rag.answer.question import names_only_as_objects
 
     assert names_only_as_objects("how well does it do against FOSI?", NAMES)
     assert names_only_as_objects("is it faster than ADAHESSIAN?", NAMES)
@@ -143,3 +147,16 @@ def test_small_talk_with_a_question_is_the_question():
     assert kind("thanks! what is FOSI?").kind == "explain"
     assert kind("hey there").kind == "help" and kind("thanks, that helps").kind == "help"
     assert kind("tell me about benign overfitting").kind == "find"
+
+
+def test_empty_question_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="empty"):
+        prepare_question("   \n ", 100)
+    assert EMPTY_QUESTION.startswith("The question is empty")
+
+
+def test_long_question_is_cut_at_a_word_with_notice():
+    question, notice = prepare_question("word " * 500, 100)
+    assert len(question) <= 100 and question.endswith("word")
+    assert notice == CUT_NOTICE.format(limit=100)
+    assert prepare_question("  short   one ", 100) == ("short one", None)

@@ -1,0 +1,178 @@
+"""The Answerer runs an answer's stages, top to bottom (see rag/answer/__init__.py): the
+system decides whether the papers answer, which papers are cited and which sentence
+supports each; the model only writes the short synthesis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import numpy as np
+
+from prompts import load as load_prompt
+from rag.answer.decide import Calibration, Decider, unmentioned_names
+from rag.answer.followup import has_pronoun
+from rag.answer.generate import generate
+from rag.answer.ground import ground
+from rag.answer.lists import Lister
+from rag.answer.named import NamedPapers
+from rag.answer.names import NameIndex
+from rag.answer.prompt import build_messages
+from rag.answer.question import Intent, classify, names_only_as_objects, prepare_question
+from rag.answer.retrieve import Retrieval, Retriever
+from rag.answer.select import choose_sources
+from rag.answer.sentences import PaperSentences
+from rag.answer.timing import ms_since
+from rag.records import Answer, Hit, Paper, Suggestion, Turn
+from rag.settings import Settings
+
+# Sentinel phrases, named so that tests and front ends can recognise them.
+NOT_FOUND_ANSWER = "The papers I have do not answer this question."
+NOT_MENTIONED_ANSWER = NOT_FOUND_ANSWER + " The closest one never mentions {names}."
+EMPTY_STORE_ANSWER = "I have no papers yet. Add some with `paperbot ingest bundled` (the sample corpus) or `paperbot ingest PATH_OR_URL`, then ask again."
+HELP_ANSWER = (
+    "I answer questions about the papers in my store, citing the abstract sentences I rely on. Try:\n"
+    "- Any papers on model merging?  (a list; add \"today\" or \"this week\" for what's new)\n"
+    "- What is GPTVQ?  (a paper by its name)\n"
+    "- Compare ADAHESSIAN and FOSI\n"
+    "- Which paper proposes a hybrid first- and second-order optimizer?  (a specific fact)\n"
+    "Follow-up questions in the same thread or chat use the earlier answer."
+)
+UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?"
+UNKNOWN_NAME_ALONE = "I have no paper called {name}. Try its full title, or ask about its topic (\"any papers on ...?\")."
+AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
+
+
+class Answerer:
+    """Answers questions over a store; keeps the sentence vectors it has read or made."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store,
+        embedder,
+        model,
+        search_fn,
+        judge_model=None,
+        oneliners: Callable[[list[Paper]], dict[str, str]] = lambda papers: {},
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
+        self.settings, self.store, self.model = settings, store, model
+        self.search = search_fn
+        self.clock = clock
+        self.sentences = PaperSentences(store, embedder)
+        self.retriever = Retriever(settings, store, search_fn, self.sentences)
+        self.decider = Decider(settings, self.sentences, judge_model, Calibration.from_settings(settings.answer.calibration))
+        self.lister = Lister(settings, store, search_fn, self.sentences, oneliners)
+        self.named_papers = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
+        self._names: tuple[int, NameIndex] | None = None  # (store version, index)
+        self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
+
+    def names(self) -> NameIndex:
+        """The name index over the store's titles, rebuilt when the store changes."""
+        version = self.store.version()
+        if self._names is None or self._names[0] != version:
+            self._names = (version, NameIndex.build(self.store.titles_and_abstracts(), self.settings.answer.names))
+        return self._names[1]
+
+    def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
+        """Read the question's kind (rag/answer/question.py), then answer in that kind's form."""
+        started = time.perf_counter()
+        history = list(history or [])
+        question, notice = prepare_question(question, self.settings.answer.max_question_chars)
+        if self.store.paper_count() == 0:
+            answer = Answer(question=question, answer=EMPTY_STORE_ANSWER, found=False, kind="help")
+        else:
+            intent = classify(question, self.names(), self.clock(), self.settings.answer.question)
+            intent = self.named_papers.resolve_comparison(intent, question, history)
+            answer = self._answer(intent, question, history, on_token, started)
+        answer.notice = notice
+        answer.timings_ms["total"] = ms_since(started)
+        return answer
+
+    def _answer(self, intent: Intent, question: str, history: list[Turn], on_token, started: float) -> Answer:
+        if intent.kind == "help":
+            return Answer(question=question, answer=HELP_ANSWER, found=False, kind="help")
+        if intent.kind == "clarify":
+            return self.clarify(question, intent)
+        if intent.kind in ("find", "new"):
+            return self.lister.list_papers(question, intent, started)
+        if intent.kind in ("explain", "compare"):
+            return self.named_papers.about_papers(question, intent, on_token, started)
+        return self.answer_fact(question, intent, history, on_token, started)
+
+    def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:
+        """What the question retrieves (rag/answer/retrieve.py); the eval and benchmarks read it too."""
+        return self.retriever.retrieve(question, history, named)
+
+    def decide(self, question: str, retrieval: Retrieval) -> tuple[bool, Retrieval, float]:
+        """Whether the top paper answers (rag/answer/decide.py)."""
+        return self.decider.decide(question, retrieval)
+
+    def answer_fact(self, question: str, intent: Intent, history: list[Turn], on_token, started: float) -> Answer:
+        """A specific question: retrieve, decide whether a paper answers, select, prompt, generate, ground."""
+        answer = self.settings.answer
+        named = intent.papers
+        if history and has_pronoun(question) and names_only_as_objects(question, self.names()):
+            named = ()  # "how well does it do on FOLIO?": still the thread's paper
+        retrieval = self.retrieve(question, history, named=named)
+        timings = {"retrieve": ms_since(started)}
+        if not history and not named and retrieval.evidence and self.is_small_talk(retrieval.question_vector, retrieval.evidence.sentence):
+            return Answer(question=question, answer=HELP_ANSWER, found=False, kind="help", timings_ms=timings)
+        found, retrieval, judged = self.decide(question, retrieval)
+        timings["decide"] = ms_since(started)
+        if judged:
+            timings["judge"] = judged
+        hits, papers, evidence = retrieval.hits, retrieval.papers, retrieval.evidence
+        # The judge says yes to a paper on the question's topic that never names the question's
+        # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
+        top = papers[hits[0].paper_id] if hits else None
+        unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if found and top else []
+        if not found or unmentioned:
+            suggestions = self.near_suggestions(hits[: answer.suggestions], papers, retrieval.question_vector)
+            text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NOT_FOUND_ANSWER
+            return Answer(question=question, answer=text, found=False, suggestions=suggestions, timings_ms=timings)
+
+        # A follow-up ("what datasets did they use?") picks sentences by its own words, and
+        # one answered from the thread's paper shows the model that paper only.
+        sentence_vector = retrieval.question_vector
+        sources = choose_sources(question, sentence_vector, hits[:1] if retrieval.on_thread_paper else hits, papers, self.sentences, answer)
+        messages = build_messages(question, sources, history if retrieval.followup else [])
+        text, first_token_ms = generate(self.model, messages, {s.n for s in sources}, on_token, started, self.settings.llm)
+        timings["first_token"] = first_token_ms
+        timings["generate"] = ms_since(started) - timings["decide"]
+        # Retrieval cannot tell the top two apart (unless the judge did): cite both.
+        tied = not retrieval.reranked and abs(evidence.gap) < answer.tied_gap and len(sources) > 1 and sources[1].paper.paper_id == hits[1].paper_id
+        answer_text, citations = ground(text, question, sentence_vector, sources, self.sentences, answer, tied)
+        return Answer(question=question, answer=answer_text, found=True, citations=citations, timings_ms=timings)
+
+    def is_small_talk(self, question_vector: np.ndarray, paper_match: float) -> bool:
+        """The question reads more like small talk (prompts/smalltalk_examples.txt) than like
+        any paper (`paper_match`: its best cosine to a title or sentence). The rules cannot
+        list every way of saying "you there?"; the judge then said yes to a paper for it."""
+        if self._small_talk is None:
+            examples = [line.strip() for line in load_prompt("smalltalk_examples").splitlines() if line.strip() and not line.startswith("#")]
+            self._small_talk = self.sentences.embed(examples)
+        return float((self._small_talk @ question_vector).max()) >= paper_match
+
+    def near_suggestions(self, hits: list[Hit], papers: dict[str, Paper], vector: np.ndarray) -> list[Suggestion]:
+        """Papers offered when none answers: only ones near the question; none beats unrelated ones."""
+        near_topic = self.settings.answer.lists.near_topic
+        near = [papers[h.paper_id] for h in hits if self.sentences.best_match(papers[h.paper_id], vector) >= near_topic]
+        return [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in near]
+
+    def clarify(self, question: str, intent: Intent) -> Answer:
+        """A name that matches several papers, or none: ask which paper is meant."""
+        name = intent.unclear[0]
+        matches = [m for m in self.names().find(question) if m.ambiguous]
+        if matches:
+            papers = self.store.get_many(list(matches[0].paper_ids))
+            suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
+            text = AMBIGUOUS_NAME_ANSWER.format(name=name)
+        else:
+            vector = self.sentences.embed([question])[0]
+            hits = self.search(question, k=self.settings.answer.suggestions, query_vector=vector)
+            suggestions = self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+            text = UNKNOWN_NAME_ANSWER.format(name=name) if suggestions else UNKNOWN_NAME_ALONE.format(name=name)
+        return Answer(question=question, answer=text, found=False, kind="clarify", suggestions=suggestions)

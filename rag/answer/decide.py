@@ -1,0 +1,178 @@
+"""Decide: does a retrieved paper answer the question? Only then is the model asked to write.
+
+A paper the question names answers it. Otherwise the judge (rag/answer/judge.py) reads the
+top candidates when there is one; without one, a logistic score over the retrieval
+features (`Calibration`, fitted by benchmarks/calibrate.py) decides. Either way, a paper
+that never mentions a benchmark or dataset the question names cannot answer it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rag.answer.judge import Verdict, answers, judge, second_reading
+from rag.answer.retrieve import Retrieval, RetrievalFeatures
+from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
+from rag.answer.timing import ms_since
+from rag.llm import ModelError
+from rag.records import Hit, Paper
+from rag.settings import CalibrationSettings, Settings
+
+log = logging.getLogger("paperbot.answer")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic score over the evidence, fitted on both dev sets (docs/calibration.md,
+    `benchmarks/calibrate.py --fit`; the weights live in config/calibration.toml).
+
+    A single similarity cannot tell a near-miss from a plain-words question; a paper that
+    clearly beats its runner-up and shares rare words with the question usually answers.
+    `weakest_part` has a negative weight: a long question padded with context sentences
+    dilutes the whole question's vector, and this corrects for it.
+    """
+
+    w_sentence: float
+    w_gap: float
+    w_lexical: float
+    w_dense_gap: float
+    w_weakest_part: float
+    bias: float
+    threshold: float
+
+    @classmethod
+    def from_settings(cls, fitted: CalibrationSettings) -> Calibration:
+        return cls(**fitted.model_dump())
+
+    def logodds(self, ev: RetrievalFeatures) -> float:
+        return float(
+            self.w_sentence * ev.sentence
+            + self.w_gap * ev.gap
+            + self.w_lexical * ev.lexical
+            + self.w_dense_gap * ev.dense_gap
+            + self.w_weakest_part * ev.weakest_part
+            + self.bias
+        )
+
+    def probability(self, ev: RetrievalFeatures) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logodds(ev))))
+
+
+def decide_found(ev: RetrievalFeatures, calibration: Calibration) -> bool:
+    return calibration.probability(ev) >= calibration.threshold
+
+
+class Decider:
+    """The found decision for one answerer: its judge (or none), calibration and settings."""
+
+    def __init__(self, settings: Settings, sentences: PaperSentences, judge_model, calibration: Calibration):
+        self.settings, self.sentences, self.calibration = settings, sentences, calibration
+        self.judge_model = judge_model  # None: found is decided from retrieval evidence alone
+
+    def decide(self, question: str, retrieval: Retrieval) -> tuple[bool, Retrieval, float]:
+        """Whether the top paper answers: (found, retrieval with the judged best paper first,
+        ms spent judging). A paper the question names answers it. Otherwise the judge reads
+        the top candidates (a follow-up: the thread's paper) when there is a judge; without
+        one, the calibrated retrieval score decides, and a follow-up is answered from the
+        thread's paper if that matches the question at all."""
+        if retrieval.evidence is None:
+            return False, retrieval, 0.0
+        hits, followup = retrieval.hits, retrieval.on_thread_paper
+        if retrieval.named:  # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
+            return True, retrieval, 0.0
+        if self.judge_model is None:
+            return self.without_judge(retrieval), retrieval, 0.0
+        started = time.perf_counter()
+        judge_settings = self.settings.judge
+        # A follow-up is judged against the thread's paper, read with the earlier question
+        # ("what datasets did they use?" needs to know who "they" are).
+        asked = retrieval.query if followup else question
+        try:
+            candidates = [self.judge_excerpt(question, retrieval, hits[0])]
+            verdicts = judge(self.judge_model, asked, candidates)
+            # The runner-up is read too when the top paper does not answer, or when retrieval
+            # cannot tell the two apart; never for a follow-up, which is about its thread's paper.
+            tie = abs(retrieval.evidence.gap) < self.settings.answer.tied_gap
+            if not followup and len(hits) > 1 and (not answers(verdicts[0].logodds, judge_settings) or tie):
+                candidates += [self.judge_excerpt(question, retrieval, h) for h in hits[1 : judge_settings.candidates]]
+                verdicts += judge(self.judge_model, asked, candidates[1:])
+            chosen = max(range(len(verdicts)), key=lambda i: verdicts[i].logodds)
+            best = second_reading(self.judge_model, asked, *candidates[chosen], verdicts[chosen], judge_settings)
+        except ModelError as error:  # a missing or failing judge must not cost the answer
+            log.warning("the judge failed (%s); deciding from retrieval evidence", error)
+            return self.without_judge(retrieval), retrieval, 0.0
+        if best.paper_id != hits[0].paper_id:
+            retrieval = rerank(retrieval, best)
+        return answers(best.logodds, judge_settings), retrieval, ms_since(started)
+
+    def without_judge(self, retrieval: Retrieval) -> bool:
+        """The calibrated retrieval score decides; a thread's paper answers a follow-up only
+        if it matches the question at all ("what hydration do they suggest for sourdough?"
+        is not about the optimizer)."""
+        if retrieval.on_thread_paper:
+            return retrieval.earlier_match >= self.settings.answer.followup.earlier_paper_related
+        return decide_found(retrieval.evidence, self.calibration)
+
+    def judge_excerpt(self, question: str, retrieval: Retrieval, hit: Hit) -> tuple[Paper, str]:
+        """What the judge reads of a paper: its title and the sentences that best answer the question."""
+        paper = retrieval.papers[hit.paper_id]
+        sentences, vectors = self.sentences.of(paper)
+        relevance = sentence_relevance(question, sentences, vectors @ retrieval.question_vector, self.settings.answer.lexical_weight)
+        return paper, best_sentences(sentences, relevance, self.settings.answer.words_per_source)
+
+
+def rerank(retrieval: Retrieval, best: Verdict) -> Retrieval:
+    """The judged best paper first."""
+    hits = [h for h in retrieval.hits if h.paper_id == best.paper_id] + [h for h in retrieval.hits if h.paper_id != best.paper_id]
+    return replace(retrieval, hits=hits, reranked=True)
+
+
+# ---- a name the paper never mentions ------------------------------------------------------
+
+# A specific name in a question: a benchmark, dataset, model or tool ("LibriSpeech",
+# "CIFAR-100", "MuJoCo", "NDCG"): two capitals, or a capital and a digit, in 3+ characters.
+_NAME_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+\-]*[A-Za-z0-9+]")
+# "BERT-style", "DPO-like": a comparison, not something the paper must mention.
+_LIKENESS = re.compile(r"-(style|like|based|type|inspired|esque|sized|scale)$", re.IGNORECASE)
+
+
+def specific_names(question: str) -> list[str]:
+    names = []
+    for token in _NAME_TOKEN.findall(question):
+        if _LIKENESS.search(token):
+            continue
+        name = token[:-1] if token.endswith("s") and token[:-1].isupper() else token  # "GPUs"
+        capitals = sum(c.isupper() for c in name)
+        if len(name) >= 3 and (capitals >= 2 or (capitals and any(c.isdigit() for c in name))):
+            names.append(name)
+    return names
+
+
+def mentions(text: str, name: str) -> bool:
+    """The text names it: every part as a word ("Llama-2-70B"), the parts run together in up
+    to three words ("LLaMA2-70B"), or an acronym as its words' initials ("MDP": "Markov
+    decision process")."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    # "FLOP-matched": only the parts with a capital or a digit are the name.
+    parts = [p.lower() for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    vocabulary = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "FLOP": "FLOPs"
+    if all(part in vocabulary for part in parts):
+        return True
+    joined = "".join(parts)
+    if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
+        return True
+    if name.isalpha() and name.isupper():
+        n = len(name)
+        return any("".join(w[0] for w in words[i : i + n]) == joined for i in range(len(words) - n + 1))
+    return False
+
+
+def unmentioned_names(question: str, text: str) -> list[str]:
+    """The question's specific names that the text never mentions: a paper that never says
+    "LibriSpeech" does not answer "does it improve speech recognition on LibriSpeech?"."""
+    return [name for name in specific_names(question) if not mentions(text, name)]

@@ -1,0 +1,70 @@
+"""The follow-up rule: whether a question asked in a thread continues the earlier turn.
+
+Pure: the retrieval evidence for the question alone and the thread paper's match come in
+as arguments (rag/answer/retrieve.py measures them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from rag.records import Turn
+from rag.settings import FollowupSettings
+
+if TYPE_CHECKING:
+    from rag.answer.retrieve import RetrievalFeatures
+
+# In a thread, a question that asks for a paper brings its own subject: it is a new question.
+_ASKS_FOR_PAPER = re.compile(
+    r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any)\b|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
+    re.IGNORECASE,
+)
+# "Compare it with FOSI": a pronoun standing for the thread's paper.
+_PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|this (paper|method|one|work))\b", re.IGNORECASE)
+# Words that lean on an earlier turn: "does it ...", "and on ImageNet?", "this method".
+# Only a hint: "it" and "the authors" also occur in questions that name their own subject.
+_REFERS_BACK = re.compile(
+    r"\b(does|did|do|is|was|are|were|can|could|will|would|has|have|had|should)\s+(it|they)\b"
+    r"|^\W*(and|what about|how about|also|it|its|they|their)\b"
+    r"|\b(this|that|these|those|the same) (paper|papers|method|model|approach|work|study|one|technique|framework|system|results?)\b"
+    r"|\bthey (propose|proposed|use|used|introduce|introduced|evaluate|evaluated|test|tested|report|reported|compare|compared|train|trained|get|got|find|found|show|showed|achieve|achieved)\b"
+    r"|\btheir (dataset|datasets|method|model|approach|results?|paper|work|code|benchmark|experiments?|evaluation)\b"
+    r"|\bthe (authors|paper)\b(?! of)",
+    re.IGNORECASE,
+)
+
+
+def asks_for_paper(question: str) -> bool:
+    return bool(_ASKS_FOR_PAPER.search(question))
+
+
+def refers_back(question: str) -> bool:
+    return bool(_REFERS_BACK.search(question))
+
+
+def has_pronoun(question: str) -> bool:
+    """The question says "it", "they", "this paper": in a thread, the thread's paper."""
+    return bool(_PRONOUN.search(question))
+
+
+def followup_query(question: str, turn: Turn) -> str:
+    """What a follow-up is searched with: the turn it follows, then itself."""
+    return f"{turn.question} {question}"
+
+
+def reads_as_followup(question: str, alone: RetrievalFeatures, earlier_match: float, rule: FollowupSettings) -> bool:
+    """Whether a question asked in a thread (that names no paper) continues the earlier turn.
+
+    `alone`: the evidence for the question searched on its own; `earlier_match`: the best
+    cosine of the earlier turn's paper (title or sentence) to the question. A question that
+    refers back ("what datasets did they use?") is about the thread's paper, however well
+    another paper matches its words; an elliptical one ("What speedup was reported?") is
+    one when the thread's paper matches it about as well as any other (`rule.margin`), and
+    at all (`rule.earlier_paper_related`).
+    """
+    if asks_for_paper(question):
+        return False
+    if refers_back(question):  # "what datasets did they use?": about the thread's paper
+        return True
+    return rule.earlier_paper_related <= earlier_match and earlier_match >= alone.sentence - rule.margin

@@ -1,0 +1,175 @@
+"""Answers that list papers: "any papers on model merging?", "what's new on agents this week?".
+
+No model call: a list must come fast, and every line of it is either the digest's checked
+one-liner or the abstract's own sentence. Each paper is listed only if it is about the
+topic (`is_on_topic`); none is better than three unrelated ones.
+
+Pure functions, then `list_papers`, which does the I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from rag.answer.question import Intent
+from rag.answer.retrieve import SearchFilter
+from rag.answer.sentences import PaperSentences, sentence_relevance
+from rag.answer.timing import ms_since
+from rag.digest_text import extractive_oneliner
+from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
+from rag.settings import ListSettings, Settings
+from rag.text import content_words, split_sentences
+
+
+@dataclass(frozen=True)
+class Candidate:
+    paper: Paper
+    match: float  # best cosine of the topic to the title or one abstract sentence
+    evidence: str  # the abstract sentence closest to the topic (verbatim)
+
+
+def stem(word: str) -> str:
+    """Crude English stem, enough to match "merging"/"merge", "models"/"model"."""
+    word = word.lower()
+    for suffix in ("ization", "isation", "ations", "ation", "ings", "ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def topic_terms(topic: str) -> set[str]:
+    return {stem(w) for w in content_words(topic)} or {stem(w) for w in re.findall(r"[a-z0-9]+", topic.lower())}
+
+
+def in_title(topic: str, title: str) -> bool:
+    """All of the topic's words occur in the title (stemmed): "LLM quantization" in
+    "GPTVQ: The Blessing of Dimensionality for LLM Quantization"."""
+    terms = topic_terms(topic)
+    return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}
+
+
+def is_on_topic(topic: str, candidate: Candidate, best: float, place: int, rules: ListSettings) -> bool:
+    """`best`: the highest `match` among the topic's candidates; `place`: this one's place
+    among them by match (0 = best). The topic's words all in the title, or a match near the
+    best's and not low (`rules`, where the values are explained); the first few are listed
+    when merely near the topic."""
+    if place < rules.listed_anyway and candidate.match >= rules.near_topic:
+        return True
+    return in_title(topic, candidate.paper.title) or candidate.match >= max(best - rules.on_topic_margin, rules.on_topic)
+
+
+def rank(topic: str, candidates: list[Candidate], newest_first: bool, rules: ListSettings) -> list[Candidate]:
+    """On-topic candidates, best first: title matches, then by closeness; or newest first."""
+    by_match = sorted(candidates, key=lambda c: -c.match)
+    best = by_match[0].match if by_match else 0.0
+    chosen = [c for place, c in enumerate(by_match) if is_on_topic(topic, c, best, place, rules)]
+    chosen.sort(key=lambda c: (not in_title(topic, c.paper.title), -c.match))
+    if newest_first:
+        chosen.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep closeness order
+    return chosen
+
+
+def paper_date(paper: Paper) -> date:
+    return paper.published or paper.first_seen.date()
+
+
+def common_thread(topic: str, titles: list[str]) -> str:
+    """Words that several listed titles share besides the topic's own: "Common threads: ..."."""
+    if len(titles) < 3:
+        return ""
+    skip = topic_terms(topic) | {"model", "learn", "network", "neural", "base", "using", "via", "toward", "towards", "approach", "method", "deep", "large", "language"}
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for title in titles:
+        for word in content_words(title):
+            key = stem(word)
+            if key not in skip:
+                counts[key] += 1
+                shown.setdefault(key, word)
+    shared = [shown[key] for key, n in counts.most_common(3) if n >= max(2, len(titles) // 3)]
+    return f"Common threads: {', '.join(shared)}." if shared else ""
+
+
+def listed(candidate: Candidate, summary: str) -> ListedPaper:
+    paper = candidate.paper
+    return ListedPaper(paper_id=paper.paper_id, title=paper.title, url=paper.url, date=paper_date(paper), summary=summary)
+
+
+def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str) -> str:
+    """The answer text of a list: one line per paper with its [n], then what they share."""
+    what = " ".join(part for part in (f"on {topic}" if topic else "", window_label or "") if part)
+    count = len(papers) + more
+    head = f"{count} {'' if topic else 'new '}paper{'s' if count > 1 else ''} {what}"
+    lines = [f"{head}" + (f" (the {'newest' if window_label else 'best'} {len(papers)} below):" if more else ":")]
+    lines += [f"[{n}] {p.title}: {p.summary}" for n, p in enumerate(papers, 1)]
+    if thread:
+        lines.append(thread)
+    return "\n".join(lines)
+
+
+def nothing_text(topic: str, window_label: str | None) -> str:
+    if not topic:
+        return f"Nothing new {window_label}."
+    if window_label:
+        return f"Nothing new on {topic} {window_label}."
+    return f"I have no papers on {topic}."
+
+
+def newest(papers: list[Paper]) -> list[Candidate]:
+    """'What's new?' on no topic: every paper, newest first, each shown by its first sentence."""
+    ordered = sorted(papers, key=lambda p: (paper_date(p), p.first_seen), reverse=True)
+    return [Candidate(p, 1.0, (split_sentences(p.abstract) or [p.title])[0]) for p in ordered]
+
+
+class Lister:
+    """Answers "any papers on X?" and "what's new?" from a store."""
+
+    def __init__(self, settings: Settings, store, search: Callable, sentences: PaperSentences, oneliners: Callable[[list[Paper]], dict[str, str]]):
+        self.settings, self.store, self.search, self.sentences, self.oneliners = settings, store, search, sentences, oneliners
+
+    def list_papers(self, question: str, intent: Intent, started: float) -> Answer:
+        """Find papers / what's new: the on-topic papers, ranked, each with a one-liner."""
+        answer_settings = self.settings.answer
+        rules = answer_settings.lists
+        label = intent.window.label if intent.window else None
+        filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
+        if not intent.topic:  # "what's new today?": every paper of the window, newest first
+            ranked = newest(self.store.papers_seen_since(intent.window.since))
+        else:
+            vector = self.sentences.embed([intent.topic])[0]
+            candidates = self.topic_candidates(intent.topic, vector, filters)
+            ranked = rank(intent.topic, candidates, newest_first=intent.kind == "new", rules=rules)
+        timings = {"retrieve": ms_since(started)}
+        if not ranked and not intent.topic:
+            return Answer(question=question, answer=nothing_text("", label), found=False, kind=intent.kind, timings_ms=timings)
+        if not ranked:
+            if filters:  # nothing in the window: offer older papers on the topic
+                candidates = self.topic_candidates(intent.topic, vector, None)
+            near = [c for c in candidates if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
+            suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
+            return Answer(question=question, answer=nothing_text(intent.topic, label), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
+        shown = ranked[: answer_settings.list_limit]
+        cached = self.oneliners([c.paper for c in shown])
+        papers = [listed(c, cached.get(c.paper.paper_id) or extractive_oneliner(c.paper.abstract)) for c in shown]
+        citations = [Citation(n=n, paper_id=c.paper.paper_id, title=c.paper.title, evidence=c.evidence, url=c.paper.url) for n, c in enumerate(shown, 1)]
+        thread = common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
+        text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread)
+        return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
+
+    def topic_candidates(self, topic: str, vector: np.ndarray, filters: SearchFilter | None) -> list[Candidate]:
+        hits = self.search(topic, k=self.settings.answer.list_pool, filters=filters, query_vector=vector)
+        papers = self.store.get_many([h.paper_id for h in hits])
+        candidates = []
+        for hit in hits:
+            paper = papers[hit.paper_id]
+            sentences, vectors = self.sentences.with_title(paper)
+            cosine = vectors @ vector
+            best_sentence = int(sentence_relevance(topic, sentences, cosine[1:], self.settings.answer.lexical_weight).argmax())
+            candidates.append(Candidate(paper, float(cosine.max()), sentences[best_sentence]))
+        return candidates

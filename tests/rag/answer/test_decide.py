@@ -1,0 +1,39 @@
+"""The found decision (rag/answer/decide.py): pure parts."""
+
+from rag.answer.decide import Calibration, decide_found
+from rag.answer.retrieve import RetrievalFeatures
+from rag.settings import CalibrationSettings
+
+
+def test_found_decision_uses_thresholds():
+    calibration = Calibration.from_settings(CalibrationSettings())
+
+    def evidence(sentence, gap, lexical, dense_gap=0.05, weakest_part=None):
+        return RetrievalFeatures(sentence, gap, lexical, dense_gap, sentence if weakest_part is None else weakest_part)
+
+    # A paper that clearly beats the runner-up and shares rare words answers...
+    assert decide_found(evidence(0.70, 0.20, 2.5, dense_gap=0.15), calibration)
+    # ...a near-miss (similar topic, nothing stands out) does not, nor does a weak match.
+    assert not decide_found(evidence(0.50, 0.01, 1.0, dense_gap=0.01), calibration)
+    assert not decide_found(evidence(0.30, 0.10, 0.5), calibration)
+    # The gap matters on its own: same similarity, different verdicts.
+    assert decide_found(evidence(0.55, 0.25, 1.2), calibration) and not decide_found(evidence(0.55, -0.05, 1.2), calibration)
+    # A long question padded with context (one sentence matches nothing) gets more leeway.
+    assert not decide_found(evidence(0.50, 0.10, 1.0), calibration) and decide_found(evidence(0.50, 0.10, 1.0, weakest_part=0.2), calibration)
+
+
+def test_specific_names_are_benchmarks_datasets_and_models_not_plain_words():
+    from rag.answer.decide import specific_names
+
+    question = "What CIFAR-100 accuracy does a ResNet-50 reach on MuJoCo with GPUs, unlike BERT-style models? Which method works best?"
+    assert specific_names(question) == ["CIFAR-100", "ResNet-50", "MuJoCo", "GPU"]
+
+
+def test_a_name_counts_as_mentioned_in_its_written_variants():
+    from rag.answer.decide import mentions, unmentioned_names
+
+    abstract = "We run LLaMA2-70B on a Markov decision process, matching the FLOPs of dense ImageNet models."
+    assert mentions(abstract, "Llama-2-70B") and mentions(abstract, "MDP") and mentions(abstract, "FLOP-matched")
+    assert mentions(abstract, "ImageNet") and not mentions(abstract, "ImageNet-21k")
+    assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
+    assert unmentioned_names("which paper studies merging models?", abstract) == []

@@ -1,0 +1,38 @@
+"""The follow-up rule (rag/answer/followup.py): pure."""
+
+from rag.answer.followup import asks_for_paper, followup_query, reads_as_followup, refers_back
+from rag.answer.retrieve import RetrievalFeatures
+from rag.records import Turn
+from rag.settings import FollowupSettings
+
+RULE = FollowupSettings()
+
+
+def test_questions_that_refer_back_or_ask_for_a_new_paper_are_recognised():
+    assert refers_back("Does it need extra tricks to train in FP8?")
+    assert refers_back("What end-to-end speedup did they get?")
+    assert refers_back("And on ImageNet?") and refers_back("How does this method scale?")
+    assert not refers_back("What speedup was reported?")  # elliptical: no words say so
+    assert refers_back("what's the data-free method they propose called?") and refers_back("how many languages does their dataset cover?")
+    assert not refers_back("Where did the authors of the reading-order benchmark get labels?")  # names its own subject
+    assert not refers_back("Which activation lets networks extrapolate so they can model periodic data?")
+    assert asks_for_paper("Which paper extends 3D Gaussian splatting, and how fast does it render?")
+    assert asks_for_paper("Is there a tool that scores sentiment?") and asks_for_paper("Has anyone tried this?")
+    assert not asks_for_paper("Which datasets did they use?")
+    turn = Turn(question="Which optimizer reformulates Nesterov momentum?", paper_ids=["p1"])
+    assert followup_query("What datasets did they use?", turn) == "Which optimizer reformulates Nesterov momentum? What datasets did they use?"
+
+
+def test_followup_reading_weighs_the_earlier_paper_against_the_best_one():
+    weak = RetrievalFeatures(sentence=0.45, gap=0.0, lexical=0.8, dense_gap=0.0, weakest_part=0.45)  # nothing answers it alone
+    strong = RetrievalFeatures(sentence=0.80, gap=0.2, lexical=3.0, dense_gap=0.2, weakest_part=0.80)  # another paper does
+    # The earlier paper matches about as well as anything: a follow-up, even without pronouns.
+    assert reads_as_followup("What speedup was reported?", weak, 0.45 - RULE.margin + 0.01, RULE)
+    assert not reads_as_followup("What speedup was reported?", weak, 0.30, RULE)
+    # A question that refers back is about the thread's paper, however well another matches.
+    assert reads_as_followup("What speedup did they get?", weak, 0.30, RULE)
+    assert reads_as_followup("What datasets did they evaluate on?", strong, 0.12, RULE)
+    # A question that asks for a paper, or that the earlier paper has nothing to do with, is new.
+    assert not reads_as_followup("Which paper speeds up decoding, and by how much does it?", weak, 0.45, RULE)
+    off_topic = RetrievalFeatures(sentence=0.18, gap=0.0, lexical=0.0, dense_gap=0.0, weakest_part=0.18)
+    assert not reads_as_followup("How long should one taper before a marathon?", off_topic, RULE.earlier_paper_related - 0.01, RULE)
