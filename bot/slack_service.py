@@ -23,7 +23,7 @@ from bot.slack_routing import Route, route_message
 from bot.slack_state import SlackState, ThreadContextStore
 from bot.slack_stream import AnswerStream
 from rag.feedback import FeedbackStore
-from rag.llm import ModelTimeout
+from rag.llm.base import ModelTimeout
 from rag.records import Turn
 from rag.settings import Settings
 

@@ -39,7 +39,7 @@ from rag.chunk import split_sentences
 from rag.digest_text import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify, names_only_as_objects
 from rag.judge import Verdict, answers, judge, second_reading
-from rag.llm import Model, ModelError
+from rag.llm.base import Model, ModelError
 from rag.records import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.names import NameIndex
 from rag.retrieve import SearchFilter

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.llm import ModelError
+from rag.llm.base import ModelError
 from rag.records import Answer, Turn, normalize_title
 
 # The answer recorded for a question whose model call failed (e.g. timed out on a busy machine).

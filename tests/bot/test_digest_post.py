@@ -24,8 +24,8 @@ from bot.digest_post import (
 )
 from rag.digest import Digest, DigestPaper, DigestTheme
 from rag.digest_store import DigestStore
-from rag.llm import FakeModel
 from rag.service import Paperbot
+from tests.fakes import FakeModel
 
 UTC = timezone.utc
 CHANNEL = "CDIGEST"

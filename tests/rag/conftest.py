@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm import LocalModel, ModelError, packaged_model_path
+from rag.llm.base import ModelError
+from rag.llm.local import LocalModel
+from rag.llm.packaged import packaged_model_path
 
 
 @pytest.fixture(scope="session")

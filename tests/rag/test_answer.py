@@ -117,7 +117,7 @@ QUESTION = "How much does the conformer model lower word error rate on noisy spe
 
 @pytest.fixture
 def fake_bot(settings, tmp_path):
-    from rag.llm import FakeModel
+    from tests.fakes import FakeModel
     from rag.service import Paperbot
     from tests.conftest import write_listing
 

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rag.answer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
-from rag.llm import FakeModel
 from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
+from tests.fakes import FakeModel
 
 PAPERS = [
     ("ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning",
@@ -194,7 +194,7 @@ def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
 
 
 def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
-    from rag.llm import ModelError
+    from rag.llm.base import ModelError
 
     bot.judge_model.fail(ModelError("judge model missing"))
     bot.model.enqueue("DELLA beats TIES and DARE by 2.4 points on average [1].")

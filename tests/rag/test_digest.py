@@ -14,11 +14,12 @@ from rag.digest import Digest, build_digest, load_prompt, oneliner_messages, pre
 from rag.digest_store import POSTED, DigestStore
 from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful, numbers_in, unsupported_terms
 from rag.ingest import ingest_papers
-from rag.llm import FakeModel, ModelError
+from rag.llm.base import ModelError
 from rag.records import Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
 from rag.themes import OTHER_LABEL
+from tests.fakes import FakeModel
 
 SOURCE = (
     "LogicLLaMA: translating natural language to first-order logic. This paper introduces LogicLLaMA, "
@@ -582,7 +583,7 @@ def test_a_title_the_real_default_model_echoes_gets_a_line_on_the_retry(default_
     first 50 corpus papers); the retry, which shows no title, gets a line that passes."""
     from rag.digest import oneliner_prompts, write_oneliner
     from rag.digest_text import oneliner_problem
-    from rag.llm import LocalModel
+    from rag.llm.local import LocalModel
 
     paper = next(p for p in read_sources([str(bundled_corpus_dir())]).papers if p.title.startswith("To prune, or not to prune"))
     model = LocalModel(default_model_file, n_ctx=1024, n_threads=2)

@@ -16,10 +16,10 @@ from rag.digest import LIKED_THRESHOLD, build_digest, liked_matches, liked_reaso
 from rag.digest_store import POSTED, DigestStore
 from rag.feedback import FeedbackStore
 from rag.ingest import ingest_papers
-from rag.llm import FakeModel
 from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+from tests.fakes import FakeModel
 
 # ---------------------------------------------------------------------------- pure scoring
 
@@ -176,7 +176,7 @@ def test_cli_reset_learning_forgets_the_thumbs_up(settings, capsys):
 
 def test_digest_model_names_the_writer_and_shares_a_loaded_model(settings):
     from rag.digest import writer_settings
-    from rag.llm import LocalModel
+    from rag.llm.local import LocalModel
 
     assert writer_settings(settings) == settings.llm  # 'llm' by default: the chat model
     chat, judge = FakeModel(), FakeModel()

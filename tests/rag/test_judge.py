@@ -1,8 +1,8 @@
 """The judge's decision rule and prompt (pure; the real 1.5B is in test_judge_real.py)."""
 
 from rag.judge import answers, judge, judge_messages
-from rag.llm import FakeModel
 from rag.records import Paper
+from tests.fakes import FakeModel
 
 
 def test_the_paper_answers_when_yes_is_at_least_as_likely_as_no():

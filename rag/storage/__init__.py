@@ -1,0 +1,1 @@
+"""Everything that reads or writes the paperbot home: SQLite, Chroma, BM25 and files."""
