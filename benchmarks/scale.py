@@ -84,9 +84,9 @@ class Pool:
             if list(data["texts"]) == texts:
                 self.vectors = dict(zip(texts, data["vectors"]))
                 return
-        from rag.embed import Embedder
+        from rag.embed import build_embedder
 
-        embedder = Embedder(settings_for(work).embed, Path(os.environ.get("PAPERBOT_MODEL_DIR", work / "models")))
+        embedder = build_embedder(settings_for(work).embed, Path(os.environ.get("PAPERBOT_MODEL_DIR", work / "models")))
         started = time.perf_counter()
         vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
         print(f"embedded {len(texts)} pool sentences in {time.perf_counter() - started:.0f} s (load {loadavg()})", file=sys.stderr)
@@ -238,9 +238,9 @@ def add_day(store, settings, pool: Pool, start: int, day: date) -> dict:
 
 def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
     """Texts per second embedding a sample with the real MiniLM, 1 thread."""
-    from rag.embed import Embedder
+    from rag.embed import build_embedder
 
-    embedder = Embedder(settings_for(work).embed, model_dir)
+    embedder = build_embedder(settings_for(work).embed, model_dir)
     embedder.embed(texts[:2])
     started = time.perf_counter()
     embedder.embed(texts)
@@ -265,9 +265,9 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     store.lexical_search("graph neural networks", 5)
     cold = {"import_ms": (imported - started) * 1000, "open_ms": (time.perf_counter() - imported) * 1000, "rss_open_mb": rss_mb()}
 
-    from rag.embed import Embedder
+    from rag.embed import build_embedder
 
-    embedder = Embedder(settings.embed, settings.model_cache)
+    embedder = build_embedder(settings.embed, settings.model_cache)
     questions = [q for path in QUESTIONS if path.exists() for q in load_questions(path) if not q.history]
     t = time.perf_counter()
     vectors = [embedder.embed([q.question])[0] for q in questions]
@@ -392,9 +392,9 @@ def main() -> None:
     class PoolEmbedder(CachedEmbedder):
         def __init__(self):
             super().__init__(pool.vectors)
-            from rag.embed import Embedder
+            from rag.embed import build_embedder
 
-            self.real = Embedder(settings.embed, model_dir)
+            self.real = build_embedder(settings.embed, model_dir)
             self.cache = {}
             if chunk_cache.exists():
                 data = np.load(chunk_cache)
