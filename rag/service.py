@@ -27,7 +27,7 @@ class Paperbot:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings)
+        return Store(self.settings, self.embedder.identity)
 
     @cached_property
     def embedder(self):

@@ -13,7 +13,9 @@ proportion to the day. Without a usable index on disk it is built from all chunk
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -24,6 +26,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.embed.minilm import IDENTITY as LEGACY_EMBEDDER
 from rag.lexical import LexicalIndex
 from rag.records import Chunk, Paper
 from rag.settings import Settings
@@ -82,6 +85,22 @@ def in_parts(ids: list[str]):
         yield part, ",".join("?" * len(part))
 
 
+def collection_name(base: str, embedder_identity: str) -> str:
+    """The Chroma collection of one embedder's vectors, so that switching embedders never
+    reuses another's. MiniLM's keeps the bare name: homes written before embedders were
+    named hold its vectors there."""
+    if embedder_identity == LEGACY_EMBEDDER:
+        return base
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder_identity).strip("-_")[:24]
+    return f"{base}-{slug}-{hashlib.sha256(embedder_identity.encode()).hexdigest()[:8]}"
+
+
+def sentence_vector_key(key: str, embedder_identity: str) -> str:
+    """`key` ("paper_id:content_hash") in the sentence-vector cache, qualified by the embedder
+    as collection names are (a suffix keeps the paper's key range for deletes)."""
+    return key if embedder_identity == LEGACY_EMBEDDER else f"{key}@{embedder_identity}"
+
+
 def connect(home: Path) -> sqlite3.Connection:
     """Open the home's SQLite database. Other features keep their tables here too."""
     home.mkdir(parents=True, exist_ok=True)
@@ -123,8 +142,9 @@ class LexicalMatch:
 
 
 class Store:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, embedder_identity: str):
         self.settings = settings
+        self.embedder_identity = embedder_identity  # whose vectors this store reads and writes
         self.home = settings.home
         self._db = connect(self.home)
         self._db.executescript(SCHEMA)
@@ -148,7 +168,7 @@ class Store:
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"))
             self._collection = client.get_or_create_collection(
-                self.settings.chroma.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                collection_name(self.settings.chroma.collection, self.embedder_identity), metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
         return self._collection
 
@@ -295,6 +315,7 @@ class Store:
 
     def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:
         """Cached sentence vectors for `key`, if they hold exactly `rows` rows."""
+        key = sentence_vector_key(key, self.embedder_identity)
         row = self._db.execute("SELECT rows, vectors FROM sentence_vectors WHERE key = ?", (key,)).fetchone()
         if row is None or row["rows"] != rows:
             return None
@@ -304,7 +325,10 @@ class Store:
         self.put_sentence_vectors_many([(key, vectors)])
 
     def put_sentence_vectors_many(self, items: list[tuple[str, np.ndarray]]) -> None:
-        rows = [(key, len(v), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for key, v in items]
+        rows = [
+            (sentence_vector_key(key, self.embedder_identity), len(v), np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for key, v in items
+        ]
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO sentence_vectors VALUES (?,?,?)", rows)
 
