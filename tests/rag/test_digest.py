@@ -1,6 +1,7 @@
 """The digest service: which papers, one-liners (cache, budget, faithfulness), themes,
 highlights, the JSON shape. Pure parts are tested directly; the service runs on a small
-store with the real embedder and a FakeModel (plus tests through the real models)."""
+store with the FakeEmbedder and a FakeModel, and on the real embedder where themes and
+interests depend on real vectors (plus tests through the real models)."""
 
 from __future__ import annotations
 
@@ -180,6 +181,7 @@ def _abstract_runs(text: str, papers, n: int = 8) -> list[str]:
     return found
 
 
+@pytest.mark.real_embedder
 def test_highlights_never_paste_an_abstract_sentence(day_bot, day_home):
     papers = day_home[1]
     day_bot.settings.digest.interests = ["reinforcement learning"]
@@ -256,6 +258,7 @@ def day_bot(day_home, tmp_path, model_dir):
     return Paperbot(load_settings(home=home, model_dir=model_dir), model=FakeModel(default="A plain summary line of the paper."))
 
 
+@pytest.mark.real_embedder
 def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot, day_home):
     from rag.themes import label_problems
 
@@ -277,6 +280,7 @@ def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot,
     assert len([t for t in build_digest(day_bot, model_budget=0).themes if t.label != OTHER_LABEL]) <= 3
 
 
+@pytest.mark.real_embedder
 def test_papers_on_two_interests_rank_in_the_top_10_and_lead_in_for_you(day_bot):
     interests = ["reinforcement learning", "neural PDE solvers"]
     day_bot.settings.digest.interests = interests
@@ -300,6 +304,7 @@ def test_papers_on_two_interests_rank_in_the_top_10_and_lead_in_for_you(day_bot)
     assert sorted(listed) == sorted(p.paper_id for p in digest.papers)
 
 
+@pytest.mark.real_embedder
 def test_without_interests_there_is_no_ranking(day_bot):
     digest = build_digest(day_bot, model_budget=0)
     assert digest.for_you == [] and all(p.score is None and p.reason is None for p in digest.papers)
@@ -493,6 +498,7 @@ def test_budget_limits_model_lines_and_later_runs_upgrade_the_rest(settings, sam
     assert second.stats.pending == 0 and second.stats.generated == 4
 
 
+@pytest.mark.real_embedder
 def test_time_budget_stops_generating_and_leaves_the_rest_pending(settings, sample_papers, monkeypatch):
     import rag.digest as digest_module
 
