@@ -93,8 +93,6 @@ class FakeModel(Model):
         return value
 
 
-
-
 class FakeEmbedder:
     """Deterministic sentence vectors: a signed hashed bag of words and character trigrams,
     L2-normalised. Texts sharing words or word pieces land near each other, which is enough

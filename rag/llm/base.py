@@ -111,4 +111,3 @@ class Model(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -31,5 +31,3 @@ def chat_tokens(llm: Any, formatter: Any, messages: list[dict]) -> list[int]:
     `create_chat_completion` tokenizes its prompts."""
     result = formatter(messages=messages)
     return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
-
-

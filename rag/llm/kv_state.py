@@ -90,4 +90,3 @@ def load_state(llm: Any, path: Path, tokens: list[int]) -> bool:
     llm.n_tokens = count.value
     llm._requires_eval = True  # the logits are not live: llama-cpp-python re-reads the last token
     return True
-

@@ -298,8 +298,6 @@ class LocalModel(Model):
                 self._vocab = None
 
 
-
-
 def _single_token_ids(llm: Any, spellings: tuple[str, ...]) -> dict[str, int]:
     """The token id of each spelling the vocabulary holds as one token (others are left out:
     their first token, such as a bare space, says nothing)."""

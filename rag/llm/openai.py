@@ -161,5 +161,3 @@ class OpenAIModel(Model):
                 raise self._timeout() from exc
             except json.JSONDecodeError as exc:
                 raise ModelError(f"The server at {url} sent something that is not an OpenAI stream: {exc}") from exc
-
-

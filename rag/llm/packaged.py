@@ -209,4 +209,3 @@ def packaged_model_path(name: str, cache_dir: Path) -> Path:
         known = ", ".join(repr(n) for n in [*PACKAGED_MODELS, "smollm2-135m"])
         raise ModelError(f"Unknown packaged model {name!r}: use one of {known}, or set a model_path.")
     return _assemble(PACKAGED_MODELS[name], cache_dir)
-

@@ -123,4 +123,3 @@ def run_to_end(events: Iterator[Any]) -> Any:
             next(events)
         except StopIteration as done:
             return done.value
-
