@@ -20,13 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.decide import Calibration
-from rag.answer.retrieve import RetrievalFeatures
-from rag.evaluate import load_questions
-from rag.llm import FakeModel
-from rag.records import Turn, normalize_title
-from rag.service import Paperbot
-from rag.settings import CALIBRATION_FILE, load_settings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fakes
+
+from rag.answer.decide import Calibration  # noqa: E402
+from rag.answer.retrieve import RetrievalFeatures  # noqa: E402
+from rag.evaluate import load_questions  # noqa: E402
+from rag.records import Turn, normalize_title  # noqa: E402
+from rag.service import Paperbot  # noqa: E402
+from rag.settings import CALIBRATION_FILE, load_settings  # noqa: E402
+from tests.fakes import FakeModel  # noqa: E402
 
 FEATURES = [f.name for f in fields(RetrievalFeatures)]
 UNANSWERABLE_WEIGHT = 3.0  # a wrong answer costs more trust than a wrong refusal

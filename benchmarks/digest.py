@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.digest import INTERACTIVE_SECONDS, build_digest, writer_settings  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
-from rag.llm import Model  # noqa: E402
+from rag.llm.base import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402

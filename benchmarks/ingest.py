@@ -91,7 +91,7 @@ def run_ours(threads: int, papers: int, texts_out: Path) -> dict:
 def run_raw(threads: int, texts_in: Path) -> dict:
     from llama_cpp import Llama
 
-    from rag.embed import ensure_minilm_gguf
+    from rag.embed.minilm import ensure_minilm_gguf
     from rag.settings import load_settings
 
     settings = load_settings()

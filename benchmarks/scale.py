@@ -84,9 +84,9 @@ class Pool:
             if list(data["texts"]) == texts:
                 self.vectors = dict(zip(texts, data["vectors"]))
                 return
-        from rag.embed import Embedder
+        from rag.embed import build_embedder
 
-        embedder = Embedder(settings_for(work).embed, Path(os.environ.get("PAPERBOT_MODEL_DIR", work / "models")))
+        embedder = build_embedder(settings_for(work).embed, Path(os.environ.get("PAPERBOT_MODEL_DIR", work / "models")))
         started = time.perf_counter()
         vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
         print(f"embedded {len(texts)} pool sentences in {time.perf_counter() - started:.0f} s (load {loadavg()})", file=sys.stderr)
@@ -237,9 +237,9 @@ def add_day(store, settings, pool: Pool, start: int, day: date) -> dict:
 
 def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
     """Texts per second embedding a sample with the real MiniLM, 1 thread."""
-    from rag.embed import Embedder
+    from rag.embed import build_embedder
 
-    embedder = Embedder(settings_for(work).embed, model_dir)
+    embedder = build_embedder(settings_for(work).embed, model_dir)
     embedder.embed(texts[:2])
     started = time.perf_counter()
     embedder.embed(texts)
@@ -252,6 +252,7 @@ def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
 def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     started = time.perf_counter()
     from rag.answer.answerer import Answerer
+    from rag.embed.minilm import IDENTITY as MINILM  # the benchmark's vectors are MiniLM's (or stand in for them)
     from rag.evaluate import load_questions
     from rag.answer.question import classify
     from rag.answer.retrieve import search
@@ -259,14 +260,14 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
 
     settings = settings_for(home, chroma_url)
     imported = time.perf_counter()
-    store = Store(settings)
+    store = Store(settings, MINILM)
     store.dense_search([0.05] * 384, 5)
     store.lexical_search("graph neural networks", 5)
     cold = {"import_ms": (imported - started) * 1000, "open_ms": (time.perf_counter() - imported) * 1000, "rss_open_mb": rss_mb()}
 
-    from rag.embed import Embedder
+    from rag.embed import build_embedder
 
-    embedder = Embedder(settings.embed, settings.model_cache)
+    embedder = build_embedder(settings.embed, settings.model_cache)
     questions = [q for path in QUESTIONS if path.exists() for q in load_questions(path) if not q.history]
     t = time.perf_counter()
     vectors = [embedder.embed([q.question])[0] for q in questions]
@@ -373,6 +374,7 @@ def main() -> None:
         print(json.dumps(probe(args.probe, args.chroma_url, args.models)))
         return
 
+    from rag.embed.minilm import IDENTITY as MINILM  # the benchmark's vectors are MiniLM's (or stand in for them)
     from rag.ingest import ingest_papers
     from rag.sources import ParseResult, bundled_corpus_dir, read_sources
     from rag.storage.store import Store
@@ -383,7 +385,7 @@ def main() -> None:
     home = args.work / "home"
     shutil.rmtree(home, ignore_errors=True)
     settings = settings_for(home)
-    store = Store(settings)
+    store = Store(settings, MINILM)
     # The bundled corpus with its real vectors, so the dev questions have their gold paper.
     bundled = read_sources([str(bundled_corpus_dir())])
     chunk_cache = args.work / "bundled-chunks.npz"
@@ -391,9 +393,9 @@ def main() -> None:
     class PoolEmbedder(CachedEmbedder):
         def __init__(self):
             super().__init__(pool.vectors)
-            from rag.embed import Embedder
+            from rag.embed import build_embedder
 
-            self.real = Embedder(settings.embed, model_dir)
+            self.real = build_embedder(settings.embed, model_dir)
             self.cache = {}
             if chunk_cache.exists():
                 data = np.load(chunk_cache)
@@ -429,7 +431,7 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait()
-            store = Store(settings)
+            store = Store(settings, MINILM)
         row["sizes_mb"] = sizes_of(home)
         day = add_day(store, settings, pool, 10_000_000 + size, first_day + timedelta(days=366))
         sample = day.pop("sample")

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.cli.serve import start_bot  # noqa: E402
-from rag.llm import FakeModel  # noqa: E402
+from tests.fakes import FakeModel  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 from tests.bot import harness as h  # noqa: E402

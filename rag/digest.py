@@ -38,7 +38,8 @@ from prompts import load
 from rag.storage.digest_state import DigestStore
 from rag.digest_text import clean_model_line, copies_or_repeats, extractive_oneliner, oneliner_problem, prompt_excerpt, truncate
 from rag.storage.feedback import FeedbackStore
-from rag.llm import ModelError, build_model
+from rag.llm import build_model
+from rag.llm.base import ModelError
 from rag.records import Paper
 from rag.settings import LLMSettings, Settings
 from rag.themes import OTHER_LABEL, Theme, clean_label, document_frequencies, label_problems, make_themes, min_label_papers, too_generic

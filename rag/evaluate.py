@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from rag.llm import ModelError
+from rag.llm.base import ModelError
 from rag.records import Answer, Turn, normalize_title
 from rag.text import reference_facts
 

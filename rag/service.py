@@ -27,13 +27,13 @@ class Paperbot:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings)
+        return Store(self.settings, self.embedder.identity)
 
     @cached_property
     def embedder(self):
-        from rag.embed import Embedder
+        from rag.embed import build_embedder
 
-        return Embedder(self.settings.embed, self.settings.model_cache)
+        return build_embedder(self.settings.embed, self.settings.model_cache)
 
     @cached_property
     def model(self):

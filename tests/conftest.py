@@ -8,6 +8,12 @@ import pytest
 from rag.settings import load_settings
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_embedder: asserts what real MiniLM vectors retrieve; without it tests in tests/rag embed with FakeEmbedder"
+    )
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")

@@ -187,7 +187,7 @@ class DigestScheduler:
         model, for about `time_limit_s` (at least one per tick)."""
         from rag.digest import precompute_oneliners
 
-        from rag.llm import ModelError
+        from rag.llm.base import ModelError
 
         today = local_day(self.clock(), self.tz)
         if self._warm_up_off_day == today:

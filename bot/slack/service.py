@@ -25,7 +25,7 @@ from bot.slack.state import SlackState, ThreadContextStore
 from bot.slack.stream import AnswerStream
 from bot.slack.subcommands import help_text
 from rag.storage.feedback import FeedbackStore
-from rag.llm import ModelTimeout
+from rag.llm.base import ModelTimeout
 from rag.records import Turn
 from rag.settings import Settings
 

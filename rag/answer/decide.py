@@ -19,7 +19,7 @@ from rag.answer.judge import Verdict, answers, judge, second_reading
 from rag.answer.retrieve import Retrieval, RetrievalFeatures
 from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
 from rag.answer.timing import ms_since
-from rag.llm import ModelError
+from rag.llm.base import ModelError
 from rag.records import Hit, Paper
 from rag.settings import CalibrationSettings, Settings
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from rag.answer.timing import ms_since
-from rag.llm import Model
+from rag.llm.base import Model
 from rag.settings import LLMSettings
 
 # A citation as the model writes it: "[1]", "[1, 2]", "[Source 2]", "[1-3]".

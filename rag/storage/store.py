@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.embed.minilm import IDENTITY as LEGACY_EMBEDDER
 from rag.records import Chunk, Paper
 from rag.settings import Settings
 from rag.storage.db import DB_FILE
@@ -50,12 +51,19 @@ class LexicalMatch:
     score: float
 
 
+def sentence_vector_key(key: str, embedder_identity: str) -> str:
+    """`key` ("paper_id:content_hash") in the sentence-vector cache, qualified by the embedder
+    as collection names are (a suffix keeps the paper's key range for deletes)."""
+    return key if embedder_identity == LEGACY_EMBEDDER else f"{key}@{embedder_identity}"
+
+
 class Store:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, embedder_identity: str):
         self.settings = settings
+        self.embedder_identity = embedder_identity  # whose vectors this store reads and writes
         self.home = settings.home
         self.papers = PaperRecords(self.home)
-        self.vectors = ChunkVectors(settings)
+        self.vectors = ChunkVectors(settings, embedder_identity)
         self._lock = threading.RLock()
         self._bm25 = None  # the LexicalIndex, loaded or built on first search
 
@@ -102,12 +110,13 @@ class Store:
 
     def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:
         """Cached sentence vectors for `key`, if they hold exactly `rows` rows."""
-        return self.papers.sentence_vectors(key, rows)
+        return self.papers.sentence_vectors(sentence_vector_key(key, self.embedder_identity), rows)
 
     def put_sentence_vectors(self, key: str, vectors: np.ndarray) -> None:
         self.put_sentence_vectors_many([(key, vectors)])
 
     def put_sentence_vectors_many(self, items: list[tuple[str, np.ndarray]]) -> None:
+        items = [(sentence_vector_key(key, self.embedder_identity), vectors) for key, vectors in items]
         with self._lock:
             self.papers.put_sentence_vectors_many(items)
 

@@ -4,10 +4,13 @@ dates as metadata, so a search can be filtered by paper or date."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from datetime import date
 from urllib.parse import urlparse
 
+from rag.embed.minilm import IDENTITY as LEGACY_EMBEDDER
 from rag.records import Chunk, Paper
 from rag.settings import Settings
 
@@ -19,9 +22,20 @@ def _date_int(value: date | None) -> int:
     return int(value.strftime("%Y%m%d")) if value else 0
 
 
+def collection_name(base: str, embedder_identity: str) -> str:
+    """The Chroma collection of one embedder's vectors, so that switching embedders never
+    reuses another's. MiniLM's keeps the bare name: homes written before embedders were
+    named hold its vectors there."""
+    if embedder_identity == LEGACY_EMBEDDER:
+        return base
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", embedder_identity).strip("-_")[:24]
+    return f"{base}-{slug}-{hashlib.sha256(embedder_identity.encode()).hexdigest()[:8]}"
+
+
 class ChunkVectors:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, embedder_identity: str):
         self.settings = settings
+        self.embedder_identity = embedder_identity  # whose vectors this collection holds
         self.home = settings.home
         self._collection = None
 
@@ -36,7 +50,7 @@ class ChunkVectors:
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"))
             self._collection = client.get_or_create_collection(
-                self.settings.chroma.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                collection_name(self.settings.chroma.collection, self.embedder_identity), metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
         return self._collection
 

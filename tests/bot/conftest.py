@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm import FakeModel
 from rag.settings import load_settings
 from tests.bot.slack_standin import SlackStandin
+from tests.fakes import FakeModel
 
 PAPERS = Path(__file__).parent / "fixtures" / "papers.json"
 DEFAULT_REPLY = "Draft trees speed up decoding by verifying many drafted tokens in one pass [1]."

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlparse
 
 from bot.slack.render import escape
 from rag.storage.feedback import feedback_counts
-from rag.llm import ModelTimeout
+from rag.llm.base import ModelTimeout
 from rag.records import Answer, Citation
 from tests.bot import harness as h
 from tests.bot.conftest import DEFAULT_REPLY

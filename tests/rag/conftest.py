@@ -1,4 +1,5 @@
-"""Fixtures for the chat model: the packaged models, found or assembled once per session."""
+"""Fixtures for rag/: the fake embedder most tests use, and the packaged chat models, found or
+assembled once per session."""
 
 from __future__ import annotations
 
@@ -7,7 +8,33 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm import LocalModel, ModelError, packaged_model_path
+from rag.llm.base import ModelError
+from rag.llm.local import LocalModel
+from rag.llm.packaged import packaged_model_path
+from tests.fakes import FakeEmbedder
+
+
+def needs_real_embedder(request: pytest.FixtureRequest) -> bool:
+    """Tests whose assertions depend on real sentence vectors: marked `real_embedder` (or
+    `real_model`), in a `*_real.py` file, or on `corpus_bot`."""
+    node = request.node
+    return bool(
+        node.get_closest_marker("real_embedder")
+        or node.get_closest_marker("real_model")
+        or node.path.name.endswith("_real.py")
+        or "corpus_bot" in request.fixturenames
+    )
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder | None:
+    """Every Paperbot built in a test embeds with one FakeEmbedder (loading and running MiniLM
+    was most of the suite's time), unless the test needs the real one; None then."""
+    if needs_real_embedder(request):
+        return None
+    embedder = FakeEmbedder()
+    monkeypatch.setattr("rag.embed.build_embedder", lambda settings, cache_dir: embedder)
+    return embedder
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The digest service: which papers, one-liners (cache, budget, faithfulness), themes,
 highlights, the JSON shape. Pure parts are tested directly; the service runs on a small
-store with the real embedder and a FakeModel (plus tests through the real models)."""
+store with the FakeEmbedder and a FakeModel, and on the real embedder where themes and
+interests depend on real vectors (plus tests through the real models)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from rag.storage.digest_state import POSTED, DigestStore
 from rag.digest_text import clean_model_line, extractive_oneliner, is_faithful
 from rag.text import numbers_in, unsupported_terms
 from rag.ingest import ingest_papers
-from rag.llm import FakeModel, ModelError
+from rag.llm.base import ModelError
 from rag.records import Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
 from rag.themes import OTHER_LABEL
+from tests.fakes import FakeModel
 
 SOURCE = (
     "LogicLLaMA: translating natural language to first-order logic. This paper introduces LogicLLaMA, "
@@ -180,6 +182,7 @@ def _abstract_runs(text: str, papers, n: int = 8) -> list[str]:
     return found
 
 
+@pytest.mark.real_embedder
 def test_highlights_never_paste_an_abstract_sentence(day_bot, day_home):
     papers = day_home[1]
     day_bot.settings.digest.interests = ["reinforcement learning"]
@@ -256,6 +259,7 @@ def day_bot(day_home, tmp_path, model_dir):
     return Paperbot(load_settings(home=home, model_dir=model_dir), model=FakeModel(default="A plain summary line of the paper."))
 
 
+@pytest.mark.real_embedder
 def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot, day_home):
     from rag.themes import label_problems
 
@@ -277,6 +281,7 @@ def test_a_50_paper_day_has_at_most_8_themes_with_checked_unique_labels(day_bot,
     assert len([t for t in build_digest(day_bot, model_budget=0).themes if t.label != OTHER_LABEL]) <= 3
 
 
+@pytest.mark.real_embedder
 def test_papers_on_two_interests_rank_in_the_top_10_and_lead_in_for_you(day_bot):
     interests = ["reinforcement learning", "neural PDE solvers"]
     day_bot.settings.digest.interests = interests
@@ -300,6 +305,7 @@ def test_papers_on_two_interests_rank_in_the_top_10_and_lead_in_for_you(day_bot)
     assert sorted(listed) == sorted(p.paper_id for p in digest.papers)
 
 
+@pytest.mark.real_embedder
 def test_without_interests_there_is_no_ranking(day_bot):
     digest = build_digest(day_bot, model_budget=0)
     assert digest.for_you == [] and all(p.score is None and p.reason is None for p in digest.papers)
@@ -493,6 +499,7 @@ def test_budget_limits_model_lines_and_later_runs_upgrade_the_rest(settings, sam
     assert second.stats.pending == 0 and second.stats.generated == 4
 
 
+@pytest.mark.real_embedder
 def test_time_budget_stops_generating_and_leaves_the_rest_pending(settings, sample_papers, monkeypatch):
     import rag.digest as digest_module
 
@@ -583,7 +590,7 @@ def test_a_title_the_real_default_model_echoes_gets_a_line_on_the_retry(default_
     first 50 corpus papers); the retry, which shows no title, gets a line that passes."""
     from rag.digest import oneliner_prompts, write_oneliner
     from rag.digest_text import oneliner_problem
-    from rag.llm import LocalModel
+    from rag.llm.local import LocalModel
 
     paper = next(p for p in read_sources([str(bundled_corpus_dir())]).papers if p.title.startswith("To prune, or not to prune"))
     model = LocalModel(default_model_file, n_ctx=1024, n_threads=2)

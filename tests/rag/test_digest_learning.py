@@ -1,7 +1,8 @@
 """Learning from what the team liked: a 👍 on an answer raises papers similar to the ones
 it cited in the next digest, with a reason naming the liked paper; `--reset-learning`
-forgets it. Pure scoring first, then the service on a real store and the real embedder
-(a FakeModel writes one-liners; none are written here), then the CLI."""
+forgets it. Pure scoring first, then the service on a real store, with the real embedder
+where similarity is what is tested (a FakeModel writes one-liners; none are written
+here), then the CLI."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from rag.digest import LIKED_THRESHOLD, build_digest, liked_matches, liked_reaso
 from rag.storage.digest_state import POSTED, DigestStore
 from rag.storage.feedback import FeedbackStore
 from rag.ingest import ingest_papers
-from rag.llm import FakeModel
 from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
 from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+from tests.fakes import FakeModel
 
 # ---------------------------------------------------------------------------- pure scoring
 
@@ -112,6 +113,7 @@ def _ingest(bot: Paperbot, papers: list[Paper], seen: datetime) -> None:
     assert not ingest_papers(ParseResult(papers=papers), bot.store, bot.embedder, bot.settings).errors
 
 
+@pytest.mark.real_embedder
 def test_a_thumbs_up_raises_similar_papers_in_the_next_digest_until_reset(settings, corpus):
     """Yesterday someone gave 👍 to an answer citing a pruning paper; today's 36 papers
     (the corpus's first) hold three on pruning and sparse networks among many others."""
@@ -176,7 +178,7 @@ def test_cli_reset_learning_forgets_the_thumbs_up(settings, capsys):
 
 def test_digest_model_names_the_writer_and_shares_a_loaded_model(settings):
     from rag.digest import writer_settings
-    from rag.llm import LocalModel
+    from rag.llm.local import LocalModel
 
     assert writer_settings(settings) == settings.llm  # 'llm' by default: the chat model
     chat, judge = FakeModel(), FakeModel()

@@ -66,7 +66,7 @@ def test_a_failing_model_call_is_scored_as_a_miss_and_the_run_goes_on():
     from types import SimpleNamespace
 
     from rag.evaluate import MODEL_ERROR_PREFIX, run_eval, summarize
-    from rag.llm import ModelError
+    from rag.llm.base import ModelError
 
     class Bot:  # answers the first question, times out on the second
         asked = 0

@@ -15,8 +15,8 @@ import pytest
 
 from bot.cli.main import main
 from rag.fetch import fetch_papers, fetch_urls
-from rag.llm import FakeModel
 from rag.service import Paperbot
+from tests.fakes import FakeModel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -1,4 +1,5 @@
-"""Ingest through the real parts: parsers, MiniLM on llama.cpp, Chroma and BM25."""
+"""Ingest through the real parts: parsers, Chroma and BM25, with the FakeEmbedder; search and
+the killed ingest (a subprocess, which embeds with MiniLM) use MiniLM on llama.cpp."""
 
 import json
 import os
@@ -75,6 +76,7 @@ def test_bad_records_are_reported_and_good_ones_kept(settings, tmp_path):
     assert all(e.message for e in report.errors)
 
 
+@pytest.mark.real_embedder
 def test_search_finds_the_right_paper_and_filters(settings, tmp_path):
     bot = Paperbot(settings)
     bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
@@ -86,6 +88,7 @@ def test_search_finds_the_right_paper_and_filters(settings, tmp_path):
         bot.search("   ")
 
 
+@pytest.mark.real_embedder
 def test_killed_ingest_resumes_with_exact_counts(settings, tmp_path):
     """SIGKILL an ingest half-way; the store still works and a re-run completes it exactly."""
     papers = [(f"Paper number {i} on topic {i}", f"This abstract {i} describes method {i} in detail. " * 8) for i in range(60)]

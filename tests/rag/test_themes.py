@@ -242,14 +242,14 @@ def test_themes_property(texts, seed, max_themes):
 def corpus_day(tmp_path_factory, model_dir):
     """50 papers of the bundled corpus (its first listing file's first 50), embedded with
     the real MiniLM embedder (title + abstract), and the whole corpus as the background."""
-    from rag.embed import Embedder
+    from rag.embed.minilm import MiniLMEmbedder
     from rag.settings import load_settings
     from rag.sources import bundled_corpus_dir, read_sources
 
     corpus = read_sources([str(bundled_corpus_dir())]).papers
     papers = corpus[:50]
     settings = load_settings(home=tmp_path_factory.mktemp("themes-home"), model_dir=model_dir)
-    embedder = Embedder(settings.embed, settings.model_cache)
+    embedder = MiniLMEmbedder(settings.embed, settings.model_cache)
     vectors = np.array(embedder.embed([f"{p.title}\n{p.abstract}" for p in papers]))
     background = document_frequencies([f"{p.title}\n{p.abstract}" for p in corpus])
     return papers, vectors, background

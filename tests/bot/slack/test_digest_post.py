@@ -16,8 +16,9 @@ from bot.slack.digest_post import DigestPostError, digest_so_far_blocks, paper_l
 from bot.slack.render import BLOCK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
 from rag.digest import Digest, DigestPaper, DigestTheme
 from rag.storage.digest_state import DigestStore
-from rag.llm import FakeModel
+from tests.fakes import FakeModel
 from rag.service import Paperbot
+from tests.fakes import FakeModel
 
 UTC = timezone.utc
 CHANNEL = "CDIGEST"

@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 from bot.slack import digest_post
 from bot.slack.scheduler import DigestScheduler, due, next_run, scheduled_at, start_scheduler
 from rag.digest import Digest, DigestPaper, DigestTheme
-from rag.llm import FakeModel
 from rag.service import Paperbot
+from tests.fakes import FakeModel
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -290,7 +290,7 @@ class _Report:
 
 
 def test_warm_up_backs_off_for_the_day_when_the_model_fails(settings):
-    from rag.llm import ModelError
+    from rag.llm.base import ModelError
 
     settings.digest.channel = "CDIGEST"
     settings.digest.time = "23:59"

@@ -13,7 +13,7 @@ def test_the_not_found_answer_is_one_fixed_sentence():
     assert NOT_FOUND_ANSWER.endswith("do not answer this question.")
 
 
-# ---- the pipeline: real store and embedder, a queued fake model ----------------------
+# ---- the pipeline: a real store and embedder (the FakeEmbedder for plumbing), a queued fake model
 
 PAPERS = [
     ("Robust Speech Recognition with Conformers", "We train a conformer model for speech recognition on noisy audio. "
@@ -26,7 +26,7 @@ QUESTION = "How much does the conformer model lower word error rate on noisy spe
 
 @pytest.fixture
 def fake_bot(settings, tmp_path):
-    from rag.llm import FakeModel
+    from tests.fakes import FakeModel
     from rag.service import Paperbot
     from tests.conftest import write_listing
 
@@ -35,6 +35,7 @@ def fake_bot(settings, tmp_path):
     return bot
 
 
+@pytest.mark.real_embedder
 def test_the_model_sees_the_best_sentences_of_close_papers_only(fake_bot):
     fake_bot.model.enqueue("The conformer lowers word error rate by 20 percent on noisy benchmarks [1].")
     answer = fake_bot.ask(QUESTION)
@@ -45,12 +46,14 @@ def test_the_model_sees_the_best_sentences_of_close_papers_only(fake_bot):
     assert "[1]" in answer.answer and answer.citations[0].title == PAPERS[0][0]
 
 
+@pytest.mark.real_embedder
 def test_a_sentence_that_only_repeats_the_question_is_replaced_by_the_abstract(fake_bot):
     fake_bot.model.enqueue("The conformer model lowers word error rate on noisy speech [1].")
     answer = fake_bot.ask(QUESTION)
     assert answer.answer == "Our model lowers word error rate by 20 percent on noisy benchmarks [1]."
 
 
+@pytest.mark.real_embedder
 def test_listed_titles_unsupported_claims_and_a_cut_off_sentence_are_dropped(fake_bot):
     fake_bot.model.enqueue(
         "[1] Robust Speech Recognition with Conformers. The conformer lowers word error rate by 20 percent [1]. "
@@ -60,6 +63,7 @@ def test_listed_titles_unsupported_claims_and_a_cut_off_sentence_are_dropped(fak
     assert answer.answer == "The conformer lowers word error rate by 20 percent [1]."
 
 
+@pytest.mark.real_embedder
 def test_the_top_paper_is_always_shown_even_when_the_model_cites_another(fake_bot):
     fake_bot.settings.answer.source_margin = 10.0  # show all three papers to the model
     fake_bot.model.enqueue("Message passing predicts molecular properties and beats baselines on QM9 [2]. See also [7].")
@@ -71,6 +75,7 @@ def test_the_top_paper_is_always_shown_even_when_the_model_cites_another(fake_bo
         assert citation.evidence in fake_bot.store.get(citation.paper_id).abstract
 
 
+@pytest.mark.real_embedder
 def test_a_citation_to_a_source_that_does_not_say_it_is_moved_to_the_one_that_does(fake_bot):
     fake_bot.settings.answer.source_margin = 10.0
     fake_bot.model.enqueue("The conformer lowers word error rate by 20 percent on noisy benchmarks [3].")
@@ -79,6 +84,7 @@ def test_a_citation_to_a_source_that_does_not_say_it_is_moved_to_the_one_that_do
     assert [c.title for c in answer.citations] == [PAPERS[0][0]]
 
 
+@pytest.mark.real_embedder
 def test_when_the_top_two_papers_tie_both_are_cited(fake_bot):
     fake_bot.settings.answer.source_margin = 10.0
     vector = np.asarray(fake_bot.embedder.embed([QUESTION])[0], dtype=np.float32)
@@ -91,6 +97,7 @@ def test_when_the_top_two_papers_tie_both_are_cited(fake_bot):
     assert ground(reply, QUESTION, vector, sources, fake_bot.answerer.sentences, fake_bot.settings.answer, tied=False)[0] == reply
 
 
+@pytest.mark.real_embedder
 def test_a_number_the_cited_source_does_not_contain_moves_the_citation(fake_bot):
     fake_bot.settings.answer.source_margin = 10.0
     fake_bot.model.enqueue("Error drops by 20 percent, and training takes two days on eight GPUs [2].")
@@ -116,6 +123,7 @@ def _thread_about_the_conformer(bot) -> list[Turn]:
     return [Turn(question="Which paper trains a conformer for noisy speech recognition?", answer=answer, paper_ids=[conformer])]
 
 
+@pytest.mark.real_embedder
 def test_an_elliptical_followup_in_a_thread_is_answered_from_the_earlier_paper(fake_bot):
     history = _thread_about_the_conformer(fake_bot)
     assert fake_bot.answerer.retrieve("How long does training take?", history).followup
@@ -127,6 +135,7 @@ def test_an_elliptical_followup_in_a_thread_is_answered_from_the_earlier_paper(f
     assert "Earlier answer: The conformer lowers" in prompt and history[0].answer[:200] not in prompt  # its opening only
 
 
+@pytest.mark.real_embedder
 def test_a_new_question_in_a_thread_is_answered_on_its_own(fake_bot):
     history = _thread_about_the_conformer(fake_bot)
     question = "Which paper predicts molecular properties with message passing, and does it beat baselines on QM9?"

@@ -1,15 +1,17 @@
-"""Each question kind's answer form, over a real store and embedder with queued fake models
-(the writer and the judge)."""
+"""Each question kind's answer form, over a real store with queued fake models (the writer
+and the judge). Forms that depend on what real vectors retrieve run on MiniLM (marked
+real_embedder); the rest on the FakeEmbedder."""
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
-from rag.llm import FakeModel
+from tests.fakes import FakeModel
 from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
+from tests.fakes import FakeModel
 
 PAPERS = [
     ("ADAHESSIAN: An Adaptive Second Order Optimizer for Machine Learning",
@@ -45,6 +47,7 @@ def test_small_talk_gets_help_not_a_refusal(bot):
     assert bot.model.history == [] and bot.judge_model.history == []  # no model was asked
 
 
+@pytest.mark.real_embedder
 def test_find_papers_lists_the_papers_on_the_topic_and_only_those(bot):
     answer = bot.ask("Any papers on model merging?")
     assert answer.found and answer.kind == "find"
@@ -59,6 +62,7 @@ def test_find_papers_lists_the_papers_on_the_topic_and_only_those(bot):
     assert set(contract["papers"][0]) == {"paper_id", "title", "url", "date", "summary"}
 
 
+@pytest.mark.real_embedder
 def test_a_topic_with_no_papers_is_said_plainly_with_only_near_suggestions(bot):
     answer = bot.ask("Any papers on sourdough baking?")
     assert not answer.found and answer.answer == "I have no papers on sourdough baking." and answer.citations == []
@@ -74,6 +78,7 @@ def backdate(bot, paper_id: str, days: int) -> None:
     bot.store.vectors.collection.update(ids=stored["ids"], metadatas=[{**m, "first_seen": int(when.timestamp())} for m in stored["metadatas"]])
 
 
+@pytest.mark.real_embedder
 def test_whats_new_honours_the_window(bot):
     merging = sorted((p for p in bot.store.papers_seen_since() if p.title.startswith(("DELLA", "ZipIt"))), key=lambda p: p.title)
     backdate(bot, merging[0].paper_id, 30)
@@ -157,6 +162,7 @@ def test_unknown_name_gets_a_clarifying_answer(bot):
     assert answer.suggestions == [] and "Did you mean" not in answer.answer  # nothing near it: nothing offered
 
 
+@pytest.mark.real_embedder
 def test_the_judge_decides_and_reranks(bot):
     question = "Which optimizer adapts to the curvature of the loss with an estimate of the Hessian diagonal?"
     hits = bot._search(question, k=2)
@@ -178,6 +184,7 @@ def test_the_judge_decides_and_reranks(bot):
     assert prompt.index("Paper:") < prompt.index(question)
 
 
+@pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))
     history = [Turn(question="Which paper proposes FOSI and what does it improve?", answer="FOSI improves first-order optimizers [1].", paper_ids=[fosi.paper_id])]
@@ -193,8 +200,9 @@ def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     assert not bot.ask("What hydration do they suggest for sourdough?", history).found
 
 
+@pytest.mark.real_embedder
 def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
-    from rag.llm import ModelError
+    from rag.llm.base import ModelError
 
     bot.judge_model.fail(ModelError("judge model missing"))
     bot.model.enqueue("DELLA beats TIES and DARE by 2.4 points on average [1].")
@@ -212,6 +220,7 @@ def test_compare_it_with_a_named_paper_in_a_thread(bot):
     assert "while FOSI splits the problem in two [2]" in answer.answer
 
 
+@pytest.mark.real_embedder
 def test_a_comparison_finds_a_described_paper_by_search(bot):
     bot.judge_model.enqueue("ADAHESSIAN tunes an optimizer [1], while ZipIt merges trained models without training [2].")
     answer = bot.ask("How does ADAHESSIAN differ from merging models trained on different tasks without training?")
@@ -219,6 +228,7 @@ def test_a_comparison_finds_a_described_paper_by_search(bot):
     assert [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[3][0]]
 
 
+@pytest.mark.real_embedder
 def test_a_paper_that_never_names_the_questions_benchmark_does_not_answer_it(bot):
     # The judge says yes to the paper on the topic; it never mentions MuJoCo, so it is refused.
     bot.judge_model.enqueue_logodds(2.0)
@@ -232,6 +242,7 @@ def test_a_paper_that_never_names_the_questions_benchmark_does_not_answer_it(bot
     assert bot.ask("By how much does the magnitude-based merging method beat TIES and DARE?").found
 
 
+@pytest.mark.real_embedder
 def test_a_followup_naming_what_it_is_measured_on_stays_with_the_threads_paper(bot, tmp_path):
     bot.ingest([str(write_listing(tmp_path / "logic.txt", [
         ("FOLIO: Natural Language Reasoning with First-Order Logic", "We present FOLIO, a dataset of first-order logic reasoning problems written by experts."),
@@ -258,6 +269,7 @@ def test_the_best_two_near_papers_are_listed_even_when_the_second_trails(bot):
     assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False, rules=rules)] == [della]
 
 
+@pytest.mark.real_embedder
 def test_small_talk_the_rules_miss_reads_closer_to_small_talk_than_to_any_paper(bot):
     for question in ["anybody home?", "where do you get your answers?"]:
         answer = bot.ask(question)

@@ -1,9 +1,9 @@
 """The judge's decision rule and prompt (pure; the real 1.5B is in test_judge_real.py)."""
 
 from rag.answer.judge import answers, judge, judge_messages
-from rag.llm import FakeModel
 from rag.records import Paper
 from rag.settings import JudgeSettings
+from tests.fakes import FakeModel
 
 JUDGE = JudgeSettings()
 

