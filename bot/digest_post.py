@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, DigestPaper, build_digest
+from rag.digest.build import build_digest
+from rag.digest.faithfulness import truncate
+from rag.digest.oneliners import MODEL_ONELINERS_PER_RUN
+from rag.digest.records import Digest, DigestPaper
 from rag.digest_store import EMPTY, POSTED, SENDING, DigestStore, PostRecord
-from rag.digest_text import truncate
 
 log = logging.getLogger("paperbot.digest")
 

@@ -185,7 +185,7 @@ class DigestScheduler:
     def _warm_up(self, time_limit_s: float) -> None:
         """Write one-liners for the next digest, one at a time, while no one waits for the
         model, for about `time_limit_s` (at least one per tick)."""
-        from rag.digest import precompute_oneliners
+        from rag.digest.oneliners import precompute_oneliners
 
         from rag.llm import ModelError
 

@@ -36,7 +36,7 @@ from rag.checks import (
 )
 from rag import listing
 from rag.chunk import split_sentences
-from rag.digest_text import extractive_oneliner
+from rag.digest.faithfulness import extractive_oneliner
 from rag.intent import COMPARE, Intent, classify, names_only_as_objects
 from rag.judge import Verdict, answers, judge, second_reading
 from rag.llm import Model, ModelError

@@ -22,7 +22,7 @@ from bot.digest_post import (
     post_digest,
     render_messages,
 )
-from rag.digest import Digest, DigestPaper, DigestTheme
+from rag.digest.records import Digest, DigestPaper, DigestTheme
 from rag.digest_store import DigestStore
 from rag.llm import FakeModel
 from rag.service import Paperbot

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot import digest_post
 from bot.scheduler import DigestScheduler, due, next_run, scheduled_at, start_scheduler
-from rag.digest import Digest, DigestPaper, DigestTheme
+from rag.digest.records import Digest, DigestPaper, DigestTheme
 from rag.llm import FakeModel
 from rag.service import Paperbot
 
@@ -241,7 +241,7 @@ def test_the_daily_job_fetches_then_posts_the_fetched_papers(settings, slack_sta
 
 
 def test_idle_ticks_write_one_liners_before_the_daily_run(settings):
-    from rag.digest import build_digest
+    from rag.digest.build import build_digest
     from rag.ingest import ingest_papers
     from rag.sources import ParseResult, read_sources
 
