@@ -49,7 +49,8 @@ from rag.ingest import ingest_papers  # noqa: E402
 from rag.llm import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402
+from rag.sources.base import ParseResult  # noqa: E402
+from rag.sources.read import bundled_corpus_dir, read_sources  # noqa: E402
 
 
 #: Model time a normal day's one-liners may take: the scheduler fetches an hour before the

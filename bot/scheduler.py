@@ -139,7 +139,7 @@ class DigestScheduler:
 
     def fetch_papers(self) -> None:
         """Best effort: a fetch problem must not cost the day's digest."""
-        from rag.fetch import fetch_papers, offline_message
+        from rag.sources.daily import fetch_papers, offline_message
 
         try:
             report = fetch_papers(self.services)

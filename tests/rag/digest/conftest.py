@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.records import Paper
-from rag.sources import bundled_corpus_dir, read_sources
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 
 @pytest.fixture(scope="module")

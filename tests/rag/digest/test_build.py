@@ -21,7 +21,8 @@ from rag.ingest import ingest_papers
 from rag.llm import FakeModel, ModelError
 from rag.records import Paper
 from rag.service import Paperbot
-from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+from rag.sources.base import ParseResult
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 
 # ---------------------------------------------------------------------------- highlights (pure parts: test_highlights.py)

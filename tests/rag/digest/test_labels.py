@@ -11,7 +11,7 @@ from rag.digest_store import DigestStore
 from rag.llm import FakeModel, ModelError
 from rag.records import Paper
 from rag.service import Paperbot
-from rag.sources import bundled_corpus_dir, read_sources
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 
 def _label_fixture() -> tuple[list, list[Paper]]:

@@ -19,7 +19,8 @@ from rag.ingest import ingest_papers
 from rag.llm import FakeModel
 from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
-from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+from rag.sources.base import ParseResult
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 # ---------------------------------------------------------------------------- pure scoring
 

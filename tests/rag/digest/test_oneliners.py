@@ -7,7 +7,7 @@ import pytest
 from rag.digest.faithfulness import oneliner_problem
 from rag.digest.oneliners import oneliner_messages, oneliner_prompts, write_oneliner
 from rag.digest.writer import load_prompt
-from rag.sources import bundled_corpus_dir, read_sources
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 
 def test_prompt_is_short_title_and_abstract_head(sample_papers):

@@ -158,7 +158,7 @@ def corpus_day(tmp_path_factory, model_dir):
     the real MiniLM embedder (title + abstract), and the whole corpus as the background."""
     from rag.embed import Embedder
     from rag.settings import load_settings
-    from rag.sources import bundled_corpus_dir, read_sources
+    from rag.sources.read import bundled_corpus_dir, read_sources
 
     corpus = read_sources([str(bundled_corpus_dir())]).papers
     papers = corpus[:50]
