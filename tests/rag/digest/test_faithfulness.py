@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.digest.faithfulness import clean_model_line, copies_or_repeats, echoes_title, extractive_oneliner, oneliner_problem, prompt_excerpt
-
-
-SOURCE = (
-    "LogicLLaMA: translating natural language to first-order logic. This paper introduces LogicLLaMA, "
-    "a LLaMA-7B model fine-tuned for NL-FOL translation using LoRA on a single GPU. It outperforms GPT-3.5 "
-    "and uses two datasets with 34K pairs; accuracy improves by 1,000 points."
-)
+from tests.rag.test_digest_text import SOURCE  # the abstract the specific-terms check is tested on
 
 
 @pytest.mark.parametrize(
