@@ -37,7 +37,7 @@ from rag.answer.select import choose_sources
 from rag.evaluate import load_questions
 from rag.service import Paperbot
 from rag.settings import load_settings
-from rag.sources import bundled_corpus_dir
+from rag.sources.read import bundled_corpus_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 DEV = [SHARED / "questions-dev.jsonl", SHARED / "questions-dev-hard.jsonl"]

@@ -16,7 +16,7 @@ A fresh temporary home gets N papers ingested (not timed). Then, each in a new
 - warm CLI: `paperbot digest --json` in a new process, as a user or cron runs it
   (interpreter start and imports included);
 - cold, terminal: the cold run again on a copy of the home made before it, with the
-  terminal view's time budget (rag.digest.INTERACTIVE_SECONDS): what `paperbot digest`
+  terminal view's time budget (rag.digest.oneliners.INTERACTIVE_SECONDS): what `paperbot digest`
   shows a user who waits for it.
 
 Prints how many papers got a model one-liner that passed the faithfulness check (the goal:
@@ -41,13 +41,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.digest import INTERACTIVE_SECONDS, build_digest, writer_settings  # noqa: E402
+from rag.digest.build import build_digest  # noqa: E402
+from rag.digest.keywords import OTHER_LABEL  # noqa: E402
+from rag.digest.oneliners import INTERACTIVE_SECONDS  # noqa: E402
+from rag.digest.writer import writer_settings  # noqa: E402
 from rag.ingest import ingest_papers  # noqa: E402
 from rag.llm.base import Model  # noqa: E402
 from rag.service import Paperbot  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-from rag.sources import ParseResult, bundled_corpus_dir, read_sources  # noqa: E402
-from rag.themes import OTHER_LABEL  # noqa: E402
+from rag.sources.base import ParseResult  # noqa: E402
+from rag.sources.read import bundled_corpus_dir, read_sources  # noqa: E402
 
 
 #: Model time a normal day's one-liners may take: the scheduler fetches an hour before the
@@ -57,7 +60,7 @@ IDLE_BUDGET_S = 600
 
 
 class Rejections(logging.Handler):
-    """Collects the one-liners the faithfulness check rejected (rag.digest logs each)."""
+    """Collects the one-liners the faithfulness check rejected (rag.digest.oneliners logs each)."""
 
     def __init__(self):
         super().__init__(logging.INFO)

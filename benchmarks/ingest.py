@@ -48,7 +48,7 @@ def run_ours(threads: int, papers: int, texts_out: Path) -> dict:
     from rag.ingest import ingest_papers
     from rag.service import Paperbot
     from rag.settings import load_settings
-    from rag.sources import bundled_corpus_dir, read_sources
+    from rag.sources.read import bundled_corpus_dir, read_sources
 
     home = Path(tempfile.mkdtemp(prefix="paperbot-ingest-bench-"))
     bot = Paperbot(load_settings(home=home, embed={"n_threads": threads}))

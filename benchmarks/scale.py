@@ -73,7 +73,7 @@ def settings_for(home: Path, chroma_url: str | None = None):
 class Pool:
     def __init__(self, work: Path):
         from rag.chunk import sentence_texts
-        from rag.sources import bundled_corpus_dir, read_sources
+        from rag.sources.read import bundled_corpus_dir, read_sources
 
         self.papers = read_sources([str(bundled_corpus_dir())]).papers
         self.sentences = [sentence_texts(p) for p in self.papers]  # title first
@@ -201,7 +201,7 @@ def add_day(store, settings, pool: Pool, start: int, day: date) -> dict:
     """A day of DAY new papers through the real ingest path; embedding left out."""
     from rag.chunk import sentence_texts
     from rag.ingest import ingest_papers
-    from rag.sources import ParseResult
+    from rag.sources.base import ParseResult
 
     papers, vectors = [], {}
     for i in range(start, start + DAY):
@@ -376,7 +376,8 @@ def main() -> None:
 
     from rag.embed.minilm import IDENTITY as MINILM  # the benchmark's vectors are MiniLM's (or stand in for them)
     from rag.ingest import ingest_papers
-    from rag.sources import ParseResult, bundled_corpus_dir, read_sources
+    from rag.sources.base import ParseResult
+    from rag.sources.read import bundled_corpus_dir, read_sources
     from rag.storage.store import Store
 
     args.work.mkdir(parents=True, exist_ok=True)

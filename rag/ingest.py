@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from rag.chunk import chunk_paper, sentence_key, sentence_texts
 from rag.records import Paper
-from rag.sources import ParseResult, SourceError, read_sources
+from rag.sources.base import ParseResult, SourceError
+from rag.sources.read import read_sources
 from rag.storage.store import Store
 
 Progress = Callable[[int, int], None]

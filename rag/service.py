@@ -51,7 +51,7 @@ class Paperbot:
     @cached_property
     def digest_writer(self):
         """The model that writes digest labels and one-liners (setting digest.model)."""
-        from rag.digest import choose_writer
+        from rag.digest.writer import choose_writer
 
         return choose_writer(self)
 
@@ -75,7 +75,7 @@ class Paperbot:
         )
 
     def _cached_oneliners(self, papers: list[Paper]) -> dict[str, str]:
-        from rag.digest import cached_oneliners
+        from rag.digest.oneliners import cached_oneliners
         from rag.storage.digest_state import DigestStore
 
         state = DigestStore(self.settings.home)

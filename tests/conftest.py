@@ -46,7 +46,7 @@ def corpus_bot(tmp_path_factory, model_dir):
     Tests must treat it as read-only.
     """
     from rag.service import Paperbot
-    from rag.sources import bundled_corpus_dir
+    from rag.sources.read import bundled_corpus_dir
 
     settings = load_settings(home=tmp_path_factory.mktemp("corpus-home"), model_dir=model_dir, judge={"model": "qwen2.5-coder-1.5b"})
     bot = Paperbot(settings)

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from bot.cli.console import console, errors, print_json, progress_bar
-from rag.digest import INTERACTIVE_SECONDS, MODEL_ONELINERS_PER_RUN, Digest, build_digest, reset_learning
+from rag.digest.build import build_digest, reset_learning
+from rag.digest.oneliners import INTERACTIVE_SECONDS, MODEL_ONELINERS_PER_RUN
+from rag.digest.records import Digest
 from rag.service import Paperbot
 
 

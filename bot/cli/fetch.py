@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.cli.console import console, errors, print_json, progress_bar
-from rag.fetch import fetch_papers, offline_message
+from rag.sources.daily import fetch_papers, offline_message
 from rag.service import Paperbot
 
 

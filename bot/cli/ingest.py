@@ -14,7 +14,7 @@ def register(subparsers, common) -> None:
 
 
 def run(args, settings) -> int:
-    from rag.sources import bundled_corpus_dir
+    from rag.sources.read import bundled_corpus_dir
 
     locations = [str(bundled_corpus_dir()) if loc == "bundled" else loc for loc in args.locations]
     with progress_bar("embedding", enabled=not args.json) as progress:

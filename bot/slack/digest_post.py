@@ -38,9 +38,11 @@ from bot.slack.render import (
     safe_url,
     section_block,
 )
-from rag.digest import MODEL_ONELINERS_PER_RUN, Digest, DigestPaper, build_digest
+from rag.digest.build import build_digest
+from rag.digest.faithfulness import truncate
+from rag.digest.oneliners import MODEL_ONELINERS_PER_RUN
+from rag.digest.records import Digest, DigestPaper
 from rag.storage.digest_state import EMPTY, POSTED, SENDING, DigestStore, PostRecord
-from rag.digest_text import truncate
 
 log = logging.getLogger("paperbot.digest")
 

@@ -139,7 +139,7 @@ class DigestScheduler:
 
     def fetch_papers(self) -> None:
         """Best effort: a fetch problem must not cost the day's digest."""
-        from rag.fetch import fetch_papers, offline_message
+        from rag.sources.daily import fetch_papers, offline_message
 
         try:
             report = fetch_papers(self.services)
@@ -185,7 +185,7 @@ class DigestScheduler:
     def _warm_up(self, time_limit_s: float) -> None:
         """Write one-liners for the next digest, one at a time, while no one waits for the
         model, for about `time_limit_s` (at least one per tick)."""
-        from rag.digest import precompute_oneliners
+        from rag.digest.oneliners import precompute_oneliners
 
         from rag.llm.base import ModelError
 

@@ -21,7 +21,7 @@ from rag.answer.question import Intent
 from rag.answer.retrieve import SearchFilter
 from rag.answer.sentences import PaperSentences, sentence_relevance
 from rag.answer.timing import ms_since
-from rag.digest_text import extractive_oneliner
+from rag.digest.faithfulness import extractive_oneliner
 from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
 from rag.settings import ListSettings, Settings
 from rag.text import content_words, split_sentences

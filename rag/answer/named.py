@@ -17,7 +17,7 @@ from rag.answer.question import COMPARE, Intent
 from rag.answer.select import Source, citation_for, overview
 from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
-from rag.digest_text import extractive_oneliner
+from rag.digest.faithfulness import extractive_oneliner
 from rag.records import Answer, Paper, Turn
 from rag.settings import Settings
 

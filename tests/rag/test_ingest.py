@@ -12,7 +12,7 @@ import pytest
 
 from rag.records import title_paper_id
 from rag.service import Paperbot
-from rag.sources import bundled_corpus_dir
+from rag.sources.read import bundled_corpus_dir
 from tests.conftest import write_listing
 
 PAPERS = [

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from bot.slack import digest_post
 from bot.slack.digest_post import DigestPostError, digest_so_far_blocks, paper_line, post_digest, render_messages
 from bot.slack.render import BLOCK_LIMIT, HEADER_LIMIT, SECTION_LIMIT, escape
-from rag.digest import Digest, DigestPaper, DigestTheme
+from rag.digest.records import Digest, DigestPaper, DigestTheme
 from rag.storage.digest_state import DigestStore
 from tests.fakes import FakeModel
 from rag.service import Paperbot

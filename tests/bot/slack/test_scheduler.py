@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 
 from bot.slack import digest_post
 from bot.slack.scheduler import DigestScheduler, due, next_run, scheduled_at, start_scheduler
-from rag.digest import Digest, DigestPaper, DigestTheme
+from rag.digest.records import Digest, DigestPaper, DigestTheme
+from tests.fakes import FakeModel
 from rag.service import Paperbot
 from tests.fakes import FakeModel
 
@@ -241,9 +242,10 @@ def test_the_daily_job_fetches_then_posts_the_fetched_papers(settings, slack_sta
 
 
 def test_idle_ticks_write_one_liners_before_the_daily_run(settings):
-    from rag.digest import build_digest
+    from rag.digest.build import build_digest
     from rag.ingest import ingest_papers
-    from rag.sources import ParseResult, read_sources
+    from rag.sources.base import ParseResult
+    from rag.sources.read import read_sources
 
     settings.digest.channel = "CDIGEST"
     model = FakeModel(default="A plain summary line of the paper.")
@@ -268,7 +270,7 @@ def test_idle_ticks_write_one_liners_before_the_daily_run(settings):
 def test_fetches_an_hour_early_then_again_at_the_run(setup, slack_standin, monkeypatch):
     settings, services, client, made = setup
     fetched = []
-    monkeypatch.setattr("rag.fetch.fetch_papers", lambda bot, *a, **kw: fetched.append(clock.now) or _Report())
+    monkeypatch.setattr("rag.sources.daily.fetch_papers", lambda bot, *a, **kw: fetched.append(clock.now) or _Report())
     clock = Clock(utc(2024, 7, 15, 5, 30))  # 07:30 in Berlin: nothing yet
     scheduler = DigestScheduler(settings, services, client, clock=clock, tick_s=0.02, precompute=False, pace_s=0).start()
     try:
@@ -304,7 +306,8 @@ def _idle_for_half_a_second(settings, services) -> None:
     """Ingest the fixture papers, then let the scheduler warm up for half a second (its
     digest is not due)."""
     from rag.ingest import ingest_papers
-    from rag.sources import ParseResult, read_sources
+    from rag.sources.base import ParseResult
+    from rag.sources.read import read_sources
 
     papers = read_sources([str(FIXTURES / "hf_daily_papers.json")]).papers
     ingest_papers(ParseResult(papers=papers), services.store, services.embedder, settings)

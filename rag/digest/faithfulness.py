@@ -1,11 +1,10 @@
-"""Pure text functions behind digest one-liners: the faithfulness check, the extractive
-fallback, and tidying what the model wrote. No I/O, no model.
+"""Pure text functions behind digest one-liners: the checks on what the model wrote, the
+extractive fallback, and tidying the model's reply. No I/O, no model.
 
-The faithfulness check is deliberately lexical and strict. A 0.5B model paraphrases well
-but invents specifics (a benchmark score, a lab, an acronym), and those are exactly the
-errors a reader cannot spot. So every *specific* token in a one-liner (a number, an
-acronym, a capitalised name) must also occur in the title or abstract. Plain lower-case
-words may be paraphrased freely.
+A one-liner must be one finished sentence, must not merely restate the title, and must
+name no number, name or acronym its paper does not state (`rag.text.unsupported_terms`,
+the strict lexical check). When no model line passes, the paper shows a sentence of its
+own abstract: faithful by construction.
 """
 
 from __future__ import annotations
@@ -24,10 +23,6 @@ _META_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _REFUSAL = re.compile(r"^(?:i |i'm|sorry|as an ai|here is|here's|sure\b|the (?:given |provided )?abstract\b)", re.IGNORECASE)
-
-
-def is_faithful(summary: str, title: str, abstract: str) -> bool:
-    return not unsupported_terms(summary, f"{title}\n{abstract}")
 
 
 def oneliner_problem(line: str | None, title: str, abstract: str) -> str | None:

@@ -1,6 +1,7 @@
-"""`paperbot fetch`: ingest a day's papers from the Hugging Face daily_papers API and an
-arXiv API query. The URLs, the query and the day are settings (digest.hf_url,
-digest.arxiv_url, digest.arxiv_query, digest.date), so tests point them at a local server.
+"""`paperbot fetch`: ingest a day's papers from every fetchable source format (the
+registry's: today the Hugging Face daily_papers API and an arXiv API query). The URLs, the
+query and the day are settings (digest.hf_url, digest.arxiv_url, digest.arxiv_query,
+digest.date), so tests point them at a local server.
 
 Fetching is best effort: a source that cannot be reached becomes an error in the report
 and the others are still ingested. With no network at all nothing is added, and the
@@ -11,22 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timezone
-from functools import partial
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from rag.ingest import IngestReport, Progress, ingest_papers
 from rag.settings import Settings
-from rag.sources import SourceError, fetch_url, read_sources
-
-#: Newest arXiv entries asked for per fetch; the daily volume of one category fits.
-ARXIV_MAX_RESULTS = 100
-
-# Interactive and scheduled fetches should fail in seconds, not after fetch_url's
-# default minute of retries, when there is no network.
-quick_fetch = partial(fetch_url, timeout_s=20, retries=1, backoff_s=1.0)
+from rag.sources.base import SourceError
+from rag.sources.http import quick_fetch
+from rag.sources.read import read_sources
+from rag.sources.registry import daily_urls
 
 
 class FetchReport(BaseModel):
@@ -65,39 +60,16 @@ def fetch_day_of(settings: Settings, now: datetime | None = None) -> date:
     return (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(settings.digest.timezone)).date()
 
 
-def _with_query(url: str, params: dict) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-
-
-def fetch_urls(settings: Settings, day: date) -> list[str]:
-    """The URLs one fetch reads: HF daily papers for `day`, and the arXiv query if one is set.
-
-    The arXiv query asks for the newest submissions; papers already ingested come back
-    'unchanged', so overlapping days cost nothing.
-    """
-    urls = []
-    if settings.digest.hf_url:
-        urls.append(_with_query(settings.digest.hf_url, {"date": day.isoformat()}))
-    if settings.digest.arxiv_query:
-        urls.append(
-            _with_query(
-                settings.digest.arxiv_url,
-                {"search_query": settings.digest.arxiv_query, "sortBy": "submittedDate", "sortOrder": "descending", "max_results": ARXIV_MAX_RESULTS},
-            )
-        )
-    return urls
-
-
 def fetch_papers(
-    bot, day: date | None = None, fetch: Callable[[str], bytes] = quick_fetch, progress: Progress | None = None
+    paperbot, day: date | None = None, fetch: Callable[[str], bytes] = quick_fetch, progress: Progress | None = None
 ) -> FetchReport:
-    """Fetch and ingest one day's papers into `bot`'s store (a `rag.service.Paperbot`)."""
-    day = day or fetch_day_of(bot.settings)
-    urls = fetch_urls(bot.settings, day)
+    """Fetch and ingest one day's papers into `paperbot`'s store (a `rag.service.Paperbot`)."""
+    day = day or fetch_day_of(paperbot.settings)
+    urls = daily_urls(paperbot.settings.digest, day)  # each fetchable format's URL for the day
     parsed = read_sources(urls, fetch=fetch)
     report = FetchReport(day=day, urls=urls)
     if parsed.papers:
-        ingested: IngestReport = ingest_papers(parsed, bot.store, bot.embedder, bot.settings, progress)
+        ingested: IngestReport = ingest_papers(parsed, paperbot.store, paperbot.embedder, paperbot.settings, progress)
         report.added, report.updated, report.unchanged = ingested.added, ingested.updated, ingested.unchanged
         report.errors = ingested.errors
     else:  # nothing to embed: do not load the embedding model

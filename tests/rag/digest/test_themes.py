@@ -1,6 +1,6 @@
-"""Themes of a digest: grouping, the cap on their number, labels and the checks every label
-passes. Pure functions on synthetic vectors, plus a day of 50 real papers from the bundled
-corpus embedded with the real MiniLM embedder."""
+"""Themes of a digest: grouping, the cap on their number and their labels (the label terms
+and checks themselves: test_keywords.py). Pure functions on synthetic vectors, plus a day
+of 50 real papers from the bundled corpus embedded with the real MiniLM embedder."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 
-from rag.themes import (
-    LABEL_MAX_WORDS,
-    OTHER_LABEL,
-    average_linkage,
-    document_frequencies,
-    label_problems,
-    label_terms,
-    make_themes,
-)
+from rag.digest.keywords import LABEL_MAX_WORDS, OTHER_LABEL, document_frequencies, label_problems
+from rag.digest.themes import average_linkage, make_themes
 
 TOPICS = ["diffusion", "quantization", "hashing", "robots", "proteins", "compilers", "wavelets", "auctions", "galaxies", "tokenizers",
           "sketching", "fairness", "retrieval", "pruning"]
@@ -140,85 +133,6 @@ def test_members_come_most_central_first():
     assert theme.members[0] in (1, 2) and theme.members[-1] == 3  # the outlier comes last
 
 
-# ---------------------------------------------------------------------------- label terms
-
-
-def test_labels_use_distinctive_words_and_whole_phrases():
-    texts = [
-        "Diffusion models for video generation\nWe train video diffusion models.",
-        "Fast video generation with diffusion\nA diffusion sampler for video.",
-        "Reinforcement learning for robot control\nA robot policy learned by reinforcement learning.",
-        "Robot grasping with reinforcement learning\nRobot arms learn policies.",
-    ]
-    terms = label_terms(texts, [[0, 1], [2, 3]], titles=[t.split("\n")[0] for t in texts])
-    assert terms[0][0].label.lower() in ("video generation", "diffusion", "video")
-    assert terms[1][0].label == "Reinforcement learning"  # a generic head ends a phrase
-
-
-def test_labels_prefer_words_rare_in_the_library():
-    texts = ["Diffusion sampling exists\nSome methods exist for sampling. Diffusion sampling.", "Diffusion exists\nMethods exist. Diffusion models sample."]
-    library = texts + [f"Many results exist for topic {i}." for i in range(50)]
-    terms = label_terms(texts, [[0, 1]], background=document_frequencies(library), titles=[t.split("\n")[0] for t in texts])
-    assert terms[0][0].label == "Diffusion"
-
-
-def test_a_lone_adjective_gets_its_noun():
-    texts = [f"Stochastic optimization {i}\nWe study stochastic optimization of losses." for i in range(3)]
-    library = texts + [f"Optimization of thing {i}." for i in range(30)]
-    terms = label_terms(texts, [[0, 1, 2]], background=document_frequencies(library), titles=[t.split("\n")[0] for t in texts])
-    assert terms[0][0].label == "Stochastic optimization"
-
-
-def test_label_terms_are_whole_words_without_adverbs_or_overlap():
-    texts = [
-        "Light Schrödinger bridge for time series analysis, dramatically faster.",
-        "Schrödinger bridge models of time series analysis, dramatically simpler.",
-    ]
-    terms = label_terms(texts, [[0, 1]], titles=texts, usable_only=False)[0]
-    assert any("schrödinger" in t.label.lower() for t in terms)
-    assert not any("dramatically" in t.label.lower() for t in terms)
-    words = [w for t in terms for w in t.key.split()]
-    assert len(words) == len(set(words))  # no word in two terms ("time series", "series analysis")
-
-
-def test_title_case_is_undone_but_acronyms_stay():
-    texts = [f"Image Super-Resolution with GNNs {i}\nImage Super-Resolution with GNNs." for i in range(2)]
-    labels = [t.label for t in label_terms(texts, [[0, 1]], titles=[t.split("\n")[0] for t in texts], background=_library(texts))[0]]
-    assert "Image super-resolution" in labels and "GNNs" in labels
-
-
-# ---------------------------------------------------------------------------- label checks
-
-
-@pytest.mark.parametrize(
-    "label, problem",
-    [
-        ("Graph neural networks", None),
-        ("graph NEURAL networks", None),  # case-insensitive
-        ("Regression (2)", "a count"),
-        ("Regression #2", "a count"),
-        ("Graph neural networks for molecules and more", "words"),
-        ("Protein folding", "not in the papers: protein, folding"),
-        ("Graph", "taken"),
-        ("Other papers", "taken"),
-        ("", "empty"),
-    ],
-)
-def test_label_checks(label, problem):
-    texts = ["Graph neural networks for molecules\nWe regress 2 properties with regression."]
-    problems = label_problems(label, texts, taken={"graph"})
-    if problem is None:
-        assert problems == []
-    else:
-        assert any(problem in p for p in problems), problems
-
-
-def test_label_words_must_be_whole_words():
-    assert label_problems("Net", ["Networks of neurons"]) == ["not in the papers: net"]
-    assert label_problems("Post-training", ["Post-training quantization"]) == []
-    assert len(["a"] * LABEL_MAX_WORDS) == 4
-
-
 @hyp_settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.text(alphabet=st.sampled_from("ab cde LLM GNN video, robot. (2)"), max_size=60), min_size=1, max_size=14),
@@ -244,7 +158,7 @@ def corpus_day(tmp_path_factory, model_dir):
     the real MiniLM embedder (title + abstract), and the whole corpus as the background."""
     from rag.embed.minilm import MiniLMEmbedder
     from rag.settings import load_settings
-    from rag.sources import bundled_corpus_dir, read_sources
+    from rag.sources.read import bundled_corpus_dir, read_sources
 
     corpus = read_sources([str(bundled_corpus_dir())]).papers
     papers = corpus[:50]
@@ -267,40 +181,3 @@ def test_a_day_of_50_papers_has_at_most_8_checked_themes(corpus_day):
     two = make_themes(vectors, texts, [p.title for p in papers], background=background, max_themes=2)
     _check(two, texts)
     assert len([t for t in two if not t.other]) == 2
-
-
-# ---------------------------------------------------------------------------- model-written labels
-
-
-@pytest.mark.parametrize(
-    "reply, label",
-    [
-        ("Graph Neural Networks", "Graph neural networks"),
-        ("**Topic: Diffusion Models.**", "Diffusion models"),
-        ('"LLM Reasoning"\nand more text', "LLM reasoning"),
-        ("Physics-Informed Machine Learning", "Physics-informed machine learning"),
-        ("  ", ""),
-    ],
-)
-def test_model_replies_are_tidied_into_labels(reply, label):
-    from rag.themes import clean_label
-
-    assert clean_label(reply) == label
-
-
-def test_generic_labels_name_no_theme():
-    from rag.themes import too_generic
-
-    library = document_frequencies([f"Neural networks for topic {i}." for i in range(40)] + ["Diffusion for images."] * 2)
-    assert too_generic("Neural networks", library)
-    assert too_generic("Deep learning", library)  # words every abstract uses
-    assert not too_generic("Diffusion models", library)
-    assert not too_generic("Neural networks", None)
-
-
-def test_label_words_must_be_shared_by_enough_papers():
-    texts = ["Hashing a graph\nWe hash.", "Graph hashing\nHashing again.", "NeuralStagger\nA solver."]
-    assert label_problems("Graph hashing", texts) == []
-    assert label_problems("NeuralStagger", texts) == ["in fewer than 2 papers: neuralstagger"]
-    assert label_problems("Graph hashing", texts, min_papers=3) == ["in fewer than 3 papers: graph, hashing"]
-    assert label_problems("Physics, PDEs", ["Physics of PDEs", "PDEs in physics"]) == ["a list"]

@@ -1,67 +1,27 @@
 """Learning from what the team liked: a 👍 on an answer raises papers similar to the ones
 it cited in the next digest, with a reason naming the liked paper; `--reset-learning`
-forgets it. Pure scoring first, then the service on a real store, with the real embedder
-where similarity is what is tested (a FakeModel writes one-liners; none are written
-here), then the CLI."""
+forgets it. The service on a real store and the real embedder (a FakeModel writes
+one-liners; none are written here), then the CLI; the pure scoring is in test_ranking.py."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
 
-import numpy as np
 import pytest
 
-from bot.cli.main import main
-from rag.digest import LIKED_THRESHOLD, build_digest, liked_matches, liked_reason, reset_learning, team_scores
+from bot.cli import main
+from rag.digest.build import build_digest, reset_learning
+from rag.digest.ranking import LIKED_THRESHOLD
 from rag.storage.digest_state import POSTED, DigestStore
 from rag.storage.feedback import FeedbackStore
 from rag.ingest import ingest_papers
 from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
-from rag.sources import ParseResult, bundled_corpus_dir, read_sources
-from tests.fakes import FakeModel
+from rag.sources.base import ParseResult
+from rag.sources.read import bundled_corpus_dir, read_sources
 
 # ---------------------------------------------------------------------------- pure scoring
-
-
-def _unit(*rows) -> np.ndarray:
-    m = np.asarray(rows, dtype=float)
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
-
-
-def test_liked_matches_name_the_closest_liked_paper_above_the_threshold():
-    liked = _unit([1, 0, 0], [0, 1, 0])
-    papers = _unit([1, 0.1, 0], [0.2, 1, 0], [0, 0, 1], [1, 1, 0])
-    matches = liked_matches(["a", "b"], ["Paper A", "Paper B"], liked, ["p1", "p2", "p3", "p4"], papers, threshold=0.8)
-    assert [m[1] for m in matches] == ["Paper A", "Paper B", None, None]  # p4 is 0.71 from both: below 0.8
-    assert matches[2][0] == 0.0 and 0.7 < matches[3][0] < 0.72
-
-
-def test_a_liked_paper_is_not_its_own_match():
-    liked = _unit([1, 0, 0], [0.9, 0.3, 0])
-    (own,) = liked_matches(["a", "b"], ["Paper A", "Paper B"], liked, ["a"], _unit([1, 0, 0]), threshold=0.5)
-    assert own[1] == "Paper B" and own[0] < 1.0
-
-
-def test_team_scores_take_the_better_signal_and_its_reason():
-    interest = [(0.5, "diffusion"), (0.2, None), (0.3, None), (1.4, "Ada Lovelace")]
-    liked = [(0.7, "Paper A"), (0.65, "Paper B"), (0.1, None), (0.9, "Paper A")]
-    scores = team_scores(interest, liked, ["diffusion", "Ada Lovelace"], ["Paper A", "Paper B"])
-    assert scores == [
-        (0.7, "similar to a paper you liked: “Paper A”"),
-        (0.65, "similar to a paper you liked: “Paper B”"),
-        (0.3, None),
-        (1.4, "matches your interest in Ada Lovelace"),  # an author named in the interests still wins
-    ]
-    assert team_scores(None, None, [], []) is None
-    assert team_scores(None, liked, [], ["Paper A", "Paper B"])[2] == (0.1, None)
-
-
-def test_reasons_name_only_liked_papers():
-    assert liked_reason("Paper A", ["Paper A"]) == "similar to a paper you liked: “Paper A”"
-    with pytest.raises(ValueError):
-        liked_reason("Paper C", ["Paper A"])
 
 
 # ---------------------------------------------------------------------------- feedback store
@@ -176,37 +136,8 @@ def test_cli_reset_learning_forgets_the_thumbs_up(settings, capsys):
 # ---------------------------------------------------------------------------- who writes one-liners
 
 
-def test_digest_model_names_the_writer_and_shares_a_loaded_model(settings):
-    from rag.digest import writer_settings
-    from rag.llm.local import LocalModel
-
-    assert writer_settings(settings) == settings.llm  # 'llm' by default: the chat model
-    chat, judge = FakeModel(), FakeModel()
-    assert Paperbot(settings, model=chat, judge_model=judge).digest_writer is chat
-
-    settings.digest.model = "qwen2.5-coder-1.5b"
-    written = writer_settings(settings)
-    assert (written.backend, written.model, written.model_path) == ("local", "qwen2.5-coder-1.5b", None)
-    settings.judge.model = "qwen2.5-coder-1.5b"  # the judge is that model: no second copy
-    assert Paperbot(settings, model=chat, judge_model=judge).digest_writer is judge
-
-    settings.judge.model = "none"  # a model of its own, built (not loaded) once per bot
-    bot = Paperbot(settings, model=chat)
-    own = bot.digest_writer
-    assert isinstance(own, LocalModel) and bot.digest_writer is own
-
-
-def test_settings_reject_an_unknown_writer():
-    from pydantic import ValidationError
-
-    from rag.settings import load_settings
-
-    with pytest.raises(ValidationError):
-        load_settings(digest={"model": "gpt-5"})
-
-
 def test_one_liners_come_from_the_chosen_writer_and_paper_lists_find_them(settings, corpus):
-    from rag.digest import cached_oneliners
+    from rag.digest.oneliners import cached_oneliners
 
     settings.digest.model = "qwen2.5-coder-1.5b"
     settings.judge.model = "qwen2.5-coder-1.5b"

@@ -8,17 +8,15 @@ import socket
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bot.cli.main import main
-from rag.fetch import fetch_papers, fetch_urls
-from rag.service import Paperbot
+from bot.cli import main
+from rag.sources.daily import fetch_papers
 from tests.fakes import FakeModel
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from rag.service import Paperbot
+from tests.rag.sources.fixture_files import FIXTURES
 
 
 class FixtureServer:
@@ -62,17 +60,6 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def test_fetch_urls_carry_the_day_and_the_query(settings):
-    settings.digest.hf_url = "http://h/api/daily_papers"
-    settings.digest.arxiv_query = "cat:cs.LG AND all:agents"
-    urls = fetch_urls(settings, date(2024, 3, 12))
-    assert urls[0] == "http://h/api/daily_papers?date=2024-03-12"
-    query = parse_qs(urlparse(urls[1]).query)
-    assert query["search_query"] == ["cat:cs.LG AND all:agents"] and query["sortBy"] == ["submittedDate"]
-    settings.digest.arxiv_query = None
-    assert len(fetch_urls(settings, date(2024, 3, 12))) == 1
 
 
 def test_fetch_ingests_hf_and_arxiv_papers_from_a_local_server(settings, fixture_server):
