@@ -23,6 +23,7 @@ from rag.records import Paper
 from rag.service import Paperbot
 from rag.sources.base import ParseResult
 from rag.sources.read import bundled_corpus_dir, read_sources
+from tests.fakes import FakeModel
 
 
 # ---------------------------------------------------------------------------- highlights (pure parts: test_highlights.py)

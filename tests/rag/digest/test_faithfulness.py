@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.digest.faithfulness import clean_model_line, copies_or_repeats, echoes_title, extractive_oneliner, oneliner_problem, prompt_excerpt
-from tests.rag.test_digest_text import SOURCE  # the abstract the specific-terms check is tested on
+from tests.rag.test_text_terms import SOURCE  # the abstract the specific-terms check is tested on
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from rag.digest.build import build_digest, reset_learning
 from rag.digest.ranking import LIKED_THRESHOLD
 from rag.storage.digest_state import POSTED, DigestStore
@@ -20,6 +20,7 @@ from rag.records import Answer, Citation, Paper
 from rag.service import Paperbot
 from rag.sources.base import ParseResult
 from rag.sources.read import bundled_corpus_dir, read_sources
+from tests.fakes import FakeModel
 
 # ---------------------------------------------------------------------------- pure scoring
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from rag.sources.daily import fetch_papers
 from tests.fakes import FakeModel
 from rag.service import Paperbot
