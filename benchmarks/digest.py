@@ -171,7 +171,7 @@ def main() -> int:
             print(
                 f"cold model work: {counted.calls} calls, {counted.prompt_tokens} prompt tokens read, "
                 f"{counted.output_tokens} tokens written, {counted.seconds:.1f} s in calls; at the speeds measured "
-                f"for the 0.5B on an idle machine (DESIGN.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
+                f"for the 0.5B on an idle machine (docs/design.md: ~225 tokens/s reading, ~47 writing) that is {expected:.0f} s"
             )
         print(f"warm model calls: {rows[1][3].calls}")
         terminal = rows[3][2].stats

@@ -28,7 +28,7 @@ class IngestReport(BaseModel):
     errors: list[SourceError] = Field(default_factory=list)
 
     def contract(self) -> dict:
-        """The `paperbot ingest --json` shape from DESIGN.md."""
+        """The `paperbot ingest --json` shape from docs/design.md."""
         return {
             "added": self.added,
             "updated": self.updated,

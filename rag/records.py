@@ -129,7 +129,7 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict, description="retrieve, first_token, generate, total.")
 
     def contract(self) -> dict:
-        """The `paperbot ask --json` shape from DESIGN.md."""
+        """The `paperbot ask --json` shape from docs/design.md."""
         contract = {
             "answer": self.answer,
             "found": self.found,

@@ -3,7 +3,7 @@ Pure functions: data in, message payloads out.
 
 Every piece of text that came from a model, an abstract or a user goes through
 `escape`, so it can never ping @channel/@here/a user or forge a link. Slack's limits
-(DESIGN.md): a section holds at most 3,000 characters and a message at most 50 blocks;
+(docs/design.md): a section holds at most 3,000 characters and a message at most 50 blocks;
 long answers are split into several messages, the feedback buttons on the last one.
 """
 

@@ -1,4 +1,4 @@
-"""The CLI contracts from DESIGN.md, run as real subprocesses against temporary homes."""
+"""The CLI contracts from docs/design.md, run as real subprocesses against temporary homes."""
 
 import json
 import os
@@ -62,7 +62,7 @@ def test_ask_json_contract_and_history_with_the_real_model(paperbot_home, tmp_pa
     result = paperbot("ask", "Which paper forecasts precipitation with a conditional diffusion model?", "--json", home=paperbot_home)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "found", "kind", "citations", "timings_ms"}  # DESIGN.md's fields, plus the kind
+    assert set(answer) == {"answer", "found", "kind", "citations", "timings_ms"}  # docs/design.md's fields, plus the kind
     assert answer["found"] and answer["kind"] == "fact" and answer["citations"][0]["title"] == PAPERS[2][0]
     assert set(answer["citations"][0]) == {"n", "paper_id", "title", "evidence"}
 
