@@ -92,7 +92,9 @@ def common_thread(topic: str, titles: list[str]) -> str:
             if key not in skip:
                 counts[key] += 1
                 shown.setdefault(key, word)
-    shared = [shown[key] for key, n in counts.most_common(3) if n >= max(2, len(titles) // 3)]
+    # Ties in alphabetical order: a title's words come as a set, whose order changes between runs.
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:3]
+    shared = [shown[key] for key, n in ranked if n >= max(2, len(titles) // 3)]
     return f"Common threads: {', '.join(shared)}." if shared else ""
 
 

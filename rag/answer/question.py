@@ -97,6 +97,32 @@ _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|h
 # that browse websites"; a topic this long would otherwise be a question about one paper.
 _PLURAL_REQUEST = re.compile(r"\b(papers|refs|references|studies|works|literature|articles|preprints)\b", re.IGNORECASE)
 _SECOND_QUESTION = re.compile(r"\b(and (what|how|which|why)|how (many|much|fast|well))\b", re.IGNORECASE)
+# A request for papers anywhere in a message, read when no opening phrasing above matched:
+# "@paperbot looking for optimizers that work on manifolds (...)", "I need X. Any papers?",
+# "which papers in the store deal with X?", "new papers since monday about X?". Plural
+# "papers" (not "a paper"), or "anything/any work on/that ...": the message asks for a list.
+_PLURAL = r"(?:papers|refs|references|literature|studies|preprints|articles|publications)"
+_REQUEST_ANYWHERE = re.compile(
+    rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search\s+for|pointers\s+to)\s+(?:\w+\s+){{0,2}}?{_PLURAL}\b
+      | \b(?:which|what)\s+{_PLURAL}\b
+      | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying)\b
+      | ^\W*(?:any|some)\s+(?:work|research)\s+(?:on|about|that|which|in|for)\b
+      | ^\W*(?:anything|something)\s+(?:new\s+|fresh\s+|recent\s+)?(?:on|about|regarding|that|which)\b
+      | \bwhat\s+(?:do|have)\s+we\s+(?:got|have)\s+(?:on|about)\b
+      | \bwhat(?:'s|’s|\s+is)\s+in\s+(?:the\s+store|here|there|the\s+corpus|the\s+library)\b
+      | ^\W*(?:i'?m\s+|we'?re\s+)?looking\s+for\b
+      | \b(?:we|you)\s+(?:got|have)\s+anything\b
+      | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
+_TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newest|latest|recent|fresh)[\s:]+)?(?:(?:papers?|work|stuff|research)\s+)?(?:on|about|regarding|re|covering|for|that|where|in)?\b[\s:]*", re.IGNORECASE)
+_ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
+# Words that only say who asks or is asked: "has anybody collected papers where ...".
+_ASKERS = set("has have had anybody anyone somebody someone any team hey hi folks guys all we i our us here".split())
+# Who the message is addressed to, and a polite tail: neither is part of a topic.
+_ADDRESS = re.compile(r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b)[\s,:!.-]*", re.IGNORECASE)
+_POLITE_TAIL = re.compile(r"[\s,]*\b(?:pls|plz|please|thx|thanks|ty)\W*$", re.IGNORECASE)
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
@@ -154,10 +180,11 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\b(so far\s+)?today\b|\bthis morning\b", lambda m: Window(today, "today")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
-        (r"\b(in the |over the )?(last|past)\s+(\d+)\s+days?\b", lambda m: Window(today - timedelta(days=int(m.group(3))), f"in the last {m.group(3)} days")),
-        (r"\b(in the |over the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
-        (r"\b(in the |over the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
-        (r"\b(in the |over the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+days?\b", lambda m: Window(today - timedelta(days=int(m.group(3))), f"in the last {m.group(3)} days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
         (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})\b", lambda m: _since_weekday(today, m.group(2).lower())),
         (r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lambda m: Window(datetime.fromisoformat(m.group(1)).replace(tzinfo=now.tzinfo), f"since {m.group(1)}")),
     ]
@@ -225,7 +252,39 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
             return Intent("clarify", unclear=(unknown[0],))
     # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely
     compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
+    if not compares:
+        request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
+        if request:
+            return request
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
+
+
+def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bool) -> Intent | None:
+    """A list request the opening phrasings missed. Its topic is the whole message less the
+    address, the window and the politeness, however long: the lists stage searches with it
+    and keeps only papers near it. A second question ("... and how well does it do?") still
+    goes to the fact path, as does a window with no request about a named paper."""
+    message = _POLITE_TAIL.sub("", _ADDRESS.sub("", said)).strip()
+    window, rest = find_window(message, now)
+    # "adversarial robustness papers" asks for papers; "... in scientific papers?" asks a fact.
+    request = _REQUEST_ANYWHERE.search(rest) or (not _QUESTION_WORD.match(rest) and _ENDS_IN_PAPERS.search(rest))
+    if _SECOND_QUESTION.search(rest) or not (request or (window and not named and _NEW_WORDS.search(rest))):
+        return None
+    match = request if isinstance(request, re.Match) else None
+    before = rest[: match.start()] if match else ""
+    if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
+        # "looking for papers on X", "has anybody collected papers where X": X follows the request
+        topic = rest[match.end() :]
+    elif match:  # "I need X. Any papers?": the request is said around X
+        topic = rest[: match.start()] + " " + rest[match.end() :]
+    else:
+        topic = rest
+    topic = clean_topic(_TOPIC_LEAD.sub("", clean_topic(topic)))
+    if not topic:
+        return None
+    if window is None and _NEW_WORDS.search(rest[: request.end()] if request else ""):
+        window = _last_days(now, default_new_days)
+    return Intent("new" if window else "find", topic=topic, window=window)
 
 
 def _last_days(now: datetime, days: int) -> Window:

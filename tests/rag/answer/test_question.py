@@ -160,3 +160,40 @@ def test_long_question_is_cut_at_a_word_with_notice():
     assert len(question) <= 100 and question.endswith("word")
     assert notice == CUT_NOTICE.format(limit=100)
     assert prepare_question("  short   one ", 100) == ("short one", None)
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("@paperbot looking for optimizers that work on curved spaces (manifolds, orthogonality constraints)", "optimizers that work on curved spaces (manifolds, orthogonality constraints)"),
+        ("Which papers in the store deal with synthesizing intermediate video frames?", "deal with synthesizing intermediate video frames"),
+        ("hey team, has anybody collected papers where LLMs hand planning problems to a solver?", "LLMs hand planning problems to a solver"),
+        ("we backprop through sign functions a lot - papers on straight-through estimators?", "we backprop through sign functions a lot - straight-through estimators"),
+        ("adversarial robustness papers pls", "adversarial robustness"),
+    ],
+)
+def test_a_request_for_papers_anywhere_in_a_message_is_a_list_request_whatever_its_length(question, topic):
+    intent = kind(question)
+    assert (intent.kind, intent.topic) == ("find", topic)
+
+
+def test_a_window_with_new_papers_asked_for_is_whats_new():
+    intent = kind("new papers since monday about making equivariant layers cheaper to compute?")
+    assert (intent.kind, intent.topic, intent.window.label) == ("new", "making equivariant layers cheaper to compute", "since Monday")
+    assert kind("latest on neural differential equations since Monday?").topic == "neural differential equations"
+    recent = kind("any graph transformer papers from the last few days?")
+    assert (recent.topic, recent.window.since) == ("graph transformer", (NOW - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How big is the hand-labelled dataset for spotting abbreviations in scientific papers?",  # ends in "papers", asks a fact
+        "Has anyone compared an RL agent against an interior-point optimizer in bootstrap studies?",
+        "Our chatbot gets questions like 'will the charger I bought last month work?'. What has been proposed instead?",
+        "which papers on pruning report the largest speedup, and how much faster are they?",  # a second question
+        "What did ADAHESSIAN report today?",  # a window, but about a named paper and no request
+    ],
+)
+def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(question):
+    assert kind(question).kind == "fact"
