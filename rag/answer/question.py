@@ -27,7 +27,7 @@ CUT_NOTICE = "Your question was longer than {limit} characters; only the first {
 EMPTY_QUESTION = "The question is empty: ask something about the papers."
 
 _GREETING = re.compile(
-    r"^\W*(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning"
+    r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
     r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np)\b",
     re.IGNORECASE,
@@ -120,6 +120,13 @@ _TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newes
 _ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
 # Words that only say who asks or is asked: "has anybody collected papers where ...".
 _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folks guys all we i our us here".split())
+# The bot as the subject: "are you", "you're", "do you have/read/keep", "your". Not "can you"
+# or "if you": fact questions use those for anyone ("can you drop whole layers at init?").
+_ABOUT_THE_BOT = re.compile(
+    r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+)?(?:have|know|read|store|keep|support|update|use|run|remember)\b"
+    r"|\bcan\s+you\s+(?:also|even)\b|\byour\b",
+    re.IGNORECASE,
+)
 # Who the message is addressed to, and a polite tail: neither is part of a topic.
 _ADDRESS = re.compile(r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b)[\s,:!.-]*", re.IGNORECASE)
 _POLITE_TAIL = re.compile(r"[\s,]*\b(?:pls|plz|please|thx|thanks|ty)\W*$", re.IGNORECASE)
@@ -221,6 +228,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         return Intent("help")
     matched = names.find(question)
     papers, ambiguous = named_papers(matched)
+    # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
+    if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(question):
+        return Intent("help")
     # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?").
     if len(papers) >= 2:
         return Intent("compare", papers=tuple(papers[:2]))

@@ -197,3 +197,21 @@ def test_a_window_with_new_papers_asked_for_is_whats_new():
 )
 def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(question):
     assert kind(question).kind == "fact"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["gm paperbot", "@paperbot thanks!", "are you running on gpt or something in-house?", "lol you're faster than our reading group",
+     "can you also read pdfs i upload?", "how many papers do you actually have in there?"],
+)
+def test_remarks_about_the_bot_get_help(question):
+    assert kind(question).kind == "help"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["can you drop whole layers at init and still hit full accuracy?", "which two views of a graph should you contrast?",
+     "How much energy can you save by moving processing into the camera chip?"],
+)
+def test_you_meaning_anyone_is_not_about_the_bot(question):
+    assert kind(question).kind == "fact"
