@@ -280,7 +280,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     request = _REQUEST_ANYWHERE.search(rest) or (not _QUESTION_WORD.match(rest) and _ENDS_IN_PAPERS.search(rest))
     if _SECOND_QUESTION.search(rest) or not (request or (window and not named and _NEW_WORDS.search(rest))):
         return None
-    match = request if isinstance(request, re.Match) else None
+    match = request or None  # where the request was said, when one was
     before = rest[: match.start()] if match else ""
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
