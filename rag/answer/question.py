@@ -277,10 +277,9 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     message = _POLITE_TAIL.sub("", _ADDRESS.sub("", said)).strip()
     window, rest = find_window(message, now)
     # "adversarial robustness papers" asks for papers; "... in scientific papers?" asks a fact.
-    request = _REQUEST_ANYWHERE.search(rest) or (not _QUESTION_WORD.match(rest) and _ENDS_IN_PAPERS.search(rest))
-    if _SECOND_QUESTION.search(rest) or not (request or (window and not named and _NEW_WORDS.search(rest))):
+    match = _REQUEST_ANYWHERE.search(rest) or (None if _QUESTION_WORD.match(rest) else _ENDS_IN_PAPERS.search(rest))
+    if _SECOND_QUESTION.search(rest) or not (match or (window and not named and _NEW_WORDS.search(rest))):
         return None
-    match = request or None  # where the request was said, when one was
     before = rest[: match.start()] if match else ""
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
@@ -292,7 +291,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     topic = clean_topic(_TOPIC_LEAD.sub("", clean_topic(topic)))
     if not topic:
         return None
-    if window is None and _NEW_WORDS.search(rest[: request.end()] if request else ""):
+    if window is None and match and _NEW_WORDS.search(rest[: match.end()]):
         window = _last_days(now, default_new_days)
     return Intent("new" if window else "find", topic=topic, window=window)
 
