@@ -32,6 +32,32 @@ class Candidate:
     paper: Paper
     match: float  # best cosine of the topic to the title or one abstract sentence
     evidence: str  # the abstract sentence closest to the topic (verbatim)
+    about: float = 0.0  # cosine to the title plus cosine to the closest abstract sentence
+
+
+@dataclass(frozen=True)
+class Background:
+    """How well the topic's neighbourhood matches it: the median and spread (MAD scaled to a
+    standard deviation) of `about` over its best `list_pool` search hits in the whole store.
+
+    A paper is about the topic when it stands out from this neighbourhood, not when it
+    passes a fixed cosine: a topic described in plain words matches its own papers at 0.55
+    and their neighbours at 0.50, a keyword topic at 0.80 and 0.45. The median and MAD are
+    robust, so the on-topic papers themselves barely move them, even in a small store."""
+
+    median: float
+    spread: float
+
+    @classmethod
+    def of(cls, candidates: list[Candidate]) -> Background:
+        if not candidates:
+            return cls(0.0, 0.0)
+        values = np.array([c.about for c in candidates])
+        median = float(np.median(values))
+        return cls(median, float(1.4826 * np.median(np.abs(values - median))))
+
+    def stands_out(self, candidate: Candidate, rules: ListSettings) -> bool:
+        return self.spread > 0 and (candidate.about - self.median) / self.spread >= rules.stands_out
 
 
 def stem(word: str) -> str:
@@ -54,24 +80,23 @@ def in_title(topic: str, title: str) -> bool:
     return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}
 
 
-def is_on_topic(topic: str, candidate: Candidate, best: float, place: int, rules: ListSettings) -> bool:
-    """`best`: the highest `match` among the topic's candidates; `place`: this one's place
-    among them by match (0 = best). The topic's words all in the title, or a match near the
-    best's and not low (`rules`, where the values are explained); the first few are listed
-    when merely near the topic."""
+def is_on_topic(topic: str, candidate: Candidate, place: int, background: Background, rules: ListSettings) -> bool:
+    """`place`: the candidate's place in the search results (0 = first). The topic's words
+    all in the title, or standing out from the topic's neighbourhood (`Background`); the
+    first few search results are listed when merely near the topic (`rules` explains)."""
     if place < rules.listed_anyway and candidate.match >= rules.near_topic:
         return True
-    return in_title(topic, candidate.paper.title) or candidate.match >= max(best - rules.on_topic_margin, rules.on_topic)
+    return in_title(topic, candidate.paper.title) or background.stands_out(candidate, rules)
 
 
-def rank(topic: str, candidates: list[Candidate], newest_first: bool, rules: ListSettings) -> list[Candidate]:
-    """On-topic candidates, best first: title matches, then by closeness; or newest first."""
-    by_match = sorted(candidates, key=lambda c: -c.match)
-    best = by_match[0].match if by_match else 0.0
-    chosen = [c for place, c in enumerate(by_match) if is_on_topic(topic, c, best, place, rules)]
-    chosen.sort(key=lambda c: (not in_title(topic, c.paper.title), -c.match))
+def rank(topic: str, candidates: list[Candidate], background: Background, newest_first: bool, rules: ListSettings) -> list[Candidate]:
+    """On-topic candidates (given in search order): title matches first, then in search
+    order (it fuses words and vectors, which ranks a topic's papers better than either); or
+    newest first."""
+    chosen = [c for place, c in enumerate(candidates) if is_on_topic(topic, c, place, background, rules)]
+    chosen.sort(key=lambda c: not in_title(topic, c.paper.title))  # stable: search order within
     if newest_first:
-        chosen.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep closeness order
+        chosen.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep search order
     return chosen
 
 
@@ -146,7 +171,9 @@ class Lister:
         else:
             vector = self.sentences.embed([intent.topic])[0]
             candidates = self.topic_candidates(intent.topic, vector, filters)
-            ranked = rank(intent.topic, candidates, newest_first=intent.kind == "new", rules=rules)
+            # A window narrows what is listed, not what counts as on the topic.
+            neighbourhood = self.topic_candidates(intent.topic, vector, None) if filters else candidates
+            ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label), found=False, kind=intent.kind, timings_ms=timings)
@@ -173,5 +200,6 @@ class Lister:
             sentences, vectors = self.sentences.with_title(paper)
             cosine = vectors @ vector
             best_sentence = int(sentence_relevance(topic, sentences, cosine[1:], self.settings.answer.lexical_weight).argmax())
-            candidates.append(Candidate(paper, float(cosine.max()), sentences[best_sentence]))
+            about = float(cosine[0] + cosine[1:].max())  # title and one sentence both near the topic
+            candidates.append(Candidate(paper, float(cosine.max()), sentences[best_sentence], about))
         return candidates

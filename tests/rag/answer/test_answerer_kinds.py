@@ -256,17 +256,32 @@ def test_a_followup_naming_what_it_is_measured_on_stays_with_the_threads_paper(b
     assert answer.found and [c.paper_id for c in answer.citations] == [solver.paper_id]
 
 
-def test_the_best_two_near_papers_are_listed_even_when_the_second_trails(bot):
-    from rag.answer.lists import Candidate, rank
+def test_the_first_two_near_papers_are_listed_even_when_the_second_does_not_stand_out(bot):
+    from rag.answer.lists import Background, Candidate, rank
 
     rules = bot.settings.answer.lists
-
     papers = {p.title: p for p in bot.store.papers_seen_since()}
     della, zipit, gnn = papers[PAPERS[2][0]], papers[PAPERS[3][0]], papers[PAPERS[4][0]]
-    candidates = [Candidate(della, 0.8, ""), Candidate(zipit, 0.8 - rules.on_topic_margin - 0.1, ""), Candidate(gnn, rules.near_topic - 0.05, "")]
-    assert rules.listed_anyway == 2 and [c.paper for c in rank("magnitude sampling", candidates, newest_first=False, rules=rules)] == [della, zipit]
-    candidates[1] = Candidate(zipit, rules.near_topic - 0.01, "")  # not near the topic at all: left off
-    assert [c.paper for c in rank("magnitude sampling", candidates, newest_first=False, rules=rules)] == [della]
+    background = Background(median=1.0, spread=0.1)  # only an `about` of 1.3 or more stands out
+    candidates = [Candidate(della, 0.8, "", about=1.5), Candidate(zipit, 0.5, "", about=1.1), Candidate(gnn, rules.near_topic - 0.05, "", about=1.0)]
+    assert rules.listed_anyway == 2 and [c.paper for c in rank("magnitude sampling", candidates, background, newest_first=False, rules=rules)] == [della, zipit]
+    candidates[1] = Candidate(zipit, rules.near_topic - 0.01, "", about=1.1)  # not near the topic at all: left off
+    assert [c.paper for c in rank("magnitude sampling", candidates, background, newest_first=False, rules=rules)] == [della]
+
+
+def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhood(bot):
+    from rag.answer.lists import Background, Candidate, rank
+
+    rules = bot.settings.answer.lists.model_copy(update={"listed_anyway": 0})
+    papers = list(bot.store.papers_seen_since())
+    # Plain-words topics match everything lower: what counts is the distance from the rest.
+    neighbourhood = [Candidate(p, 0.5, "", about=a) for p, a in zip(papers, [0.90, 0.92, 0.95, 0.97, 1.00])]
+    background = Background.of(neighbourhood)
+    assert background.median == 0.95 and background.spread > 0
+    standing_out = Candidate(papers[0], 0.6, "", about=background.median + rules.stands_out * background.spread + 0.01)
+    merely_above = Candidate(papers[1], 0.6, "", about=background.median + (rules.stands_out - 1) * background.spread)
+    assert [c.paper for c in rank("zzz", [merely_above, standing_out], background, newest_first=False, rules=rules)] == [papers[0]]
+    assert not Background.of([]).stands_out(standing_out, rules)  # no neighbourhood: nothing stands out
 
 
 @pytest.mark.real_embedder
