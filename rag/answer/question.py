@@ -112,7 +112,8 @@ _REQUEST_ANYWHERE = re.compile(
       | \bwhat(?:'s|’s|\s+is)\s+in\s+(?:the\s+store|here|there|the\s+corpus|the\s+library)\b
       | ^\W*(?:i'?m\s+|we'?re\s+)?looking\s+for\b
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
-      | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b""",
+      | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
+      | \b(?:came|come|arrived|landed|dropped|appeared)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b""",  # not "came out on top"
     re.IGNORECASE | re.VERBOSE,
 )
 # What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
@@ -130,7 +131,11 @@ _ABOUT_THE_BOT = re.compile(
 # Who the message is addressed to, and a polite tail: neither is part of a topic.
 _ADDRESS = re.compile(r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b)[\s,:!.-]*", re.IGNORECASE)
 _POLITE_TAIL = re.compile(r"[\s,]*\b(?:pls|plz|please|thx|thanks|ty)\W*$", re.IGNORECASE)
-_NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|fresh)\b", re.IGNORECASE)
+_NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|lately|fresh|came\s+(?:in|out)|landed|arrived|dropped)\b", re.IGNORECASE)
+# With a window, any request reads as "what's new": "any paper this week about X?".
+_LATELY = re.compile(r"\b(?:came\s+in|landed|arrived|anything|any)\b.*\b(?:lately|recently)\b|\b(?:lately|recently)\b.*\b(?:came\s+in|landed|arrived)\b", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_ANY_REQUEST = re.compile(r"\b(any|anything|something|papers?)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
 _FILLER = set(
@@ -260,12 +265,13 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         unknown = [w for w in words if looks_like_name(w)]
         if len(unknown) == 1 and not _content([w for w in words if w != unknown[0]]):
             return Intent("clarify", unclear=(unknown[0],))
-    # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely
-    compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
-    if not compares:
+    # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely.
+    # But "or" inside a request for papers names alternatives: "anything on MI or KL bounds?".
+    if not COMPARE.search(question):
         request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
         if request:
             return request
+    compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
 
 
@@ -278,7 +284,11 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     window, rest = find_window(message, now)
     # "adversarial robustness papers" asks for papers; "... in scientific papers?" asks a fact.
     match = _REQUEST_ANYWHERE.search(rest) or (None if _QUESTION_WORD.match(rest) else _ENDS_IN_PAPERS.search(rest))
-    if _SECOND_QUESTION.search(rest) or not (match or (window and not named and _NEW_WORDS.search(rest))):
+    # A window with anything asked for new ("... today?", "any paper this week about X?"),
+    # or new things asked for lately, is "what's new".
+    newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest))) or _LATELY.search(rest))
+    # A parenthesis only says more about the topic: "(and how it interacts with X)".
+    if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
     before = rest[: match.start()] if match else ""
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
@@ -291,7 +301,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     topic = clean_topic(_TOPIC_LEAD.sub("", clean_topic(topic)))
     if not topic:
         return None
-    if window is None and match and _NEW_WORDS.search(rest[: match.end()]):
+    if window is None and (newly or (match and _NEW_WORDS.search(rest[: match.end()]))):
         window = _last_days(now, default_new_days)
     return Intent("new" if window else "find", topic=topic, window=window)
 

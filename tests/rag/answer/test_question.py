@@ -186,9 +186,25 @@ def test_a_window_with_new_papers_asked_for_is_whats_new():
 
 
 @pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("anything that studies pruning or quantization of LLMs?", ("find", None)),  # "or": alternatives, not a comparison
+        ("any paper this week about graph transformers?", ("new", "this week")),  # a window: any request is "what's new"
+        ("what landed lately on speculative decoding?", ("new", "in the last 7 days")),
+        ("what's in the store about batch size schedules (and how they interact with the learning rate)?", ("find", None)),
+    ],
+)
+def test_requests_with_alternatives_windows_or_asides_are_lists(question, expected):
+    intent = kind(question)
+    assert (intent.kind, intent.window.label if intent.window else None) == expected
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How big is the hand-labelled dataset for spotting abbreviations in scientific papers?",  # ends in "papers", asks a fact
+        "Which training recipe came out on top when the shift was mild?",  # "came out on top" is not an arrival
+        "pruning or quantization: which keeps more accuracy at 4x compression?",  # alternatives without a request: a question
         "Has anyone compared an RL agent against an interior-point optimizer in bootstrap studies?",
         "Our chatbot gets questions like 'will the charger I bought last month work?'. What has been proposed instead?",
         "which papers on pruning report the largest speedup, and how much faster are they?",  # a second question
