@@ -41,7 +41,7 @@ _HELP = re.compile(
     re.IGNORECASE,
 )
 COMPARE = re.compile(
-    r"\b(compare|comparison|comparing|contrast|differ|differs|different|difference|differences|versus|vs\.?|better than|worse than|similar to|similarities)\b",
+    r"\b(compare|comparison|comparing|contrast|differ|differs|different|difference|differences|versus|vs\.?|better than|worse than|similar to|similarities|relate|relationship between|stack up)\b",
     re.IGNORECASE,
 )
 _PAPERS = r"(?:papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff|refs|references|literature|lit|reads|reading)"
@@ -315,6 +315,8 @@ _SIDES = [
     re.compile(r"^\W*(?:how\s+(?:does|do|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+(?:differ|different|compare[sd]?)\s+(?:from|to|with)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?:what(?:'s|’s|\s+is|\s+are)\s+)?(?:the\s+)?(?:main\s+|key\s+)?differences?\s+between\s+(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\W*$", re.IGNORECASE),
+    # "how do X and Y relate?", "X and the Y paper both use two teachers, right?"
+    re.compile(r"^\W*(?:how\s+(?:do|does|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\s+(?:relate|compare|stack\s+up|both)\b", re.IGNORECASE),
     _OR_SIDES := re.compile(r"^\W*(?!(?:what|which|who|why|when|where|how|is|are|do|does|did|can|could|should|would|will)\b)(?P<a>.+?)\s+or\s+(?P<b>.+?)\W*$", re.IGNORECASE),
 ]
 

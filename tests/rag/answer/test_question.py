@@ -123,6 +123,10 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert compare_sides("fast convex pruning or pruning-aware sparse regularization?", SETTINGS.question.max_topic_words) == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("fast convex pruning or pruning-aware sparse regularization?").sides == ("fast convex pruning", "pruning-aware sparse regularization")
     assert kind("Does it use Adam or SGD?").sides == ()  # a question about one paper, not two sides
+    # Two sides said around "and", with "relate", "compare" or "both":
+    assert kind("how do 'sharpness-aware training' and 'flat minima search' relate?").sides == ("sharpness-aware training", "flat minima search")
+    assert kind("the lazy Hessians paper and ADAHESSIAN both use curvature, right? compare pls").sides == ("lazy Hessians", "ADAHESSIAN")
+    assert kind("My camera's exposure and white balance differ between shots; how do I fix it?").sides == ()
     intent = kind("Compare ADAHESSIAN and the lazy Hessians paper")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-ada",), ("ADAHESSIAN", "lazy Hessians"))  # not a list
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
