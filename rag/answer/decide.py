@@ -123,7 +123,7 @@ class Decider:
         paper = retrieval.papers[hit.paper_id]
         sentences, vectors = self.sentences.of(paper)
         relevance = sentence_relevance(question, sentences, vectors @ retrieval.question_vector, self.settings.answer.lexical_weight)
-        return paper, best_sentences(sentences, relevance, self.settings.answer.words_per_source)
+        return paper, best_sentences(sentences, relevance, self.settings.judge.excerpt_words)
 
 
 def rerank(retrieval: Retrieval, best: Verdict) -> Retrieval:
