@@ -165,6 +165,7 @@ def bulk_add(store, pool: Pool, start: int, stop: int, first_day: date) -> float
                             "published": int(p.published.strftime("%Y%m%d")), "first_seen": int(p.first_seen.timestamp())} for c, _, p in part],
             )
         with store.papers.db:
+            names_current = store.papers.names.current(store.papers.version())
             store.papers.db.executemany("INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?)", [
                 (p.paper_id, p.norm_title, p.title, p.abstract, json.dumps(p.authors), p.published.isoformat(), p.source,
                  p.first_seen.isoformat(), p.content_hash) for p, _, _, _ in rows])
@@ -172,6 +173,9 @@ def bulk_add(store, pool: Pool, start: int, stop: int, first_day: date) -> float
             store.papers.db.executemany("INSERT INTO sentence_vectors VALUES (?,?,?)", [(sentence_key(p), len(s), s.tobytes()) for p, _, _, s in rows])
             store.papers.log_changes([p.paper_id for p, _, _, _ in rows])
             store.papers.bump_version()
+            if names_current:  # the name index's statistics, as `PaperRecords.write` keeps them
+                store.papers.names.apply([], [(p.paper_id, p.title, p.abstract) for p, _, _, _ in rows])
+                store.papers.names.mark(store.papers.version())
         print(f"  {min(stop, lo + step)} papers, {time.perf_counter() - started:.0f} s (load {loadavg()})", file=sys.stderr)
     return time.perf_counter() - started
 
@@ -224,15 +228,17 @@ def add_day(store, settings, pool: Pool, start: int, day: date) -> dict:
     store.refresh_lexical = timing("bm25", store.refresh_lexical)
     store.reconcile = timing("reconcile", store.reconcile)
     store.write_papers = timing("write", store.write_papers)
+    store.papers.names.apply = timing("names", store.papers.names.apply)
     started = time.perf_counter()
     report = ingest_papers(ParseResult(papers=papers), store, embedder, settings)
     wall = time.perf_counter() - started
     for name in ("refresh_lexical", "reconcile", "write_papers"):
         del store.__dict__[name]
+    del store.papers.names.__dict__["apply"]
     assert report.added == DAY, report
     texts = list(vectors)
     return {"wall_s": wall - embedder.calls, "bm25_s": timed.get("bm25", 0.0), "reconcile_s": timed.get("reconcile", 0.0),
-            "write_s": timed.get("write", 0.0), "texts": len(texts), "sample": texts[:: max(1, len(texts) // 120)]}
+            "write_s": timed.get("write", 0.0), "names_s": timed.get("names", 0.0), "texts": len(texts), "sample": texts[:: max(1, len(texts) // 120)]}
 
 
 def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
@@ -249,7 +255,7 @@ def embedding_rate(texts: list[str], model_dir: Path, work: Path) -> float:
 # ---- probing a store from a fresh process ------------------------------------------------
 
 
-def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
+def probe(home: Path, chroma_url: str | None) -> dict:
     started = time.perf_counter()
     from rag.answer.answerer import Answerer
     from rag.embed.minilm import IDENTITY as MINILM  # the benchmark's vectors are MiniLM's (or stand in for them)
@@ -307,15 +313,6 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
         ev = retrieval.evidence
         features.append([ev.sentence, ev.gap, ev.lexical, ev.dense_gap])
     served = {"rss_search_mb": rss_search, "rss_names_mb": rss_names, "rss_mb": rss_mb()}
-    if models:  # what `paperbot serve` holds: this store plus the 0.5B writer and the 1.5B judge
-        from rag.service import Paperbot
-        from rag.settings import load_settings
-
-        bot = Paperbot(load_settings(home=home, embed={"n_threads": 1}, **({"chroma": {"url": chroma_url}} if chroma_url else {})))
-        bot.__dict__.update(store=store, embedder=embedder)
-        t = time.perf_counter()
-        answers = [bot.ask(q.question) for q in questions[:3]]
-        served |= {"ask_with_models_ms": (time.perf_counter() - t) * 1000 / len(answers), "rss_with_models_mb": rss_mb()}
     return {
         **cold, **served, "embed_ms": embed_ms, "questions": len(questions), "top1_gold": float(top1),
         "hybrid": _pct(hybrid), "dense": _pct(dense), "bm25": _pct(lexical), "ask": _pct(asks), "found_rate": float(np.mean(found)),
@@ -323,15 +320,94 @@ def probe(home: Path, chroma_url: str | None, models: bool = False) -> dict:
     }
 
 
+def memory() -> dict[str, float]:
+    """This process's resident memory now, in MB: all of it, anonymous (heaps: Python
+    objects, numpy arrays, Chroma's HNSW, llama.cpp's buffers), file-backed (mapped model
+    weights, shared libraries) and the peak so far."""
+    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in fields:
+            out[fields[name]] = int(value.split()[0]) / 1024
+    return out
+
+
+def stages(home: Path, chroma_url: str | None = None) -> list[dict]:
+    """Where a `paperbot serve`-like process's memory goes: resident memory after each stage,
+    in the order the bot meets them, with one Answerer as the bot has (both chat models, the
+    judge on). Runs with older code too (only long-standing APIs), to compare."""
+    rows: list[dict] = []
+    t = [time.perf_counter()]
+
+    def mark(stage: str) -> None:
+        now = time.perf_counter()
+        rows.append({"stage": stage, "s": now - t[0], **memory()})
+        t[0] = now
+
+    mark("python")
+    from rag.answer.question import classify
+    from rag.evaluate import load_questions
+    from rag.service import Paperbot
+    from rag.settings import load_settings
+
+    import chromadb  # noqa: F401
+    import llama_cpp  # noqa: F401
+
+    mark("imports (rag, chromadb, llama_cpp, numpy)")
+    bot = Paperbot(load_settings(home=home, embed={"n_threads": 1}, **({"chroma": {"url": chroma_url}} if chroma_url else {})))
+    bot.store.paper_count()
+    mark("SQLite opened")
+    bot.store.dense_search([0.05] * 384, 5)
+    mark("Chroma: first dense search (HNSW loaded)")
+    bot.store.lexical_search("graph neural networks", 5)
+    mark("BM25: first lexical search (index loaded)")
+    bot.embedder.embed(["warm up"])
+    mark("MiniLM embedder loaded")
+    bot.model  # noqa: B018
+    mark("writer (0.5B) loaded")
+    bot.judge_model  # noqa: B018
+    mark("judge (1.5B) loaded")
+    answerer = bot.answerer
+    names = answerer.names()
+    mark("name index (first question after a change)")
+    questions = [q for path in QUESTIONS if path.exists() for q in load_questions(path) if not q.history]
+    now = datetime.now(timezone.utc)
+    for q in questions:
+        classify(q.question, answerer.names(), now, bot.settings.answer.question)
+        answerer.retrieve(q.question, [])
+    mark(f"{len(questions)} retrievals (sentence vectors read)")
+    for q in questions[:3]:
+        bot.ask(q.question)
+    mark("3 asks (writer and judge run)")
+    del names
+    try:  # not a stage: how much of the above is freed heap that glibc has kept
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        mark("(diagnostic) after malloc_trim")
+    except (OSError, AttributeError):
+        pass
+    return rows
+
+
 def _pct(values: list[float]) -> list[float]:
     return [float(np.percentile(values, 50)), float(np.percentile(values, 95))]
 
 
 def run_probe(home: Path, chroma_url: str | None = None, models: bool = False) -> dict:
+    """The probe in a fresh process; with `models`, then the stages of a serve-like process
+    (both chat models, 3 asks) in another, whose peak is `paperbot serve`'s."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, __file__, "--probe", str(home)] + (["--chroma-url", chroma_url] if chroma_url else []) + (["--models"] if models else [])
-    out = subprocess.run(["nice", "-n", "5", *args], env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    url = ["--chroma-url", chroma_url] if chroma_url else []
+    out = subprocess.run(["nice", "-n", "5", sys.executable, __file__, "--probe", str(home), *url], env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if models:
+        out = subprocess.run(["nice", "-n", "5", sys.executable, __file__, "--stages", str(home), *url], env=env, check=True, capture_output=True, text=True)
+        result["stages"] = json.loads(out.stdout.strip().splitlines()[-1])
+        served = [r for r in result["stages"] if not r["stage"].startswith("(")]
+        result["rss_with_models_mb"] = max(r["peak"] for r in served)
+    return result
 
 
 def chroma_server(path: Path):
@@ -368,10 +444,29 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the store afterwards (it is several GB at 100k)")
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--chroma-url", help=argparse.SUPPRESS)
-    parser.add_argument("--models", action="store_true", help="at the largest size, also load the chat models and ask 3 questions: `paperbot serve`'s peak RSS")
+    parser.add_argument("--stages", type=Path, metavar="HOME", help="print where a serve-like process's memory goes, stage by stage, over the store in HOME")
+    parser.add_argument("--models", action="store_true", help="at the largest size, also run --stages: a serve-like process with both chat models asks 3 questions (`paperbot serve`'s peak RSS, stage by stage)")
     args = parser.parse_args()
+    if args.stages:
+        server = None
+        if args.server:
+            server, args.chroma_url = chroma_server(args.stages / "chroma")
+        try:
+            rows = stages(args.stages, args.chroma_url)
+            if server:
+                status = Path(f"/proc/{server.pid}/status").read_text()
+                rss = next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+                rows.append({"stage": "`chroma run` server, its own peak", "s": 0.0, "rss": rss, "anon": 0.0, "file": 0.0, "peak": rss})
+        finally:
+            if server:
+                server.terminate()
+                server.wait()
+        for row in rows:
+            print(f"{row['stage']:<48} {row['s']:7.1f} s  rss {row['rss']:6.0f}  anon {row['anon']:6.0f}  file {row['file']:6.0f}  peak {row['peak']:6.0f} MB", file=sys.stderr)
+        print(json.dumps(rows))
+        return
     if args.probe:
-        print(json.dumps(probe(args.probe, args.chroma_url, args.models)))
+        print(json.dumps(probe(args.probe, args.chroma_url)))
         return
 
     from rag.embed.minilm import IDENTITY as MINILM  # the benchmark's vectors are MiniLM's (or stand in for them)
@@ -422,7 +517,11 @@ def main() -> None:
         t = time.perf_counter()
         store.refresh_lexical()
         bm25_s = time.perf_counter() - t
-        row = {"size": store.paper_count(), "bulk_s": bulk_s, "bm25_update_s": bm25_s, "load_build": loadavg()}
+        store.set_meta("name_terms", "stale")  # what an upgraded home meets once: the name statistics built from all papers
+        t = time.perf_counter()
+        store.name_stats()
+        names_s = time.perf_counter() - t
+        row = {"size": store.paper_count(), "bulk_s": bulk_s, "bm25_update_s": bm25_s, "names_rebuild_s": names_s, "load_build": loadavg()}
         row["embedded"] = run_probe(home, models=args.models and size == max(args.sizes)) | {"load": loadavg()}
         if args.server:
             store = _close(store)
@@ -471,7 +570,7 @@ def print_tables(rows: list[dict]) -> None:
         table.add_row("BM25 only p50 / p95", *map(fmt, get("bm25")), "")
         table.add_row("question embedding, mean", *[f"{v:.0f} ms" for v in get("embed_ms")], "")
         table.add_row("ask retrieval + found decision p50 / p95", *map(fmt, get("ask")), "")
-        table.add_row("name index build (first ask after a change)", *[f"{v:.0f} ms" for v in get("names_ms")], "")
+        table.add_row("name index, first question after a change", *[f"{v:.0f} ms" for v in get("names_ms")], "")
         table.add_row("gold paper first (dev questions)", *[f"{v:.2f}" for v in get("top1_gold")], "")
         table.add_row("found without judge (share)", *[f"{v:.2f}" for v in get("found_rate")], "")
         table.add_row("mean evidence: sentence / gap / lexical / dense gap", *[" / ".join(f"{x:.2f}" for x in v) for v in get("features")], "")
@@ -485,9 +584,17 @@ def print_tables(rows: list[dict]) -> None:
             table.add_row("BM25 update after the bulk load", *[f"{r['bm25_update_s']:.1f} s" for r in rows], "")
             table.add_row(f"day of {DAY}: ingest excl. embedding", *[f"{r['day']['wall_s']:.1f} s" for r in rows], "≤ 180 s")
             table.add_row("  of which reconcile / writes / BM25 update", *[f"{r['day']['reconcile_s']:.1f} / {r['day']['write_s']:.1f} / {r['day']['bm25_s']:.1f} s" for r in rows], "")
+            table.add_row("  of the writes, name index update", *[f"{r['day'].get('names_s', 0):.2f} s" for r in rows], "")
+            table.add_row("name index from all papers (an upgraded home, once)", *[f"{r['names_rebuild_s']:.1f} s" for r in rows], "")
             table.add_row("  embedding, measured apart (1 thread)", *[f"{r['day']['embed_s']:.0f} s ({r['day']['texts']} texts)" for r in rows], "")
         table.add_row("1-min load average", *[r[mode]["load"] for r in rows], "")
         console.print(table)
+        for r in rows:
+            if "stages" in r[mode]:
+                stage_table = Table("stage", "seconds", "RSS", "anonymous", "file-backed", "peak", title=f"a serve-like process at {r['size']:,} papers, Chroma {mode}: memory after each stage (MB)")
+                for st in r[mode]["stages"]:
+                    stage_table.add_row(st["stage"], f"{st['s']:.1f}", *[f"{st[k]:.0f}" for k in ("rss", "anon", "file", "peak")])
+                console.print(stage_table)
 
 
 if __name__ == "__main__":

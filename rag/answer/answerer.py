@@ -66,15 +66,11 @@ class Answerer:
         self.decider = Decider(settings, self.sentences, judge_model, Calibration.from_settings(settings.answer.calibration))
         self.lister = Lister(settings, store, search_fn, self.sentences, oneliners)
         self.named_papers = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
-        self._names: tuple[int, NameIndex] | None = None  # (store version, index)
         self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
 
     def names(self) -> NameIndex:
-        """The name index over the store's titles, rebuilt when the store changes."""
-        version = self.store.version()
-        if self._names is None or self._names[0] != version:
-            self._names = (version, NameIndex.build(self.store.titles_and_abstracts(), self.settings.answer.names))
-        return self._names[1]
+        """The name index over the store's titles; the store keeps its statistics up to date."""
+        return NameIndex(self.store.name_stats(), self.settings.answer.names)
 
     def ask(self, question: str, history: list[Turn] | None = None, on_token: Callable[[str], None] | None = None) -> Answer:
         """Read the question's kind (rag/answer/question.py), then answer in that kind's form."""

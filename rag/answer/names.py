@@ -6,16 +6,24 @@ short ("PFGM++", "LayoutReader"), its coined words ("ADAHESSIAN", "APTQ"), and t
 title. Keys ignore case, spaces, hyphens and punctuation, so "Ada-Hessian", "adahessian"
 and "AdaHessian" are one name; "+" is kept, so "PFGM++" is not "PFGM".
 
-Pure: `NameIndex.build` takes (paper_id, title, abstract) triples, which the store supplies,
-and the settings (answer.names).
+Pure. `paper_names` reads what one paper adds to the index; `NameIndex` resolves names from
+per-key statistics (`KeyStats`), looked up only for the words of the question at hand. The
+statistics come from `NameIndex.build` (in memory, from (paper_id, title, abstract) triples)
+or from the store, which updates them paper by paper as papers are written
+(rag/storage/names.py), so a day's ingest never reads all abstracts again. Both add up the
+same `paper_names` and apply the same rule (`KeyStats.paper_ids`): a stored index answers
+as a full build does. `terms_version` fingerprints the code the statistics depend on, so a
+store rebuilds them when it changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +32,10 @@ from rag.settings import NameSettings
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+]*(?:[-'’.][A-Za-z0-9+]+)*\+*")
 
 
-@lru_cache(maxsize=1 << 20)
+@lru_cache(maxsize=1 << 16)
 def name_key(text: str) -> str:
-    """A name as the index keys it: ASCII, lower case, letters, digits and "+" only. Cached:
-    building the index keys every distinct word of every abstract."""
+    """A name as the index keys it: ASCII, lower case, letters, digits and "+" only. Cached
+    (bounded: a build keys every distinct word of every abstract, and most recur)."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9+]", "", text.lower())
 
@@ -44,7 +52,7 @@ def _is_coined(word: str) -> bool:
 
 def title_names(title: str) -> tuple[set[str], set[str]]:
     """(names, name candidates) of a title, as keys. Names: the whole title and the part
-    before a colon, when it has several words ("Less is More"). Candidates, which must also be rare (see `NameIndex.build`):
+    before a colon, when it has several words ("Less is More"). Candidates, which must also be rare (see `KeyStats.paper_ids`):
     a one-word colon prefix ("Monarch") and the title's coined words ("ADAHESSIAN")."""
     names = {name_key(title)}
     candidates = {name_key(word) for word in _TOKEN.findall(title) if _is_coined(word)}
@@ -52,6 +60,55 @@ def title_names(title: str) -> tuple[set[str], set[str]]:
     if colon and len(name_key(head)) >= 3:
         (names if len(head.split()) > 1 else candidates).add(name_key(head))
     return names, candidates
+
+
+@dataclass(frozen=True)
+class PaperNames:
+    """What one paper adds to the name index."""
+
+    own: frozenset[str]  # its title's names
+    candidates: frozenset[str]  # its title's name candidates
+    keys: frozenset[str]  # every key its title and abstract use
+    lowercase: frozenset[str]  # those of them it also writes as an ordinary lowercase word ("fits")
+
+
+def paper_names(title: str, abstract: str) -> PaperNames:
+    own, candidates = title_names(title)
+    tokens = set(_TOKEN.findall(f"{title} {abstract}"))
+    keys = {name_key(w) for w in tokens}
+    # A lowercase word can only equal a key if it is its own key (keys are [a-z0-9+]).
+    lowercase = {w for w in tokens if w.islower() and name_key(w) == w}
+    return PaperNames(frozenset(own), frozenset(candidates), frozenset(keys), frozenset(lowercase))
+
+
+@lru_cache(maxsize=1)
+def terms_version() -> str:
+    """A fingerprint of the code that `paper_names` runs: stored statistics made by other
+    code are built again."""
+    parts = [_TOKEN.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, paper_names)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """What the papers say about one key: whose title names it, whose title has it as a
+    candidate, how many papers use it at all, and how many as a lowercase word."""
+
+    own: frozenset[str] = frozenset()
+    candidates: frozenset[str] = frozenset()
+    used_by: int = 0
+    lowercase: int = 0
+
+    def paper_ids(self, settings: NameSettings) -> frozenset[str]:
+        """The papers this key names. A one-word candidate used by `settings.field_word_papers`
+        papers or more names a field ("LLMs"), not a paper."""
+        if self.candidates and self.used_by < settings.field_word_papers:
+            return self.own | self.candidates
+        return self.own
+
+
+# keys -> the statistics of those of them that some title names or has as a candidate
+Lookup = Callable[[Collection[str]], Mapping[str, KeyStats]]
 
 
 @dataclass(frozen=True)
@@ -68,46 +125,40 @@ class NameMatch:
 
 
 class NameIndex:
-    def __init__(self, names: dict[str, set[str]], words: set[str], max_name_words: int):
-        self.names = names
-        self.max_name_words = max_name_words  # longest run of question words tried as one name
-        # One-word names that papers also use as ordinary lowercase words ("FITS" / "fits",
-        # "APPs" / "apps"): typed in lowercase they are that word, not the name.
-        self.words = words
+    def __init__(self, lookup: Lookup, settings: NameSettings):
+        self.lookup = lookup
+        self.settings = settings
+        self.max_name_words = settings.max_name_words  # longest run of question words tried as one name
 
     @classmethod
     def build(cls, papers: Iterable[tuple[str, str, str]], settings: NameSettings) -> NameIndex:
-        """From (paper_id, title, abstract) triples. A one-word candidate used by
-        `settings.field_word_papers` papers or more names a field ("LLMs"), not a paper."""
-        names: dict[str, set[str]] = defaultdict(set)
-        candidates: dict[str, set[str]] = defaultdict(set)
-        used_by: dict[str, int] = defaultdict(int)
-        lowercase: set[str] = set()
-        for paper_id, title, abstract in papers:
-            own, maybe = title_names(title)
-            for key in own:
-                names[key].add(paper_id)
-            for key in maybe:
-                candidates[key].add(paper_id)
-            tokens = set(_TOKEN.findall(f"{title} {abstract}"))
-            for key in {name_key(w) for w in tokens}:
-                used_by[key] += 1
-            lowercase.update(w for w in tokens if w.islower())
-        for key, paper_ids in candidates.items():
-            if used_by[key] < settings.field_word_papers:
-                names[key] |= paper_ids
-        return cls(dict(names), {key for key in names if key in lowercase}, settings.max_name_words)
+        """An index held in memory, from (paper_id, title, abstract) triples."""
+        stats = build_stats(papers)
+        return cls(lambda keys: {key: stats[key] for key in keys if key in stats}, settings)
+
+    def entries(self, keys: Collection[str]) -> dict[str, tuple[tuple[str, ...], bool]]:
+        """key -> (the papers it names, sorted; whether papers also use it as an ordinary
+        lowercase word: "FITS" / "fits", "APPs" / "apps"), for those of `keys` that are names."""
+        found = {}
+        for key, stats in self.lookup(keys).items():
+            paper_ids = stats.paper_ids(self.settings)
+            if paper_ids:
+                found[key] = (tuple(sorted(paper_ids)), stats.lowercase > 0)
+        return found
 
     def find(self, question: str) -> list[NameMatch]:
         """Names in the question, longest first at each position, not overlapping."""
         words = _TOKEN.findall(question)
         keys = [name_key(re.sub(r"['’]s$", "", w)) for w in words]  # "GPTVQ's" names GPTVQ
+        spans = {"".join(keys[i : i + n]) for i in range(len(words)) for n in range(1, min(self.max_name_words, len(words) - i) + 1)}
+        known = self.entries(spans)
         matches, i = [], 0
         while i < len(words):
             for n in range(min(self.max_name_words, len(words) - i), 0, -1):
                 key = "".join(keys[i : i + n])
-                if key in self.names and not (n == 1 and words[i].islower() and key in self.words):
-                    matches.append(NameMatch(" ".join(words[i : i + n]), key, tuple(sorted(self.names[key])), i, i + n))
+                # A one-word name typed in lowercase that papers also use as a word is that word.
+                if key in known and not (n == 1 and words[i].islower() and known[key][1]):
+                    matches.append(NameMatch(" ".join(words[i : i + n]), key, known[key][0], i, i + n))
                     i += n
                     break
             else:
@@ -117,6 +168,29 @@ class NameIndex:
     def resolve(self, question: str) -> tuple[list[str], list[NameMatch]]:
         """(papers named unambiguously, in order of mention; ambiguous names)."""
         return named_papers(self.find(question))
+
+
+def build_stats(papers: Iterable[tuple[str, str, str]]) -> dict[str, KeyStats]:
+    """`KeyStats` of every key some title names or has as a candidate (no other key can
+    be a name), from (paper_id, title, abstract) triples: a full build."""
+    own: dict[str, set[str]] = defaultdict(set)
+    candidates: dict[str, set[str]] = defaultdict(set)
+    used_by: dict[str, int] = defaultdict(int)
+    lowercase: dict[str, int] = defaultdict(int)
+    for paper_id, title, abstract in papers:
+        names = paper_names(title, abstract)
+        for key in names.own:
+            own[key].add(paper_id)
+        for key in names.candidates:
+            candidates[key].add(paper_id)
+        for key in names.keys:
+            used_by[key] += 1
+        for key in names.lowercase:
+            lowercase[key] += 1
+    return {
+        key: KeyStats(frozenset(own.get(key, ())), frozenset(candidates.get(key, ())), used_by.get(key, 0), lowercase.get(key, 0))
+        for key in own.keys() | candidates.keys()
+    }
 
 
 def named_papers(matches: list[NameMatch]) -> tuple[list[str], list[NameMatch]]:

@@ -137,6 +137,21 @@ CREATE TABLE IF NOT EXISTS slack_assistant_threads (
 );
 """
 
+# The name index's statistics (rag/storage/names.py), kept in step with the papers.
+NAMES = """
+CREATE TABLE IF NOT EXISTS name_refs (
+    key      TEXT NOT NULL,
+    paper_id TEXT NOT NULL,
+    own      INTEGER NOT NULL,  -- 1: a name of the paper's title; 0: a name candidate
+    PRIMARY KEY (key, paper_id, own)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS name_terms (
+    key       TEXT PRIMARY KEY,
+    papers    INTEGER NOT NULL,  -- papers whose title or abstract uses the key
+    lowercase INTEGER NOT NULL   -- ... as an ordinary lowercase word
+) WITHOUT ROWID;
+"""
+
 # Migration i takes a home from user_version i to i + 1. Homes on disk may be at any version:
 # append new steps, never edit old ones.
 MIGRATIONS: list[str] = [
@@ -144,6 +159,8 @@ MIGRATIONS: list[str] = [
     # with some of these tables (each feature created its own on first use): IF NOT EXISTS
     # keeps those and adds the rest.
     PAPERS + DIGEST + FEEDBACK + SLACK,
+    # 2: the name index's statistics, built from the papers on first use.
+    NAMES,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.records import Chunk, Paper
 from rag.storage.db import connect, in_parts
+from rag.storage.names import StoredNames
 
 
 def _paper_from_row(row: sqlite3.Row) -> Paper:
@@ -35,6 +36,7 @@ def _paper_from_row(row: sqlite3.Row) -> Paper:
 class PaperRecords:
     def __init__(self, home: Path):
         self.db = connect(home)
+        self.names = StoredNames(self.db)  # the name index's statistics, updated by `write`
         self._count_cache: tuple[int, int, int] | None = None  # (version, papers, chunks)
 
     def close(self) -> None:
@@ -64,10 +66,6 @@ class PaperRecords:
     def first_seen(self, paper_id: str) -> datetime | None:
         row = self.db.execute("SELECT first_seen FROM papers WHERE paper_id = ?", (paper_id,)).fetchone()
         return datetime.fromisoformat(row["first_seen"]) if row else None
-
-    def titles_and_abstracts(self) -> list[tuple[str, str, str]]:
-        """(paper_id, title, abstract) of every paper: what the name index is built from."""
-        return [tuple(row) for row in self.db.execute("SELECT paper_id, title, abstract FROM papers ORDER BY paper_id")]
 
     def papers_seen_since(self, since: datetime | None = None, until: datetime | None = None) -> list[Paper]:
         query, args = "SELECT * FROM papers WHERE 1=1", []
@@ -143,8 +141,12 @@ class PaperRecords:
     # ---- writes ---------------------------------------------------------------------
     def write(self, papers: list[Paper], chunks: list[Chunk], replacing: list[str]) -> None:
         """In one transaction: drop the papers `replacing` names (with their chunks and cached
-        sentence vectors), insert `papers` and `chunks`, and log the change for BM25."""
+        sentence vectors), insert `papers` and `chunks`, log the change for BM25 and update
+        the name index's statistics (rag/storage/names.py)."""
         with self.db:
+            before = self.version()
+            names_current = self.names.current(before)
+            removed = self.names.papers_of(replacing) if names_current else []
             for part, marks in in_parts(replacing):
                 self.db.execute(f"DELETE FROM chunks WHERE paper_id IN ({marks})", part)
                 self.db.execute(f"DELETE FROM papers WHERE paper_id IN ({marks})", part)
@@ -165,6 +167,19 @@ class PaperRecords:
             self.db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?)", [(c.chunk_id, c.paper_id, c.index, c.text, c.body) for c in chunks])
             self.log_changes(replacing)
             self.bump_version()
+            after = self.version()  # read under the write lock, which the first DELETE took
+            if names_current and after == before + 1:  # no other write came between: `removed` is what was stored
+                self.names.apply(removed, [(p.paper_id, p.title, p.abstract) for p in papers])
+                self.names.mark(after)
+            else:
+                self.names.rebuild()
+
+    def rebuild_names(self) -> None:
+        """The name index's statistics again from all papers, if they are stale."""
+        with self.db:
+            self.db.execute("DELETE FROM name_refs WHERE 0")  # takes the write lock: the check below is final
+            if not self.names.current(self.version()):
+                self.names.rebuild()
 
     # ---- sentence vectors -----------------------------------------------------------
     def sentence_vectors(self, key: str, rows: int) -> np.ndarray | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.names import Lookup
 from rag.embed.minilm import IDENTITY as LEGACY_EMBEDDER
 from rag.records import Chunk, Paper
 from rag.settings import Settings
@@ -81,8 +82,14 @@ class Store:
     def get_many(self, paper_ids: list[str]) -> dict[str, Paper]:
         return self.papers.get_many(paper_ids)
 
-    def titles_and_abstracts(self) -> list[tuple[str, str, str]]:
-        return self.papers.titles_and_abstracts()
+    def name_stats(self) -> Lookup:
+        """The name index's statistics, looked up by key (rag/storage/names.py). Every write
+        keeps them up to date; stale ones (an older home, papers written by older code) are
+        built again from all papers first."""
+        with self._lock:
+            if not self.papers.names.current(self.papers.version()):
+                self.papers.rebuild_names()
+        return self.papers.names.lookup
 
     def papers_seen_since(self, since: datetime | None = None, until: datetime | None = None) -> list[Paper]:
         return self.papers.papers_seen_since(since, until)

@@ -76,6 +76,36 @@ def test_segments_and_updates_equal_a_full_rebuild(tmp_path):
     assert results(LexicalIndex.load(tmp_path)) == results(index)
 
 
+def mapped(index: LexicalIndex) -> bool:
+    """Whether every segment's postings are memory-mapped from its file, not held on the heap."""
+    import mmap
+
+    def from_file(array: np.ndarray) -> bool:
+        while isinstance(array, np.ndarray) and array.base is not None:
+            array = array.base
+        return isinstance(array, memoryview) and isinstance(array.obj, mmap.mmap)
+
+    return all(from_file(s.docs) and from_file(s.tfs) for s in index.segments if len(s.docs))
+
+
+def test_postings_are_memory_mapped_once_on_disk(tmp_path):
+    rows = corpus(400)
+    index = LexicalIndex()
+    index.add(rows[:200])
+    assert not mapped(index)  # built here: on the heap until saved
+    index.save(tmp_path)
+    assert mapped(index)  # saved: read back from the file, the heap copy freed
+    loaded = LexicalIndex.load(tmp_path)
+    assert mapped(loaded) and results(loaded) == results(index)
+    # Changes to a mapped index (a new segment, deletions, merges) leave the files alone.
+    loaded.add(rows[200:])
+    loaded.remove_papers({"p0003", "p0100"})
+    expected = [r for r in rows if r[0].split(":")[0] not in {"p0003", "p0100"}]
+    assert results(loaded) == results(full(expected))
+    loaded.save(tmp_path)
+    assert mapped(loaded) and results(LexicalIndex.load(tmp_path)) == results(full(expected))
+
+
 def test_many_deletions_compact_the_index():
     rows = corpus(300)
     index = full(rows)
