@@ -4,6 +4,8 @@ writes the short synthesis."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from rag.chunk import sentence_key, sentence_texts
@@ -13,11 +15,13 @@ from rag.text import content_words
 
 class PaperSentences:
     """Each paper's abstract sentences (instructions left out) and their vectors, cached
-    here and in the store (which ingest fills)."""
+    here and in the store (which ingest fills). Only the `keep` most recently used papers
+    stay in memory (~15 kB each): a long-running serve over 100k papers would otherwise
+    hold every paper it ever read."""
 
-    def __init__(self, store, embedder):
-        self.store, self.embedder = store, embedder
-        self._read: dict[str, tuple[list[str], np.ndarray]] = {}
+    def __init__(self, store, embedder, keep: int = 4096):
+        self.store, self.embedder, self.keep = store, embedder, keep
+        self._read: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:  # no call: the embedder says how wide its vectors are
@@ -39,6 +43,9 @@ class PaperSentences:
                 vectors = self.embed(texts)
                 self.store.put_sentence_vectors(key, vectors)
             self._read[key] = (texts[1:], vectors)
+            if len(self._read) > self.keep:
+                self._read.popitem(last=False)
+        self._read.move_to_end(key)
         return self._read[key]
 
     def best_match(self, paper: Paper, question_vector: np.ndarray) -> float:
