@@ -132,9 +132,10 @@ _ABOUT_THE_BOT = re.compile(
 _ADDRESS = re.compile(r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b)[\s,:!.-]*", re.IGNORECASE)
 _POLITE_TAIL = re.compile(r"[\s,]*\b(?:pls|plz|please|thx|thanks|ty)\W*$", re.IGNORECASE)
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|lately|fresh|came\s+(?:in|out)|landed|arrived|dropped)\b", re.IGNORECASE)
-# With a window, any request reads as "what's new": "any paper this week about X?".
+# New papers asked for "lately": "what came in lately on X", "anything on X recently?".
 _LATELY = re.compile(r"\b(?:came\s+in|landed|arrived|anything|any)\b.*\b(?:lately|recently)\b|\b(?:lately|recently)\b.*\b(?:came\s+in|landed|arrived)\b", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\([^()]*\)")
+# With a window, any request reads as "what's new": "any paper this week about X?".
 _ANY_REQUEST = re.compile(r"\b(any|anything|something|papers?)\b", re.IGNORECASE)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Words that carry nothing besides a greeting or a request for help: "hey there", "thanks, that helps".
