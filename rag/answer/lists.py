@@ -177,10 +177,8 @@ class Lister:
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label), found=False, kind=intent.kind, timings_ms=timings)
-        if not ranked:
-            if filters:  # nothing in the window: offer older papers on the topic
-                candidates = self.topic_candidates(intent.topic, vector, None)
-            near = [c for c in candidates if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
+        if not ranked:  # offer papers near the topic, older ones too when a window held none
+            near = [c for c in neighbourhood if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
             suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
             return Answer(question=question, answer=nothing_text(intent.topic, label), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
         shown = ranked[: answer_settings.list_limit]
