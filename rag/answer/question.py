@@ -96,7 +96,10 @@ _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|h
 # A request for papers in the plural may describe its topic with a clause: "papers about agents
 # that browse websites"; a topic this long would otherwise be a question about one paper.
 _PLURAL_REQUEST = re.compile(r"\b(papers|refs|references|studies|works|literature|articles|preprints)\b", re.IGNORECASE)
-_SECOND_QUESTION = re.compile(r"\b(and (what|how|which|why)|how (many|much|fast|well))\b", re.IGNORECASE)
+# "... and how well does it do?", "... Which one is fastest?": a question of its own after the
+# request. "papers about how many neurons fire" is still the topic: "how many" only counts
+# where a clause starts.
+_SECOND_QUESTION = re.compile(r"\band (what|how|which|why)\b(?!\s+to\b)|(?:^|[.?!;:]\s*)how (many|much|fast|well)\b", re.IGNORECASE)
 # A request for papers anywhere in a message, read when no opening phrasing above matched:
 # "@paperbot looking for optimizers that work on manifolds (...)", "I need X. Any papers?",
 # "which papers in the store deal with X?", "new papers since monday about X?". Plural
@@ -114,6 +117,20 @@ _REQUEST_ANYWHERE = re.compile(
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
       | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
       | \b(?:came|come|arrived|landed|dropped|appeared)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b""",  # not "came out on top"
+    re.IGNORECASE | re.VERBOSE,
+)
+# A message that describes its topic and ends by asking for papers in a clause of its own,
+# whatever separates them: "optimal transport with sparse plans. what do we have?",
+# "neural PDE solvers + adaptivity:\n- moving meshes\nwhat's there?", "X - list pls".
+_TRAILING_REQUEST = re.compile(
+    r"""(?:^|[.?!;:\n]|\s[-–—]\s)\s*(?:so\s+|and\s+)?(?:
+        what(?:'s|’s|\s+is|\s+else\s+is)?\s+(?:out\s+)?there(?:\s+(?:on\s+(?:it|this|that)))?
+      | what\s+(?:do|have|did)\s+(?:we|you)\s+(?:got|have|get)(?:\s+(?:on\s+(?:it|this|that)|here))?
+      | (?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+|is\s+there\s+)?anything(?:\s+(?:new|fresh|recent|else|good))?(?:\s+(?:here|in\s+the\s+store|on\s+(?:it|this|that)))?
+      | (?:any|some)\s+(?:good\s+|new\s+|recent\s+)?(?:papers|refs|references|work|reading)(?:\s+(?:here|on\s+(?:it|this|that)))?
+      | (?:please\s+)?(?:list|show)(?:\s+(?:them|some|me|us|papers))?
+      | (?:refs|references|papers|reading\s+list|pointers)
+    )\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
@@ -196,7 +213,10 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+days?\b", lambda m: Window(today - timedelta(days=int(m.group(3))), f"in the last {m.group(3)} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four)\s+days\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|a couple of|couple of|few|several|\d+)\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
+        (r"\b(over|during|on|from|since)?\s*(the|this|last)\s+weekend\b", lambda m: _since_weekday(today, "saturday")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
         (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})\b", lambda m: _since_weekday(today, m.group(2).lower())),
         (r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lambda m: Window(datetime.fromisoformat(m.group(1)).replace(tzinfo=now.tzinfo), f"since {m.group(1)}")),
@@ -207,6 +227,12 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
             rest = (question[: match.start()] + " " + question[match.end() :]).strip()
             return make(match), " ".join(rest.split())
     return None, question
+
+
+def _count(words: str) -> int:
+    """"two" -> 2, "a couple of" -> 2, "few"/"several" -> 3, "5" -> 5."""
+    number = {"two": 2, "three": 3, "four": 4, "a couple of": 2, "couple of": 2, "few": 3, "several": 3}
+    return number.get(words.lower()) or int(words)
 
 
 def _since_weekday(today: datetime, day: str) -> Window:
@@ -283,8 +309,10 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     goes to the fact path, as does a window with no request about a named paper."""
     message = _POLITE_TAIL.sub("", _ADDRESS.sub("", said)).strip()
     window, rest = find_window(message, now)
-    # "adversarial robustness papers" asks for papers; "... in scientific papers?" asks a fact.
-    match = _REQUEST_ANYWHERE.search(rest) or (None if _QUESTION_WORD.match(rest) else _ENDS_IN_PAPERS.search(rest))
+    # "adversarial robustness papers", "X. what do we have?" ask for papers; "... in scientific
+    # papers?" and "which one is faster? anything?" ask a question.
+    described = not _QUESTION_WORD.match(rest)
+    match = _REQUEST_ANYWHERE.search(rest) or (described and (_TRAILING_REQUEST.search(rest) or _ENDS_IN_PAPERS.search(rest))) or None
     # A window with anything asked for new ("... today?", "any paper this week about X?"),
     # or new things asked for lately, is "what's new".
     newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest))) or _LATELY.search(rest))

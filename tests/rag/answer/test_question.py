@@ -204,6 +204,28 @@ def test_requests_with_alternatives_windows_or_asides_are_lists(question, expect
 
 
 @pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("sparse optimal transport plans, regularizers for OT maps. what do we have?", "sparse optimal transport plans, regularizers for OT maps"),
+        ("learned mesh adaptivity:\n- meshes that move with the solution\n- adaptive collocation points\nwhat's there?", "learned mesh adaptivity: - meshes that move with the solution - adaptive collocation points"),
+        ("gaussian graphical models, DAG structure learning (NOTEARS etc) - list pls", "gaussian graphical models, DAG structure learning (NOTEARS etc)"),
+        ("papers on how many neurons fire in a trained network", "how many neurons fire in a trained network"),  # "how many" inside the topic
+    ],
+)
+def test_a_topic_then_a_request_of_its_own_is_a_list_request(question, topic):
+    intent = kind(question)
+    assert (intent.kind, intent.topic) == ("find", topic)
+
+
+def test_windows_in_weeks_and_the_weekend():
+    two_weeks = kind("mesh extraction from implicit fields - anything fresh in the past two weeks?")
+    assert (two_weeks.kind, two_weeks.window.label) == ("new", "in the last 14 days")
+    weekend = kind("what came in over the weekend on row sampling for regression?")
+    assert (weekend.kind, weekend.topic, weekend.window.since.date().isoformat()) == ("new", "row sampling for regression", "2026-11-21")  # the Saturday before Thursday the 26th
+    assert find_window("anything from the last 3 weeks?", NOW)[0].label == "in the last 21 days"
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How big is the hand-labelled dataset for spotting abbreviations in scientific papers?",  # ends in "papers", asks a fact
@@ -213,6 +235,8 @@ def test_requests_with_alternatives_windows_or_asides_are_lists(question, expect
         "Our chatbot gets questions like 'will the charger I bought last month work?'. What has been proposed instead?",
         "which papers on pruning report the largest speedup, and how much faster are they?",  # a second question
         "What did ADAHESSIAN report today?",  # a window, but about a named paper and no request
+        "which one handles larger batches? anything?",  # a question first: "anything?" only presses for it
+        "Is there research on why few-step ODE samplers diverge and a drop-in fix?",
     ],
 )
 def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(question):
