@@ -22,7 +22,7 @@ def test_build_model_loads_nothing(tmp_path):
 
 def test_build_judge_model_loads_nothing_and_none_means_no_judge(tmp_path):
     judge = build_judge_model(JudgeSettings(), tmp_path)
-    assert isinstance(judge, LocalModel) and judge.name == "qwen2.5-coder-1.5b" and judge.n_ctx == 1024
+    assert isinstance(judge, LocalModel) and judge.name == "qwen2.5-coder-1.5b" and judge.n_ctx == JudgeSettings().n_ctx == 1536
     assert judge.worker_thread is None and list(tmp_path.iterdir()) == []
     assert judge.state_dir != build_model(LLMSettings(), tmp_path).state_dir  # its own prefix states
     assert build_judge_model(JudgeSettings(model="none"), tmp_path) is None
