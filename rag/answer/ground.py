@@ -133,14 +133,16 @@ def ground(text: str, question: str, question_vector: np.ndarray, sources: list[
 
     rebuilt = []
     for sentence, row, column in zip(written, supported, attribute(supported, threshold=thresholds.attributed)):
-        cited_here = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        # Only our own markers: an abstract sentence may carry its own "[12]" (a reference).
+        cited_here = [int(n) for n in re.findall(r"\[(\d+)\]", sentence) if int(n) in valid]
         if column is not None and not cited_here:
             sentence = cite(sentence, sources[column].n)
         elif cited_here:
             # A number or name the cited sources do not contain, or a source that supports
             # the sentence clearly less than another: cite the source that says it.
             missing = [len(unsupported_facts(CITATION.sub(" ", sentence), f"{t} {question}")) for t in texts]
-            if all(missing[n - 1] > 0 for n in cited_here) or all(row[n - 1] < row.max() - thresholds.recite_margin for n in cited_here):
+            place = {source.n: i for i, source in enumerate(sources)}
+            if all(missing[place[n]] > 0 for n in cited_here) or all(row[place[n]] < row.max() - thresholds.recite_margin for n in cited_here):
                 best = min(range(len(sources)), key=lambda i: (missing[i], -row[i]))
                 sentence = cite(CITATION.sub("", sentence), sources[best].n)
         rebuilt.append(sentence)

@@ -54,6 +54,21 @@ def test_a_sentence_that_only_repeats_the_question_is_replaced_by_the_abstract(f
 
 
 @pytest.mark.real_embedder
+def test_an_abstract_sentence_with_its_own_reference_marker_is_quoted_without_it(settings, tmp_path):
+    from tests.fakes import FakeModel
+    from rag.service import Paperbot
+    from tests.conftest import write_listing
+
+    papers = [(PAPERS[0][0], PAPERS[0][1].replace("noisy benchmarks.", "noisy benchmarks [12]."))] + PAPERS[1:]
+    bot = Paperbot(settings, model=FakeModel())
+    bot.ingest([str(write_listing(tmp_path / "day.txt", papers))])
+    bot.model.enqueue("The conformer model lowers word error rate on noisy speech [1].")  # repeats the question
+    answer = bot.ask(QUESTION)  # the abstract's sentence is quoted instead; its "[12]" is no source of ours
+    assert answer.answer == "Our model lowers word error rate by 20 percent on noisy benchmarks [1]."
+    assert [c.n for c in answer.citations] == [1]
+
+
+@pytest.mark.real_embedder
 def test_listed_titles_unsupported_claims_and_a_cut_off_sentence_are_dropped(fake_bot):
     fake_bot.model.enqueue(
         "[1] Robust Speech Recognition with Conformers. The conformer lowers word error rate by 20 percent [1]. "
