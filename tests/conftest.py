@@ -1,17 +1,35 @@
 """Shared fixtures. Every test gets its own temporary paperbot home (like simonw/llm's
-user-dir fixture); converted model files are cached once per test session."""
+user-dir fixture); converted model files are cached once per test session, and real
+MiniLM vectors between sessions (tests/embed_memo.py; PAPERBOT_TEST_CACHE=off turns that off).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from rag.settings import load_settings
+from tests import embed_memo
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "real_embedder: asserts what real MiniLM vectors retrieve; without it tests in tests/rag embed with FakeEmbedder"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vector_memo():
+    """Real MiniLM vectors read back from earlier sessions where the text, model and
+    embedder code are the same (tests/embed_memo.py)."""
+    root = embed_memo.cache_root()
+    if root is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        memos = embed_memo.install(patch, root)
+        yield
+        for memo in memos:
+            memo.close()
 
 
 @pytest.fixture(scope="session")
