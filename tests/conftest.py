@@ -36,8 +36,12 @@ def cpu_share():
     llama.cpp's default here is the cores idle when a model loads (rag/cpu.py), but a
     sibling worker that starts a model a moment later takes one of them back, and two
     threads that have to share one core run ~8x slower than one thread (measured on this
-    2-core machine). So: the idle cores, capped at this worker's share; subprocesses get
-    the share through the settings' environment variables."""
+    2-core machine). So: the idle cores, capped at this worker's share.
+
+    Not passed on to subprocesses through PAPERBOT_*__N_THREADS: a fixed thread count skips
+    the 0.1 s sampling of idle cores, the warm-up then loads its model at once, and
+    llama-cpp-python silences the process's stdout/stderr while it loads a model, which
+    swallowed `paperbot serve`'s "listening" line (tests/bot/cli/test_serve.py)."""
     import rag.cpu
 
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
@@ -48,8 +52,6 @@ def cpu_share():
     idle_cores = rag.cpu.idle_cores
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rag.cpu, "idle_cores", lambda sample_s=0.1: min(idle_cores(sample_s), share))
-        for section in ("LLM", "EMBED", "JUDGE"):
-            patch.setenv(f"PAPERBOT_{section}__N_THREADS", str(share))
         yield
 
 
