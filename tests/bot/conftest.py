@@ -13,6 +13,33 @@ PAPERS = Path(__file__).parent / "fixtures" / "papers.json"
 DEFAULT_REPLY = "Draft trees speed up decoding by verifying many drafted tokens in one pass [1]."
 
 
+@pytest.fixture(autouse=True)
+def quick_socket_mode_close(monkeypatch):
+    """Stopping slack_sdk's built-in Socket Mode client waited out two polls: its reader
+    holds the lock close() takes for up to the socket's 3 s read timeout, and its message
+    processor blocks up to 1 s on its queue. Together about 45 s of the suite, all idle.
+    Here the reader reads with a 0.2 s timeout once the handshake is done (it just reads
+    again; the stand-in's frames arrive whole on the loopback), and close() wakes the
+    processor with the None its loop skips."""
+    from slack_sdk.socket_mode.builtin.client import SocketModeClient
+    from slack_sdk.socket_mode.builtin.connection import Connection
+
+    connect, close = Connection.connect, SocketModeClient.close
+
+    def connect_then_read_briefly(self):
+        connect(self)
+        if self.sock is not None:
+            self.sock.settimeout(0.2)
+
+    def close_waking_the_processor(self):
+        self.closed = True
+        self.message_queue.put(None)
+        close(self)
+
+    monkeypatch.setattr(Connection, "connect", connect_then_read_briefly)
+    monkeypatch.setattr(SocketModeClient, "close", close_waking_the_processor)
+
+
 @pytest.fixture
 def slack_standin():
     """A Slack Web API (and Socket Mode) stand-in on 127.0.0.1, stopped after the test."""

@@ -49,6 +49,23 @@ def _wait_answers(bot, thread_ts: str, count: int, timeout: float = 60.0) -> lis
     raise AssertionError(f"expected {count} answers in the panel thread: {bot.standin.messages(h.DM)}")
 
 
+def _stream_starts_while_it_writes(bot) -> None:
+    """The fake model writes its first word, then waits for the bot's chat.startStream
+    (whatever Slack answers) before the rest. A real model takes seconds, so the stream
+    starts while it writes; the fake one can finish before the stream's flusher thread
+    first runs on a busy machine, and then there is nothing to stream (seen under load)."""
+    model = bot.services.paperbot.model
+    execute = model.execute
+
+    def first_word_then_the_rest(*args, **kw):
+        for i, piece in enumerate(execute(*args, **kw)):
+            yield piece
+            if i == 0:
+                bot.standin.wait_for("chat.startStream", timeout=10)
+
+    model.execute = first_word_then_the_rest
+
+
 def _statuses(bot, thread_ts: str) -> list[str]:
     return [c["status"] for c in bot.standin.calls("assistant.threads.setStatus") if c["thread_ts"] == thread_ts]
 
@@ -65,6 +82,7 @@ def test_thread_started_greets_and_suggests_prompts(bot):
 
 
 def test_question_in_the_panel_gets_a_status_a_title_and_an_answer_in_the_thread(bot):
+    _stream_starts_while_it_writes(bot)
     thread_ts = _start(bot)
     question = h.assistant_message("how do draft trees speed up decoding?", thread_ts)
     _send(bot, question)
@@ -202,6 +220,7 @@ def test_retried_panel_question_is_answered_once(http_bot):
 
 
 def _ask_in_panel(bot, question: str = "how do draft trees speed up decoding?") -> tuple[str, list[dict]]:
+    _stream_starts_while_it_writes(bot)
     thread_ts = _start(bot)
     _send(bot, h.assistant_message(question, thread_ts))
     answers = _wait_answers(bot, thread_ts, 1)

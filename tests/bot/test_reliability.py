@@ -188,6 +188,9 @@ def test_rate_limited_lookup_holds_up_no_answer_and_leaves_no_stuck_placeholder(
     standin.fail_next("conversations.replies", status=429, headers={"Retry-After": "60"})
     first, second = h.mention("how do draft trees speed up decoding?"), h.mention("what is a draft tree?")
     http_bot.send_event(first)
+    # bolt acks before the listener posts the placeholder: let the first one meet the 500
+    # before the second question is sent, or the second's placeholder may take it instead
+    standin.wait_for("chat.postMessage", where=lambda call: call.get("thread_ts") == first["ts"])
     started = time.monotonic()
     http_bot.send_event(second)
     http_bot.wait_answer(h.CHANNEL, second["ts"], timeout=10)

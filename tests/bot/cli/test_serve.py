@@ -105,6 +105,6 @@ def test_paperbot_serve_process_answers_http_and_stops_on_sigterm(slack_standin,
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert f"HTTP on port {port}" in output
+    assert f"HTTP on port {port}" in output, output
     for secret in (h.BOT_TOKEN, h.SIGNING_SECRET):
         assert secret not in output

@@ -15,6 +15,7 @@ from rag.llm import build_model
 from rag.llm.base import ModelError, ModelTimeout
 from rag.llm.openai import OpenAIModel
 from rag.settings import LLMSettings
+from tests.rag.llm.idle import wait_idle
 from tests.rag.llm.prompts import ANSWERING, LONG_TASK, QUESTION, ask, judge_prompt
 
 
@@ -79,7 +80,7 @@ def test_openai_backend_streams_from_a_real_server(remote):
     assert remote.queue_depth() == 1
     rest = list(stream)
     assert rest and (first + "".join(rest)).strip()  # several pieces: really streamed
-    assert remote.queue_depth() == 0
+    wait_idle(remote, limit_s=5)
 
 
 def test_openai_backend_passes_the_grammar_through(remote):
@@ -90,7 +91,7 @@ def test_openai_backend_passes_the_grammar_through(remote):
 def test_openai_backend_reads_yes_no_logodds_from_top_logprobs(remote):
     value = remote.yes_no_logodds(judge_prompt(QUESTION, ANSWERING))
     assert isinstance(value, float) and abs(value) < 60
-    assert remote.queue_depth() == 0
+    wait_idle(remote, limit_s=5)
 
 
 def test_openai_backend_without_the_key_is_refused(llama_server, monkeypatch):
@@ -104,7 +105,7 @@ def test_openai_backend_timeout(remote):
     remote.timeout_s = 0.5
     with pytest.raises(ModelTimeout, match="llm.timeout_s"):
         remote.generate(LONG_TASK, max_tokens=400)
-    assert remote.queue_depth() == 0
+    wait_idle(remote, limit_s=5)
 
 
 def test_openai_backend_connection_refused_is_a_model_error():
@@ -112,4 +113,4 @@ def test_openai_backend_connection_refused_is_a_model_error():
     with pytest.raises(ModelError, match="Cannot reach the model server") as err:
         model.generate(ask("hi"), max_tokens=4)
     assert "PAPERBOT_LLM__BASE_URL" in str(err.value)
-    assert model.queue_depth() == 0
+    wait_idle(model, limit_s=5)

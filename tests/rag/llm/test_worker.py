@@ -10,6 +10,7 @@ import pytest
 
 from rag.llm.base import ModelTimeout
 from rag.llm.local import LocalModel
+from tests.rag.llm.idle import wait_idle
 from tests.rag.llm.prompts import LONG_TASK, ask
 
 
@@ -93,7 +94,7 @@ def test_concurrent_callers_are_served_one_at_a_time(instrumented):
     assert instrumented.max_active == 1
     assert instrumented.eval_threads == {instrumented.worker_thread.ident}
     assert max(depths) >= 2  # callers really did queue up behind each other
-    assert instrumented.queue_depth() == 0
+    wait_idle(instrumented, limit_s=5)
 
     # Each concurrent answer is the same text the caller gets alone (greedy decoding).
     for i in (0, len(questions) - 1):
@@ -101,14 +102,6 @@ def test_concurrent_callers_are_served_one_at_a_time(instrumented):
 
 
 # --------------------------------------------------------------------------- timeouts
-
-
-def wait_idle(model: LocalModel, limit_s: float = 30) -> None:
-    # Generous: a prompt being read cannot be interrupted, and other work may share the CPU.
-    deadline = time.monotonic() + limit_s
-    while model.queue_depth() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert model.queue_depth() == 0
 
 
 def test_timeout_abandons_the_job_and_the_worker_stays_usable(instrumented):
