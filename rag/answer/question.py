@@ -8,7 +8,8 @@ Each kind gets its own answer form (rag/answer/answerer.py). Rules, not the mode
 repeatable and readable, and the phrasings are few (see docs/calibration.md, "Question
 kinds", for how they were chosen and measured).
 
-Pure: the name index, the clock and the settings come in as arguments.
+Pure: the name index, the clock and the settings come in as arguments. Over 400 lines
+because the phrasings are data: one pattern per way of asking, each with its example.
 """
 
 from __future__ import annotations
