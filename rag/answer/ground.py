@@ -131,6 +131,7 @@ def ground(text: str, question: str, question_vector: np.ndarray, sources: list[
         written, vectors = extract(sources[0], question, question_vector, sentences, weight)
         supported = support(vectors, sources, sentences)
 
+    place = {source.n: i for i, source in enumerate(sources)}  # a source's column in `supported`
     rebuilt = []
     for sentence, row, column in zip(written, supported, attribute(supported, threshold=thresholds.attributed)):
         # Only our own markers: an abstract sentence may carry its own "[12]" (a reference).
@@ -141,7 +142,6 @@ def ground(text: str, question: str, question_vector: np.ndarray, sources: list[
             # A number or name the cited sources do not contain, or a source that supports
             # the sentence clearly less than another: cite the source that says it.
             missing = [len(unsupported_facts(CITATION.sub(" ", sentence), f"{t} {question}")) for t in texts]
-            place = {source.n: i for i, source in enumerate(sources)}
             if all(missing[place[n]] > 0 for n in cited_here) or all(row[place[n]] < row.max() - thresholds.recite_margin for n in cited_here):
                 best = min(range(len(sources)), key=lambda i: (missing[i], -row[i]))
                 sentence = cite(CITATION.sub("", sentence), sources[best].n)

@@ -211,10 +211,9 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\b(so far\s+)?today\b|\bthis morning\b", lambda m: Window(today, "today")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+days?\b", lambda m: Window(today - timedelta(days=int(m.group(3))), f"in the last {m.group(3)} days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+|two|three|four)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four)\s+days\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|a couple of|couple of|few|several|\d+)\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\b(over|during|on|from|since)?\s*(the|this|last)\s+weekend\b", lambda m: _since_weekday(today, "saturday")),
@@ -313,7 +312,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     # "adversarial robustness papers", "X. what do we have?" ask for papers; "... in scientific
     # papers?" and "which one is faster? anything?" ask a question.
     described = not _QUESTION_WORD.match(rest)
-    match = _REQUEST_ANYWHERE.search(rest) or (described and (_TRAILING_REQUEST.search(rest) or _ENDS_IN_PAPERS.search(rest))) or None
+    match = _REQUEST_ANYWHERE.search(rest) or ((_TRAILING_REQUEST.search(rest) or _ENDS_IN_PAPERS.search(rest)) if described else None)
     # A window with anything asked for new ("... today?", "any paper this week about X?"),
     # or new things asked for lately, is "what's new".
     newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest))) or _LATELY.search(rest))
