@@ -233,12 +233,19 @@ class Retriever:
         """The papers the earlier answer cited; for a turn from a history file that names
         none, the paper its question finds."""
         paper_ids = turn.paper_ids or [h.paper_id for h in self.search(turn.question, k=1)]
-        return self.store.get_many(paper_ids)
+        papers = self.store.get_many(paper_ids)
+        return {pid: papers[pid] for pid in paper_ids if pid in papers}  # in the answer's order: "they" is its first
 
     def _put_papers_first(self, hits: list[Hit], paper_ids: list[str]) -> list[Hit]:
-        earlier = [h for pid in paper_ids for h in hits if h.paper_id == pid]
-        missing = [pid for pid in paper_ids if pid not in {h.paper_id for h in earlier}]
-        for paper_id, paper in self.store.get_many(missing).items():
-            chunks = [c.body for c in self.store.chunks_of(paper_id)]
-            earlier.append(Hit(paper_id=paper_id, title=paper.title, score=0.0, chunk=chunks[0], chunks=chunks))
-        return earlier + [h for h in hits if h.paper_id not in paper_ids]
+        """These papers first, in the given order (the earlier answer's first paper is the
+        one "they" means), whether or not the search found them."""
+        found = {h.paper_id: h for h in hits}
+        missing = self.store.get_many([pid for pid in paper_ids if pid not in found])
+        first = []
+        for paper_id in paper_ids:
+            if paper_id in found:
+                first.append(found[paper_id])
+            elif paper_id in missing:
+                chunks = [c.body for c in self.store.chunks_of(paper_id)]
+                first.append(Hit(paper_id=paper_id, title=missing[paper_id].title, score=0.0, chunk=chunks[0], chunks=chunks))
+        return first + [h for h in hits if h.paper_id not in paper_ids]

@@ -201,6 +201,16 @@ def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
 
 
 @pytest.mark.real_embedder
+def test_a_followup_after_a_list_is_about_the_first_paper_listed(bot):
+    # "they" after a list answer is its first paper, whatever order the store returns papers in.
+    fosi, ada = (next(p for p in bot.store.papers_seen_since() if p.title.startswith(name)) for name in ("FOSI", "ADAHESSIAN"))
+    for listed in ([fosi.paper_id, ada.paper_id], [ada.paper_id, fosi.paper_id]):
+        history = [Turn(question="Any papers on second-order optimizers?", answer="2 papers on second-order optimizers: ...", paper_ids=listed)]
+        retrieval = bot.answerer.retrieve("What datasets did they evaluate on?", history)
+        assert retrieval.on_thread_paper and [h.paper_id for h in retrieval.hits[:2]] == listed
+
+
+@pytest.mark.real_embedder
 def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
     from rag.llm.base import ModelError
 
