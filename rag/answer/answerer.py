@@ -42,6 +42,10 @@ HELP_ANSWER = (
 UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?"
 UNKNOWN_NAME_ALONE = "I have no paper called {name}. Try its full title, or ask about its topic (\"any papers on ...?\")."
 AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
+# Small talk is short: the longest of the 74 in eval/ has 17 words. A long question's vector is
+# diluted by its context, so it can sit nearer a "you there?" than any paper (a 59-word
+# question about distribution shift did).
+SMALL_TALK_MAX_WORDS = 30
 
 
 class Answerer:
@@ -114,7 +118,7 @@ class Answerer:
             named = ()  # "how well does it do on FOLIO?": still the thread's paper
         retrieval = self.retrieve(question, history, named=named)
         timings = {"retrieve": ms_since(started)}
-        if not history and not named and retrieval.evidence and self.is_small_talk(retrieval.question_vector, retrieval.evidence.sentence):
+        if not history and not named and retrieval.evidence and len(question.split()) <= SMALL_TALK_MAX_WORDS and self.is_small_talk(retrieval.question_vector, retrieval.evidence.sentence):
             return Answer(question=question, answer=HELP_ANSWER, found=False, kind="help", timings_ms=timings)
         found, retrieval, judged = self.decide(question, retrieval)
         timings["decide"] = ms_since(started)

@@ -161,7 +161,7 @@ def mentions(text: str, name: str) -> bool:
     # "FLOP-matched": only the parts with a capital or a digit are the name.
     parts = [p.lower() for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
     vocabulary = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "FLOP": "FLOPs"
-    if all(part in vocabulary for part in parts):
+    if all(part in vocabulary or (part.endswith("s") and part[:-1] in vocabulary) for part in parts):  # "ResNets": "ResNet-50"
         return True
     joined = "".join(parts)
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):

@@ -30,6 +30,7 @@ EMPTY_QUESTION = "The question is empty: ask something about the papers."
 _GREETING = re.compile(
     r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
+    r"|merci(?: beaucoup)?|danke(?: sch(?:ö|oe)n| sehr)?|(?:muchas )?gracias|grazie(?: mille)?|obrigad[oa]|arigato"
     r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np)\b",
     re.IGNORECASE,
 )
@@ -38,14 +39,15 @@ _HELP = re.compile(
     r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(usage|commands|menu|\?)\W*$"
     r"|\bhow (does|do) (this|it|paperbot|the bot|this bot|you) work\b|\bwho am i (talking|speaking|chatting) (to|with)\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
     r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
-    r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b",
+    r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b"
+    r"|\bwho (made|built|wrote|created|trained|maintains|runs|develops|developed) (you|this bot|the bot|paperbot)\b",
     re.IGNORECASE,
 )
 COMPARE = re.compile(
     r"\b(compare|comparison|comparing|contrast|differ|differs|different|difference|differences|versus|vs\.?|better than|worse than|similar to|similarities|relate|relationship between|stack up)\b",
     re.IGNORECASE,
 )
-_PAPERS = r"(?:papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff|refs|references|literature|lit|reads|reading)"
+_PAPERS = r"(?:reading\s+lists?|lit(?:erature)?\s+reviews?|surveys?|papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff|refs|references|literature|lit|reads|reading)"
 _ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around|with)"
 _FIND = re.compile(
     rf"""^\W*(?:
@@ -53,7 +55,7 @@ _FIND = re.compile(
       | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
-      | (?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)\s+(?:some\s+|a\s+few\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?{_PAPERS}\s+{_ABOUT}\b
+      | (?:(?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)|need|want)\s+(?:some\s+|a\s+few\s+|any\s+|a\s+)?(?:good\s+|recent\s+|new\s+|short\s+)?{_PAPERS}\s+{_ABOUT}\b
       | (?:any\s+)?(?:recommendations?|suggestions?|pointers?|reading)\s+(?:for\s+)?(?:(?:good\s+)?{_PAPERS}\s+)?{_ABOUT}\b
       | who(?:'s|\s+is)?\s+(?:works?|working|has\s+worked|wrote|writes|writing)\s+{_ABOUT}\b
       | what(?:'s|’s|s|\s+is)\s+(?:out\s+)?there\s+{_ABOUT}\b
@@ -89,6 +91,16 @@ _NEW_ONLY = re.compile(
 )
 # Where a topic trails off into examples or alternatives: "X? a, b, that kind of thing", "X / Y".
 _AFTERTHOUGHT = re.compile(r"\?|\s/\s|,|;|\s[-–—]\s|\(")
+# One paper asked for, in the singular: "paper on X?", "X - which paper?", "is there a paper
+# that ...?". The fact path finds it and says whether it answers; "any paper on X?" is a list.
+_ONE_PAPER = re.compile(
+    r"^\W*(?:(?:is\s+there|do\s+we\s+have|got|know\s+of)\s+)?(?:a|the|one)?\s*paper\s+(?:on|about|that|which|where|with|for|proposing|showing)\b"
+    r"|\b(?:which|what)\s+paper\b(?!s)|\bthe\s+paper\s+(?:on|about|that|which|where)\b",
+    re.IGNORECASE,
+)
+# "Feature Removal compared to the disparities paper: ...": a comparison when it does not open
+# with a question word ("How much faster did X get compared with Y?" asks for a number).
+_COMPARED = re.compile(r"^(?!\W*(?:what|which|who|why|when|where|how|is|are|was|were|do|does|did|can|could)\b).+\bcompared\s+(?:to|with)\b", re.IGNORECASE)
 _COMPARE_START = re.compile(r"^\W*(?:please\s+)?(?:compare|contrast)\b", re.IGNORECASE)
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
@@ -105,7 +117,9 @@ _SECOND_QUESTION = re.compile(r"\band (what|how|which|why)\b(?!\s+to\b)|(?:^|[.?
 # "@paperbot looking for optimizers that work on manifolds (...)", "I need X. Any papers?",
 # "which papers in the store deal with X?", "new papers since monday about X?". Plural
 # "papers" (not "a paper"), or "anything/any work on/that ...": the message asks for a list.
-_PLURAL = r"(?:papers|refs|references|literature|studies|preprints|articles|publications)"
+# Where the papers are, as people say it: "in our pile", "in the store", "here".
+_IN_THE_STORE = r"in\s+(?:the|our|your|this)\s+(?:store|pile|collection|library|corpus|db|database|stack|list|slack)"
+_PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications)"
 _REQUEST_ANYWHERE = re.compile(
     rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search\s+for|pointers\s+to)\s+(?:\w+\s+){{0,2}}?{_PLURAL}\b
       | \b(?:which|what)\s+{_PLURAL}\b
@@ -117,17 +131,18 @@ _REQUEST_ANYWHERE = re.compile(
       | ^\W*(?:i'?m\s+|we'?re\s+)?looking\s+for\b
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
       | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
-      | \b(?:came|come|arrived|landed|dropped|appeared)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b""",  # not "came out on top"
+      | \b(?:is|are)\s+there\s+(?:anything|something)(?:\s+(?:new|recent|here|{_IN_THE_STORE}))*\s+(?:on|about|regarding|covering)\b
+      | \b(?:came|come|arrived|arrive|landed|land|dropped|drop|appeared|appear)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b""",  # not "came out on top"
     re.IGNORECASE | re.VERBOSE,
 )
 # A message that describes its topic and ends by asking for papers in a clause of its own,
 # whatever separates them: "optimal transport with sparse plans. what do we have?",
 # "neural PDE solvers + adaptivity:\n- moving meshes\nwhat's there?", "X - list pls".
 _TRAILING_REQUEST = re.compile(
-    r"""(?:^|[.?!;:\n]|\s[-–—]\s)\s*(?:so\s+|and\s+)?(?:
+    rf"""(?:^|[.?!;:\n]|\s[-–—]\s)\s*(?:so\s+|and\s+)?(?:
         what(?:'s|’s|\s+is|\s+else\s+is)?\s+(?:out\s+)?there(?:\s+(?:on\s+(?:it|this|that)))?
       | what\s+(?:do|have|did)\s+(?:we|you)\s+(?:got|have|get)(?:\s+(?:on\s+(?:it|this|that)|here))?
-      | (?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+|is\s+there\s+)?anything(?:\s+(?:new|fresh|recent|else|good))?(?:\s+(?:here|in\s+the\s+store|on\s+(?:it|this|that)))?
+      | (?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+|is\s+there\s+)?(?:anything|something)(?:\s+(?:new|fresh|recent|else|good))?(?:\s+(?:here|{_IN_THE_STORE}|on\s+(?:it|this|that)))?
       | (?:any|some)\s+(?:good\s+|new\s+|recent\s+)?(?:papers|refs|references|work|reading)(?:\s+(?:here|on\s+(?:it|this|that)))?
       | (?:please\s+)?(?:list|show)(?:\s+(?:them|some|me|us|papers))?
       | (?:refs|references|papers|reading\s+list|pointers)
@@ -136,18 +151,25 @@ _TRAILING_REQUEST = re.compile(
 )
 # What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
 _TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newest|latest|recent|fresh)[\s:]+)?(?:(?:papers?|work|stuff|research)\s+)?(?:on|about|regarding|re|covering|for|that|where|in)?\b[\s:]*", re.IGNORECASE)
+_ENDS_IN_ABOUT = re.compile(r"\b(?:on|about|regarding|covering)\W*$", re.IGNORECASE)
+_PRONOUNS = {"it", "this", "that", "them", "these", "those", "they"}
 _ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
 # Words that only say who asks or is asked: "has anybody collected papers where ...".
 _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folks guys all we i our us here".split())
-# The bot as the subject: "are you", "you're", "do you have/read/keep", "your". Not "can you"
-# or "if you": fact questions use those for anyone ("can you drop whole layers at init?").
+# The bot as the subject: "are you", "you're", "do you have/read/keep", "your", "this bot",
+# "do you get updated", "tell me a joke". Not "can you" or "if you": fact questions use those for anyone
+# ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
     r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+)?(?:have|know|read|store|keep|support|update|use|run|remember)\b"
-    r"|\bcan\s+you\s+(?:also|even)\b|\byour\b",
+    r"|\bcan\s+you\s+(?:also|even)\b|\byour\b"
+    r"|\b(?:this|the)\s+bot\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
-# Who the message is addressed to, and a polite tail: neither is part of a topic.
-_ADDRESS = re.compile(r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b)[\s,:!.-]*", re.IGNORECASE)
+# Who the message is addressed to, its lead-in, and a polite tail: none is part of a topic.
+_ADDRESS = re.compile(
+    r"^\W*(?:@?paperbot\b|hey\s+(?:team|all|folks|guys|everyone)\b|hi\s+(?:team|all)\b|yo\b|pls\b|please\b|quick\s+(?:q|question)\b|(?:q|question)\s*:)[\s,:!.-]*",
+    re.IGNORECASE,
+)
 _POLITE_TAIL = re.compile(r"[\s,]*\b(?:pls|plz|please|thx|thanks|ty)\W*$", re.IGNORECASE)
 _NEW_WORDS = re.compile(r"\b(new|newest|latest|recent|recently|lately|fresh|came\s+(?:in|out)|landed|arrived|dropped)\b", re.IGNORECASE)
 # New papers asked for "lately": "what came in lately on X", "anything on X recently?".
@@ -255,7 +277,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     new?" looks when it names no window."""
     words = question_words(question)
     greeting = _GREETING.match(question)
-    said = question[greeting.end() :] if greeting else question
+    said = _without_address(question[greeting.end() :] if greeting else question)
     if (greeting or _HELP.search(question)) and not [w for w in _content(question_words(_HELP.sub(" ", said))) if w.lower() not in _FILLER]:
         return Intent("help")
     matched = names.find(question)
@@ -270,8 +292,10 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     window, rest = find_window(said.lstrip(" ,.!"), now)
     if not papers and _NEW_ONLY.match(rest):
         return Intent("new", window=window or _last_days(now, rules.default_new_days))
-    # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares.
-    topic, asked = ("", "") if _COMPARE_START.match(rest) else find_topic(rest, rules.max_topic_words)
+    # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares;
+    # "X - which paper?" asks for one paper: neither is a list.
+    one_paper = bool(_ONE_PAPER.search(rest)) and not _PLURAL_REQUEST.search(rest)
+    topic, asked = ("", "") if _COMPARE_START.match(rest) or one_paper else find_topic(rest, rules.max_topic_words)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
         if len(papers) == 1:
@@ -294,11 +318,11 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
             return Intent("clarify", unclear=(unknown[0],))
     # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely.
     # But "or" inside a request for papers names alternatives: "anything on MI or KL bounds?".
-    if not COMPARE.search(question):
+    if not COMPARE.search(question) and not one_paper:
         request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
         if request:
             return request
-    compares = COMPARE.search(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
+    compares = COMPARE.search(question) or _COMPARED.match(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
 
 
@@ -307,7 +331,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     address, the window and the politeness, however long: the lists stage searches with it
     and keeps only papers near it. A second question ("... and how well does it do?") still
     goes to the fact path, as does a window with no request about a named paper."""
-    message = _POLITE_TAIL.sub("", _ADDRESS.sub("", said)).strip()
+    message = _POLITE_TAIL.sub("", said).strip()
     window, rest = find_window(message, now)
     # "adversarial robustness papers", "X. what do we have?" ask for papers; "... in scientific
     # papers?" and "which one is faster? anything?" ask a question.
@@ -319,10 +343,13 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     # A parenthesis only says more about the topic: "(and how it interacts with X)".
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
-    before = rest[: match.start()] if match else ""
+    before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
-        topic = rest[match.end() :]
+        topic = after
+    elif match and _ENDS_IN_ABOUT.search(match.group()) and [w for w in _content(question_words(after)) if w.lower() not in _PRONOUNS]:
+        # "Context: we build X. Before I start, is there anything here on Y?": Y is the topic
+        topic = after
     elif match:  # "I need X. Any papers?": the request is said around X
         topic = rest[: match.start()] + " " + rest[match.end() :]
     else:
@@ -333,6 +360,13 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if window is None and (newly or (match and _NEW_WORDS.search(rest[: match.end()]))):
         window = _last_days(now, default_new_days)
     return Intent("new" if window else "find", topic=topic, window=window)
+
+
+def _without_address(text: str) -> str:
+    """"@paperbot quick q: X" -> "X"."""
+    while (stripped := _ADDRESS.sub("", text, count=1)) != text:
+        text = stripped
+    return text
 
 
 def _last_days(now: datetime, days: int) -> Window:
@@ -350,14 +384,19 @@ _SIDES = [
 ]
 
 
+_ASKED_AFTER_COLON = re.compile(r":\s+(?=(?:what|which|who|why|how|do|does|did|is|are|can|could)\b)", re.IGNORECASE)
+
+
 def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
     """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
     "how does X differ from Y", "difference between X and Y"."""
-    question = _AFTERTHOUGHT.split(question, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
+    # "Fish (gradient matching) vs FAD (flatness-aware minimization)": a parenthesis says what a side is
+    question = _AFTERTHOUGHT.split(re.sub(r"[()]", " ", question), maxsplit=1)[0]  # "X vs Y — which is better for Z?"
+    question = _ASKED_AFTER_COLON.split(question, maxsplit=1)[0]  # "X vs Y: what's different?"
     for pattern in _SIDES:
         match = pattern.match(question)
         if match:
-            sides = tuple(re.sub(r"^(?:the|a)\s+|\s+(paper|papers|method|approach|work)$", "", m.strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
+            sides = tuple(re.sub(r"^(?:the|a)\s+|\s+(paper|papers|method|approach|work)$", "", " ".join(m.split()).strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
             if all(0 < len(side.split()) <= max_topic_words for side in sides):
                 return sides
     return ()
@@ -377,6 +416,11 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
         asked = text.replace(topic, " ")
         if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
             return "", ""
+    # "new speech separation papers? (music, voices, anything)": the request is in the head
+    inner = _FIND_BEFORE.match(_AFTERTHOUGHT.split(topic, maxsplit=1)[0]) if match.re is _FIND_BEFORE else None
+    if inner and inner.group("topic"):
+        topic = clean_topic(inner.group("topic"))
+        asked = text.replace(topic, " ")
     whole = topic
     if topic and _too_long(topic, max_topic_words):
         # "newton-type methods? damped newton, cubic reg, that kind of thing": the head

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER
+from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER, SMALL_TALK_MAX_WORDS
 from tests.fakes import FakeModel
 from rag.records import Turn
 from rag.service import Paperbot
@@ -304,3 +304,14 @@ def test_small_talk_the_rules_miss_reads_closer_to_small_talk_than_to_any_paper(
     bot.judge_model.enqueue_logodds(2.0)
     bot.model.enqueue("It speeds up convergence on audio classification [1].")
     assert bot.ask("where does the hybrid optimizer get its speedup?").kind == "fact"
+
+
+@pytest.mark.real_embedder
+def test_a_long_question_is_never_small_talk_by_its_vector(bot):
+    # Context dilutes a long question's vector; it is judged as a question, not answered with help.
+    question = ("anybody home? a setting I keep meeting: the target is a sum of one function of x and one of y, "
+                "we fit the sum by least squares, and at test time x moves far more than y. Is that fine?")
+    assert len(question.split()) > SMALL_TALK_MAX_WORDS
+    bot.judge_model.enqueue_logodds(-2.0, -2.0)  # the top paper and the runner-up
+    answer = bot.ask(question)
+    assert (answer.kind, answer.answer) == ("fact", NOT_FOUND_ANSWER) and bot.judge_model.history

@@ -35,5 +35,6 @@ def test_a_name_counts_as_mentioned_in_its_written_variants():
     abstract = "We run LLaMA2-70B on a Markov decision process, matching the FLOPs of dense ImageNet models."
     assert mentions(abstract, "Llama-2-70B") and mentions(abstract, "MDP") and mentions(abstract, "FLOP-matched")
     assert mentions(abstract, "ImageNet") and not mentions(abstract, "ImageNet-21k")
+    assert mentions("We prune ResNet-50 on CIFAR-10.", "ResNets")  # the plural of a name it uses
     assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
     assert unmentioned_names("which paper studies merging models?", abstract) == []

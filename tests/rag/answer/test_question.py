@@ -61,6 +61,8 @@ def test_small_talk_gets_help(question):
         ("papers about robots that learn from watching videos", "robots that learn from watching videos"),
         ("any speech separation papers - music, voices?", "speech separation"),
         ("model merging, any papers?", "model merging"),
+        ("@paperbot quick q: any papers on model merging?", "model merging"),  # who is asked and the lead-in are no topic
+        ("hey, quick question - do we have anything on speech separation?", "speech separation"),
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -129,6 +131,10 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert kind("My camera's exposure and white balance differ between shots; how do I fix it?").sides == ()
     intent = kind("Compare ADAHESSIAN and the lazy Hessians paper")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-ada",), ("ADAHESSIAN", "lazy Hessians"))  # not a list
+    # A parenthesis says what a side is; a question after a colon is not part of a side.
+    assert kind("sharpness-aware minimization (flat minima) vs weight averaging (SWA)").sides == ("sharpness-aware minimization flat minima", "weight averaging SWA")
+    assert kind("the lazy Hessians paper compared to ADAHESSIAN: which converges faster?").sides == ("lazy Hessians", "ADAHESSIAN")
+    assert kind("How much faster did pretraining get compared with the MLPerf record?").sides == ()  # asks for a number
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
 
@@ -172,7 +178,10 @@ def test_long_question_is_cut_at_a_word_with_notice():
         ("@paperbot looking for optimizers that work on curved spaces (manifolds, orthogonality constraints)", "optimizers that work on curved spaces (manifolds, orthogonality constraints)"),
         ("Which papers in the store deal with synthesizing intermediate video frames?", "deal with synthesizing intermediate video frames"),
         ("hey team, has anybody collected papers where LLMs hand planning problems to a solver?", "LLMs hand planning problems to a solver"),
-        ("we backprop through sign functions a lot - papers on straight-through estimators?", "we backprop through sign functions a lot - straight-through estimators"),
+        ("we backprop through sign functions a lot - papers on straight-through estimators?", "straight-through estimators"),  # the request names it
+        ("Context: we fine-tune ViTs on satellite images. Before we start, is there anything here on domain adaptation?", "domain adaptation"),
+        ("need a reading list on diffusion distillation", "diffusion distillation"),
+        ("speech separation, music demixing... is there something in our pile?", "speech separation, music demixing"),
         ("adversarial robustness papers pls", "adversarial robustness"),
     ],
 )
@@ -217,6 +226,23 @@ def test_a_topic_then_a_request_of_its_own_is_a_list_request(question, topic):
     assert (intent.kind, intent.topic) == ("find", topic)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["paper on merging models by averaging their weights?", "speech separation with diffusion - which paper?",
+     "is there a paper that merges models by averaging weights?"],
+)
+def test_one_paper_asked_for_in_the_singular_is_a_fact_question(question):
+    assert kind(question).kind == "fact"
+    assert kind("any paper on model merging?").kind == "find"  # "any paper": a list all the same
+
+
+def test_new_papers_said_before_the_topic_or_as_landing():
+    intent = kind("new speech separation papers? (music, voices, anything)")
+    assert (intent.kind, intent.topic) == ("new", "speech separation")
+    intent = kind("did anything land this week on model merging?")
+    assert (intent.kind, intent.topic, intent.window.label) == ("new", "model merging", "this week")
+
+
 def test_windows_in_weeks_and_the_weekend():
     two_weeks = kind("mesh extraction from implicit fields - anything fresh in the past two weeks?")
     assert (two_weeks.kind, two_weeks.window.label) == ("new", "in the last 14 days")
@@ -246,7 +272,8 @@ def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(ques
 @pytest.mark.parametrize(
     "question",
     ["gm paperbot", "@paperbot thanks!", "are you running on gpt or something in-house?", "lol you're faster than our reading group",
-     "can you also read pdfs i upload?", "how many papers do you actually have in there?"],
+     "can you also read pdfs i upload?", "how many papers do you actually have in there?", "does this bot keep the full text?",
+     "who built you?", "how often do you get updated?", "tell me a joke about transformers", "danke schön!", "gracias, very helpful"],
 )
 def test_remarks_about_the_bot_get_help(question):
     assert kind(question).kind == "help"
