@@ -38,3 +38,14 @@ def test_a_name_counts_as_mentioned_in_its_written_variants():
     assert mentions("We prune ResNet-50 on CIFAR-10.", "ResNets")  # the plural of a name it uses
     assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
     assert unmentioned_names("which paper studies merging models?", abstract) == []
+
+
+def test_only_the_asking_sentences_must_be_mentioned():
+    from rag.answer.decide import asked_part, unmentioned_names
+
+    abstract = "We prune channels with a sparsity penalty on the filters we remove, saving half the FLOPs."
+    question = "We train ResNets with SGD. Which paper penalises only the filters it removes?"
+    assert asked_part(question) == "Which paper penalises only the filters it removes?"
+    assert unmentioned_names(question, abstract) == []  # ResNets and SGD are the asker's setting
+    assert unmentioned_names("We prune filters. Does it hold on ImageNet?", abstract) == ["ImageNet"]
+    assert asked_part("pruning filters on ImageNet") == "pruning filters on ImageNet"  # no question mark: the last sentence
