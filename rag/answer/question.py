@@ -94,7 +94,8 @@ _AFTERTHOUGHT = re.compile(r"\?|\s/\s|,|;|\s[-–—]\s|\(")
 # One paper asked for, in the singular: "paper on X?", "X - which paper?", "is there a paper
 # that ...?". The fact path finds it and says whether it answers; "any paper on X?" is a list.
 _ONE_PAPER = re.compile(
-    r"^\W*(?:(?:is\s+there|do\s+we\s+have|got|know\s+of)\s+)?(?:a|the|one)?\s*paper\s+(?:on|about|that|which|where|with|for|proposing|showing)\b"
+    r"^\W*(?:a|the|one)?\s*paper\s+(?:on|about|that|which|where|with|for|proposing|showing)\b"
+    r"|\b(?:is\s+there|do\s+we\s+have|got|know\s+of)\s+(?:a|one)\s+paper\s+(?:on|about|that|which|where|with|for|proposing|showing)\b"
     r"|\b(?:which|what)\s+paper\b(?!s)|\bthe\s+paper\s+(?:on|about|that|which|where)\b",
     re.IGNORECASE,
 )
@@ -118,7 +119,8 @@ _SECOND_QUESTION = re.compile(r"\band (what|how|which|why)\b(?!\s+to\b)|(?:^|[.?
 # "which papers in the store deal with X?", "new papers since monday about X?". Plural
 # "papers" (not "a paper"), or "anything/any work on/that ...": the message asks for a list.
 # Where the papers are, as people say it: "in our pile", "in the store", "here".
-_IN_THE_STORE = r"in\s+(?:the|our|your|this)\s+(?:store|pile|collection|library|corpus|db|database|stack|list|slack)"
+_THE_STORE = r"(?:the|our|your|this)\s+(?:store|pile|collection|library|corpus|db|database|stack|list|slack)"
+_IN_THE_STORE = rf"in\s+{_THE_STORE}"
 _PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications)"
 _REQUEST_ANYWHERE = re.compile(
     rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search\s+for|pointers\s+to)\s+(?:\w+\s+){{0,2}}?{_PLURAL}\b
@@ -151,6 +153,8 @@ _TRAILING_REQUEST = re.compile(
 )
 # What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
 _TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newest|latest|recent|fresh)[\s:]+)?(?:(?:papers?|work|stuff|research)\s+)?(?:on|about|regarding|re|covering|for|that|where|in)?\b[\s:]*", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[.:;!?\n]")
+_INTRODUCES = re.compile(r"\b(?:on|about|regarding|covering|that|which|where|whether)\W*$", re.IGNORECASE)
 _ENDS_IN_ABOUT = re.compile(r"\b(?:on|about|regarding|covering)\W*$", re.IGNORECASE)
 _PRONOUNS = {"it", "this", "that", "them", "these", "those", "they"}
 _ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
@@ -262,8 +266,18 @@ def _since_weekday(today: datetime, day: str) -> Window:
     return Window(today - timedelta(days=back), f"since {day.capitalize()}")
 
 
+# What papers do with a topic, said between the request and it: "which papers ... deal with X".
+_TOPIC_VERB = re.compile(
+    r"^(?:deal(?:s|ing)?\s+with|cover(?:s|ing)?|stud(?:y|ies|ying)|discuss(?:es|ing)?|address(?:es|ing)?|tackle[sd]?|looks?\s+at"
+    r"|(?:are|is)\s+(?:about|on)|talks?\s+about|focus(?:es)?\s+on|works?\s+on)\s+",
+    re.IGNORECASE,
+)
+
+
 def clean_topic(text: str) -> str:
+    text = re.sub(rf"^\W*{_THE_STORE}\s+(?:on|about|regarding|re|covering|for)\s+", "", text.strip(), flags=re.IGNORECASE)  # "(anything in) our pile about X"
     text = re.sub(r"^\W*(the|a|an|some|any)\s+", "", text.strip(), flags=re.IGNORECASE)
+    text = _TOPIC_VERB.sub("", text)  # "(which papers) deal with X"
     text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s+(stuff|things)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "epistemic uncertainty stuff"
     text = re.sub(r"\s*[,;:–—-]\s*(any|some|anything)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "X, any papers?"
@@ -294,7 +308,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         return Intent("new", window=window or _last_days(now, rules.default_new_days))
     # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares;
     # "X - which paper?" asks for one paper: neither is a list.
-    one_paper = bool(_ONE_PAPER.search(rest)) and not _PLURAL_REQUEST.search(rest)
+    one_paper = bool(_ONE_PAPER.search(rest)) and not re.search(r"\bpapers\b", rest, re.IGNORECASE)
     topic, asked = ("", "") if _COMPARE_START.match(rest) or one_paper else find_topic(rest, rules.max_topic_words)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
@@ -347,8 +361,9 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
         topic = after
-    elif match and _ENDS_IN_ABOUT.search(match.group()) and [w for w in _content(question_words(after)) if w.lower() not in _PRONOUNS]:
-        # "Context: we build X. Before I start, is there anything here on Y?": Y is the topic
+    elif match and _INTRODUCES.search(match.group()) and (_ENDS_IN_ABOUT.search(match.group()) or _CLAUSE_END.search(before)) and [w for w in _content(question_words(after)) if w.lower() not in _PRONOUNS | _ASKERS]:
+        # "Context: we build X. Before I start, is there anything here on Y?", "For Thursday's
+        # reading group: are there papers that test Y?": the request names Y; before it, context
         topic = after
     elif match:  # "I need X. Any papers?": the request is said around X
         topic = rest[: match.start()] + " " + rest[match.end() :]
@@ -421,14 +436,16 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
     if inner and inner.group("topic"):
         topic = clean_topic(inner.group("topic"))
         asked = text.replace(topic, " ")
-    whole = topic
     if topic and _too_long(topic, max_topic_words):
-        # "newton-type methods? damped newton, cubic reg, that kind of thing": the head
-        topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
+        # "X (a, b, c) run in parallel": the aside goes; "newton-type methods? damped newton,
+        # cubic reg, that kind of thing": the head
+        topic = clean_topic(_PARENTHESES.sub(" ", topic))
+        if _too_long(topic, max_topic_words):
+            topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
     if topic and not _too_long(topic, max_topic_words):
         return topic, asked
-    if _PLURAL_REQUEST.search(asked) and 0 < len(whole.split()) <= 2 * max_topic_words and not _SECOND_QUESTION.search(whole):
-        return whole, asked
+    if _PLURAL_REQUEST.search(asked) and 0 < len(topic.split()) <= 2 * max_topic_words and not _SECOND_QUESTION.search(topic):
+        return topic, asked
     return "", ""
 
 

@@ -63,6 +63,9 @@ def test_small_talk_gets_help(question):
         ("model merging, any papers?", "model merging"),
         ("@paperbot quick q: any papers on model merging?", "model merging"),  # who is asked and the lead-in are no topic
         ("hey, quick question - do we have anything on speech separation?", "speech separation"),
+        ("is there something in our pile about Hopfield nets?", "Hopfield nets"),  # where, not what
+        ("any refs on making sequential steps (layers, solver iterations) run in parallel instead of one by one, like with fixed points?",
+         "making sequential steps run in parallel instead of one by one"),  # the aside goes, then the afterthought
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -176,11 +179,12 @@ def test_long_question_is_cut_at_a_word_with_notice():
     "question, topic",
     [
         ("@paperbot looking for optimizers that work on curved spaces (manifolds, orthogonality constraints)", "optimizers that work on curved spaces (manifolds, orthogonality constraints)"),
-        ("Which papers in the store deal with synthesizing intermediate video frames?", "deal with synthesizing intermediate video frames"),
+        ("Which papers in the store deal with synthesizing intermediate video frames?", "synthesizing intermediate video frames"),
         ("hey team, has anybody collected papers where LLMs hand planning problems to a solver?", "LLMs hand planning problems to a solver"),
         ("we backprop through sign functions a lot - papers on straight-through estimators?", "straight-through estimators"),  # the request names it
         ("Context: we fine-tune ViTs on satellite images. Before we start, is there anything here on domain adaptation?", "domain adaptation"),
         ("need a reading list on diffusion distillation", "diffusion distillation"),
+        ("For Thursday's reading group: are there papers that test whether chain-of-thought text matters?", "test whether chain-of-thought text matters"),
         ("speech separation, music demixing... is there something in our pile?", "speech separation, music demixing"),
         ("adversarial robustness papers pls", "adversarial robustness"),
     ],
@@ -229,7 +233,8 @@ def test_a_topic_then_a_request_of_its_own_is_a_list_request(question, topic):
 @pytest.mark.parametrize(
     "question",
     ["paper on merging models by averaging their weights?", "speech separation with diffusion - which paper?",
-     "is there a paper that merges models by averaging weights?"],
+     "is there a paper that merges models by averaging weights?",
+     "We group snapshots before fitting each basis. Is there a paper that studies which distance to use?"],
 )
 def test_one_paper_asked_for_in_the_singular_is_a_fact_question(question):
     assert kind(question).kind == "fact"
