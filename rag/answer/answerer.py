@@ -12,7 +12,7 @@ import numpy as np
 
 from prompts import load as load_prompt
 from rag.answer.decide import Calibration, Decider, unmentioned_names
-from rag.answer.followup import has_pronoun
+from rag.answer.followup import has_pronoun, thread_intent
 from rag.answer.generate import generate
 from rag.answer.ground import ground
 from rag.answer.lists import Lister
@@ -86,6 +86,8 @@ class Answerer:
         else:
             intent = classify(question, self.names(), self.clock(), self.settings.answer.question)
             intent = self.named_papers.resolve_comparison(intent, question, history)
+            if history:  # "tell me more about the second one", "which one is faster?"
+                intent = thread_intent(intent, question, history[-1])
             answer = self._answer(intent, question, history, on_token, started)
         answer.notice = notice
         answer.timings_ms["total"] = ms_since(started)

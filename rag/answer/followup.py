@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from rag.answer.question import Intent, asks_about_whole
 from rag.records import Turn
 from rag.settings import FollowupSettings
 
@@ -33,6 +34,42 @@ _REFERS_BACK = re.compile(
     r"|\bthe (authors|paper)\b(?! of)",
     re.IGNORECASE,
 )
+
+
+# "the second one", "the last paper", "#2", "[3]", "number 2": one paper of the earlier answer, by its place.
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
+             "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "last": -1}
+_ORDINAL_REFERENCE = re.compile(
+    rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|result|item|link|entry)\b"
+    r"|(?:#|\[|\bnumber\s+|\bno\.\s*|\bpaper\s+|\bitem\s+)([1-8])\]?(?!\d)",
+    re.IGNORECASE,
+)
+# "which one is faster?", "how do the two differ?": both papers of an answer that cited two.
+_BOTH = re.compile(r"\bwhich\s+(?:one|of\s+(?:them|the\s+two|these|those|both))\b|\b(?:the|these|those)\s+two\b|\bboth\b|\bbetween\s+them\b", re.IGNORECASE)
+
+
+def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
+    """The earlier answer's papers that the question points at by place ("the second one")
+    or, when that answer cited two, as a pair ("which one is faster?")."""
+    ids = turn.paper_ids
+    match = _ORDINAL_REFERENCE.search(question)
+    if match and ids:
+        place = _ORDINALS[match.group(1).lower()] if match.group(1) else int(match.group(2))
+        return (ids[-1],) if place == -1 else (ids[place - 1],) if place <= len(ids) else ()
+    return tuple(ids) if len(ids) == 2 and _BOTH.search(question) else ()
+
+
+def thread_intent(intent: Intent, question: str, turn: Turn) -> Intent:
+    """A question about the earlier answer's papers by place or as a pair: "tell me more about
+    the second one" explains that paper (it is no topic to list), "what data did #2 use?" asks
+    it, "which one is faster?" after two papers compares them."""
+    papers = referenced_papers(question, turn)
+    if len(papers) == 2:
+        return Intent("compare", papers=papers)
+    if len(papers) == 1:
+        rest = _ORDINAL_REFERENCE.sub(" ", question)
+        return Intent("explain", papers=papers) if asks_about_whole(rest) else Intent("fact", papers=papers)
+    return intent
 
 
 def asks_for_paper(question: str) -> bool:

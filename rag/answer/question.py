@@ -471,5 +471,10 @@ def _unnamed_words(words: list[str], matches: list[NameMatch]) -> list[str]:
     return [w for i, w in enumerate(words) if i not in named]
 
 
+def asks_about_whole(text: str) -> bool:
+    """Nothing but "what is", "tell me more about", "summary": a question about a paper as a whole."""
+    return not _content(question_words(text))
+
+
 def _content(words: list[str]) -> list[str]:
     return [w for w in words if w.lower().strip("'’") not in _EXPLAIN_WORDS and not _GREETING.fullmatch(w)]

@@ -42,6 +42,14 @@ def test_a_pronoun_followup_is_answered_from_the_threads_paper(corpus_bot):
     assert followup.found and followup.citations[0].title.startswith("FOSI")
 
 
+def test_the_second_paper_of_a_list_is_explained_when_asked_for_by_its_place(corpus_bot):
+    listed = corpus_bot.ask("Any papers on model merging?")
+    history = [Turn(question=listed.question, answer=listed.answer, paper_ids=[c.paper_id for c in listed.citations])]
+    answer = corpus_bot.ask("tell me more about the second one", history)
+    assert answer.found and answer.kind == "explain"
+    assert [c.paper_id for c in answer.citations] == [listed.citations[1].paper_id]
+
+
 def test_small_talk_gets_help(corpus_bot):
     answer = corpus_bot.ask("hi, what can you do?")
     assert answer.kind == "help" and "Any papers on" in answer.answer

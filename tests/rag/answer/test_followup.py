@@ -36,3 +36,23 @@ def test_followup_reading_weighs_the_earlier_paper_against_the_best_one():
     assert not reads_as_followup("Which paper speeds up decoding, and by how much does it?", weak, 0.45, RULE)
     off_topic = RetrievalFeatures(sentence=0.18, gap=0.0, lexical=0.0, dense_gap=0.0, weakest_part=0.18)
     assert not reads_as_followup("How long should one taper before a marathon?", off_topic, RULE.earlier_paper_related - 0.01, RULE)
+
+
+def test_the_earlier_answers_papers_by_place_or_as_a_pair():
+    from rag.answer.followup import referenced_papers, thread_intent
+    from rag.answer.question import Intent
+
+    listed = Turn(question="any papers on model merging?", paper_ids=["a", "b", "c"])
+    assert referenced_papers("tell me more about the second one", listed) == ("b",)
+    assert referenced_papers("what does [3] do?", listed) == ("c",)
+    assert referenced_papers("and the last paper?", listed) == ("c",)
+    assert referenced_papers("what about #5?", listed) == ()  # there is no fifth
+    assert referenced_papers("which one is faster?", listed) == ()  # three papers: not a pair
+    pair = Turn(question="Compare ADAHESSIAN and FOSI", paper_ids=["a", "b"])
+    assert referenced_papers("which one is faster?", pair) == ("a", "b")
+    assert referenced_papers("What datasets did they use?", pair) == ()
+    asked = Intent("find", topic="second one")
+    assert thread_intent(asked, "tell me more about the second one", listed) == Intent("explain", papers=("b",))
+    assert thread_intent(asked, "what datasets did the second one use?", listed) == Intent("fact", papers=("b",))
+    assert thread_intent(Intent("fact"), "which one is faster?", pair) == Intent("compare", papers=("a", "b"))
+    assert thread_intent(Intent("fact"), "What datasets did they use?", pair) == Intent("fact")
