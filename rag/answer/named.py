@@ -11,7 +11,7 @@ import numpy as np
 from rag.answer.followup import has_pronoun
 from rag.answer.generate import generate
 from rag.answer.ground import answer_sentences, ground, ranks_unmeasured, repeats, short_name
-from rag.answer.names import NameIndex
+from rag.answer.names import NameIndex, looks_like_name
 from rag.answer.prompt import ask_about, build_messages
 from rag.answer.question import COMPARE, Intent
 from rag.answer.select import Source, citation_for, overview
@@ -42,6 +42,10 @@ class NamedPapers:
             papers = [self._paper_for(side) for side in intent.sides]
             if all(papers) and papers[0] != papers[1]:
                 return Intent("compare", papers=tuple(papers))
+            # "Compare GPTVQ and AQLM" with no AQLM in the store: say so, not "never mentions AQLM"
+            unknown = [side for side, paper in zip(intent.sides, papers) if paper is None and looks_like_name(side)]
+            if len(unknown) == 1 and any(papers):
+                return Intent("clarify", unclear=(unknown[0],))
         return intent
 
     def _paper_for(self, side: str) -> str | None:

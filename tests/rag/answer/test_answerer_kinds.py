@@ -163,6 +163,13 @@ def test_unknown_name_gets_a_clarifying_answer(bot):
 
 
 @pytest.mark.real_embedder
+def test_comparing_with_a_paper_the_store_lacks_says_so(bot):
+    answer = bot.ask("Compare ADAHESSIAN and FooNet-3")
+    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper called FooNet-3.")
+    assert bot.model.history == [] and bot.judge_model.history == []
+
+
+@pytest.mark.real_embedder
 def test_the_judge_decides_and_reranks(bot):
     question = "Which optimizer adapts to the curvature of the loss with an estimate of the Hessian diagonal?"
     hits = bot._search(question, k=2)
