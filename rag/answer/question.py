@@ -361,9 +361,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
         topic = after
-    elif match and _INTRODUCES.search(match.group()) and (_ENDS_IN_ABOUT.search(match.group()) or _CLAUSE_END.search(before)) and [w for w in _content(question_words(after)) if w.lower() not in _PRONOUNS | _ASKERS]:
-        # "Context: we build X. Before I start, is there anything here on Y?", "For Thursday's
-        # reading group: are there papers that test Y?": the request names Y; before it, context
+    elif match and _names_its_topic(match.group(), before, after):
         topic = after
     elif match:  # "I need X. Any papers?": the request is said around X
         topic = rest[: match.start()] + " " + rest[match.end() :]
@@ -375,6 +373,14 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if window is None and (newly or (match and _NEW_WORDS.search(rest[: match.end()]))):
         window = _last_days(now, default_new_days)
     return Intent("new" if window else "find", topic=topic, window=window)
+
+
+def _names_its_topic(request: str, before: str, after: str) -> bool:
+    """The request goes on to name its topic, and what is said before it is context: "Before
+    I start, is there anything here on Y?", "For Thursday's reading group: are there papers
+    that test Y?". Not "graph nets for molecules, any papers that scale?"."""
+    introduces = _INTRODUCES.search(request) and (_ENDS_IN_ABOUT.search(request) or _CLAUSE_END.search(before))
+    return bool(introduces) and any(w.lower() not in _PRONOUNS | _ASKERS for w in _content(question_words(after)))
 
 
 def _without_address(text: str) -> str:
@@ -431,11 +437,11 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
         asked = text.replace(topic, " ")
         if _QUESTION_WORD.match(topic):  # "how many were used in the papers?"
             return "", ""
-    # "new speech separation papers? (music, voices, anything)": the request is in the head
-    inner = _FIND_BEFORE.match(_AFTERTHOUGHT.split(topic, maxsplit=1)[0]) if match.re is _FIND_BEFORE else None
-    if inner and inner.group("topic"):
-        topic = clean_topic(inner.group("topic"))
-        asked = text.replace(topic, " ")
+        # "new speech separation papers? (music, voices, anything)": the request is in the head
+        inner = _FIND_BEFORE.match(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
+        if inner and inner.group("topic"):
+            topic = clean_topic(inner.group("topic"))
+            asked = text.replace(topic, " ")
     if topic and _too_long(topic, max_topic_words):
         # "X (a, b, c) run in parallel": the aside goes; "newton-type methods? damped newton,
         # cubic reg, that kind of thing": the head
