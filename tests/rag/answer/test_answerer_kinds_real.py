@@ -50,6 +50,11 @@ def test_the_second_paper_of_a_list_is_explained_when_asked_for_by_its_place(cor
     assert [c.paper_id for c in answer.citations] == [listed.citations[1].paper_id]
 
 
+def test_a_comparison_with_a_paper_the_store_lacks_says_so(corpus_bot):
+    answer = corpus_bot.ask("Compare GPTVQ and AQLM")
+    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper called AQLM.")
+
+
 def test_small_talk_gets_help(corpus_bot):
     answer = corpus_bot.ask("hi, what can you do?")
     assert answer.kind == "help" and "Any papers on" in answer.answer
