@@ -102,9 +102,11 @@ def test_openai_backend_without_the_key_is_refused(llama_server, monkeypatch):
 
 
 def test_openai_backend_timeout(remote):
+    # The grammar allows no end before 1000 spaced letters (about a token each), so the reply
+    # cannot finish early on a fast machine. Unconstrained, SmolLM2 stops LONG_TASK after ~80 tokens.
     remote.timeout_s = 0.5
     with pytest.raises(ModelTimeout, match="llm.timeout_s"):
-        remote.generate(LONG_TASK, max_tokens=400)
+        remote.generate(LONG_TASK, max_tokens=1000, grammar='root ::= ([a-z] " "){1000}')
     wait_idle(remote, limit_s=5)
 
 

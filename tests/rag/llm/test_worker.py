@@ -27,6 +27,7 @@ class InstrumentedModel(LocalModel):
         self.active = self.max_active = self.evals = 0
         self.eval_threads: set[int] = set()
         self.finishes: list[str | None] = []
+        self.step_delay_s = 0.001  # widens the window in which an overlap would show
 
     def _load_on_worker(self):
         super()._load_on_worker()
@@ -39,7 +40,7 @@ class InstrumentedModel(LocalModel):
                 self.evals += 1
                 self.eval_threads.add(threading.get_ident())
             try:
-                time.sleep(0.001)  # widen the window in which an overlap would show
+                time.sleep(self.step_delay_s)
                 return real_eval(tokens)
             finally:
                 with self.lock:
@@ -106,6 +107,9 @@ def test_concurrent_callers_are_served_one_at_a_time(instrumented):
 
 def test_timeout_abandons_the_job_and_the_worker_stays_usable(instrumented):
     instrumented.generate(ask("Say hello."), max_tokens=4)  # warm up: the first eval pages the weights in
+    # SmolLM2 stops after ~80 tokens of LONG_TASK, about 1 s here and less on a faster machine.
+    # A slow step makes the timeout certain: 80 tokens now take at least 4 s.
+    instrumented.step_delay_s = 0.05
     instrumented.timeout_s = 1.0
     started = time.monotonic()
     with pytest.raises(ModelTimeout, match="llm.timeout_s"):
@@ -121,7 +125,7 @@ def test_timeout_abandons_the_job_and_the_worker_stays_usable(instrumented):
     time.sleep(0.3)
     assert instrumented.evals == evals
 
-    instrumented.timeout_s = 60
+    instrumented.step_delay_s, instrumented.timeout_s = 0.001, 60
     assert instrumented.generate(ask("Say hello."), max_tokens=8).strip()
     assert instrumented.finishes[-1] in {"stop", "length"}
 
