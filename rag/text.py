@@ -30,6 +30,26 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+_ABBREVIATION_WORDS = {a.split()[-1].lower() for a in _ABBREVIATIONS}
+
+
+def _ends_in_abbreviation(text: str) -> bool:
+    """The last word is an abbreviation ("e.g.", "(i.e."), not merely ends like one ("optimal.")."""
+    return text.split()[-1].lstrip("([{\"'").lower() in _ABBREVIATION_WORDS
+
+
+def split_typed_sentences(text: str) -> list[str]:
+    """Sentences of text a person typed: any . ! ? or ; followed by a space ends one (people
+    type in lower case), except after an abbreviation ("e.g. LibriSpeech" stays whole)."""
+    sentences: list[str] = []
+    for piece in re.split(r"(?<=[.!?;])\s+", text.strip()):
+        if sentences and _ends_in_abbreviation(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        elif piece:
+            sentences.append(piece)
+    return sentences
+
+
 # Sentences in retrieved text that address the reader as instructions (prompt injection).
 # They are never shown to the model, nor chosen as evidence.
 _INSTRUCTION = re.compile(

@@ -22,6 +22,7 @@ from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Hit, Paper
 from rag.settings import CalibrationSettings, Settings
+from rag.text import split_typed_sentences
 
 log = logging.getLogger("paperbot.answer")
 
@@ -177,7 +178,7 @@ def asked_part(question: str) -> str:
     asker's setting: "We slim ResNets by dropping channels. Which paper says X?" asks about X.
     Over the fact sets, 27 answerable questions name something only in such a setting, and
     one near-miss does (docs/calibration.md, "Session 10")."""
-    sentences = [s for s in re.split(r"(?<=[.!?;])\s+", question.strip()) if s]
+    sentences = split_typed_sentences(question)
     asking = [s for s in sentences if "?" in s]
     return " ".join(asking) if asking else (sentences[-1] if sentences else "")
 

@@ -1,6 +1,6 @@
 """Shared text functions: sentences, facts, refusals."""
 
-from rag.text import is_instruction, looks_like_refusal, reference_facts, split_sentences, unsupported_facts
+from rag.text import is_instruction, looks_like_refusal, reference_facts, split_sentences, split_typed_sentences, unsupported_facts
 
 
 def test_split_sentences_keeps_abbreviations_together():
@@ -11,6 +11,15 @@ def test_split_sentences_keeps_abbreviations_together():
         "See Fig. 2 for details!",
         "Done?",
     ]
+
+
+def test_typed_sentences_split_in_lower_case_but_not_after_an_abbreviation():
+    assert split_typed_sentences("we train resnets. which paper prunes them?") == ["we train resnets.", "which paper prunes them?"]
+    assert split_typed_sentences("does it hold on speech, e.g. LibriSpeech? and (i.e. audio) too?") == [
+        "does it hold on speech, e.g. LibriSpeech?", "and (i.e. audio) too?"]
+    # a word that merely ends like an abbreviation ("sequential." like "al.") still ends a sentence
+    assert split_typed_sentences("SGD steps are sequential. Can I predict gradients?") == [
+        "SGD steps are sequential.", "Can I predict gradients?"]
 
 
 def test_instruction_sentences_are_recognised():

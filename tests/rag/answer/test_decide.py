@@ -49,3 +49,5 @@ def test_only_the_asking_sentences_must_be_mentioned():
     assert unmentioned_names(question, abstract) == []  # ResNets and SGD are the asker's setting
     assert unmentioned_names("We prune filters. Does it hold on ImageNet?", abstract) == ["ImageNet"]
     assert asked_part("pruning filters on ImageNet") == "pruning filters on ImageNet"  # no question mark: the last sentence
+    # "e.g." does not cut the asking sentence, so its names are checked
+    assert unmentioned_names("We prune filters. Does it hold on LibriSpeech, e.g. for accents?", abstract) == ["LibriSpeech"]
