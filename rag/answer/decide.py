@@ -154,23 +154,49 @@ def specific_names(question: str) -> list[str]:
     return names
 
 
+def _unversioned(word: str) -> str:
+    """"v2" and "llamav2" as "2" and "llama2": a version's "v" is often dropped or added."""
+    return re.sub(r"(?:^|(?<=[a-z]))v(?=\d)", "", word)
+
+
 def mentions(text: str, name: str) -> bool:
     """The text names it: every part as a word ("Llama-2-70B"), the parts run together in up
-    to three words ("LLaMA2-70B"), or an acronym as its words' initials ("MDP": "Markov
-    decision process")."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    to three words ("LLaMA2-70B", "Llamav2-70B"), or an acronym as the starts of its words
+    ("MDP": "Markov decision process", "ViT": "Vision Transformer")."""
+    words = [_unversioned(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
     # "FLOP-matched": only the parts with a capital or a digit are the name.
-    parts = [p.lower() for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    parts = [_unversioned(p.lower()) for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
     vocabulary = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "FLOP": "FLOPs"
     if all(part in vocabulary or (part.endswith("s") and part[:-1] in vocabulary) for part in parts):  # "ResNets": "ResNet-50"
         return True
     joined = "".join(parts)
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
         return True
-    if name.isalpha() and name.isupper():
-        n = len(name)
-        return any("".join(w[0] for w in words[i : i + n]) == joined for i in range(len(words) - n + 1))
+    if name.isalpha() and sum(c.isupper() for c in name) >= 2:
+        return any(_spells(name, words[i:]) for i in range(len(words)))
     return False
+
+
+_SMALL_WORDS = {"a", "an", "and", "for", "in", "of", "on", "the", "to", "with"}
+
+
+def _spells(acronym: str, words: list[str]) -> bool:
+    """The acronym is spelled by the starts of consecutive words: each capital starts a new
+    word; a lower-case letter continues the word ("Vi" of "vision") or starts a small word
+    ("o" of "of" in "MoE")."""
+    letters = acronym.lower()
+
+    def match(i: int, w: int, used: int) -> bool:  # letters[i:], with `used` letters of words[w] taken
+        if i == len(letters):
+            return True
+        new_word = w + 1
+        starts = new_word < len(words) and words[new_word][0] == letters[i] and (acronym[i].isupper() or words[new_word] in _SMALL_WORDS)
+        if starts and match(i + 1, new_word, 1):
+            return True
+        continues = used and not acronym[i].isupper() and used < len(words[w]) and words[w][used] == letters[i]
+        return bool(continues) and match(i + 1, w, used + 1)
+
+    return bool(words) and words[0][0] == letters[0] and match(1, 0, 1)
 
 
 def asked_part(question: str) -> str:

@@ -36,6 +36,10 @@ def test_a_name_counts_as_mentioned_in_its_written_variants():
     assert mentions(abstract, "Llama-2-70B") and mentions(abstract, "MDP") and mentions(abstract, "FLOP-matched")
     assert mentions(abstract, "ImageNet") and not mentions(abstract, "ImageNet-21k")
     assert mentions("We prune ResNet-50 on CIFAR-10.", "ResNets")  # the plural of a name it uses
+    assert mentions("It processes a Llamav2-70B model in 3 hours.", "Llama-2-70B")  # a version's "v"
+    # A mixed-case acronym spelled by its words' starts (questions-dev dev033 was refused for "ViT")
+    assert mentions("Self-Supervised Vision Transformers for design", "ViT") and mentions("a sparse mixture of experts", "MoE")
+    assert not mentions("vast image tasks", "ViT") and not mentions("vision models", "ViT")
     assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
     assert unmentioned_names("which paper studies merging models?", abstract) == []
 
