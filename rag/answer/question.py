@@ -68,6 +68,7 @@ _FIND = re.compile(
       | (?:new|recent|latest|more)\s+{_PAPERS}\s+{_ABOUT}\b
       | {_PAPERS}\s+{_ABOUT}\b
       | which\s+papers\s+(?:are\s+about|are\s+on|discuss|study|cover|deal\s+with|look\s+at|tackle|address|mention|use)\b
+      | (?:do|did)\s+we\s+have\s+(?!(?:a|an|one|the)\s+paper\b)
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -77,7 +78,8 @@ _FIND_BEFORE = re.compile(
     rf"""^\W*(?:(?:please\s+)?(?:list|show|find|give|get)(?:\s+me|\s+us)?\s+)?(?:any|some|all|the)?\s*(?:new|recent|latest|good)?\s*
         (?P<topic>.+?)\s+{_PAPERS}(?:\s+(?:here|around|out\s+there|in\s+here|in\s+the\s+(?:store|corpus|library)|(?:do\s+)?(?:we|you)\s+have))?\W*$
       | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+(?:there|new)|what\s+do\s+we\s+have|which\s+(?:papers|ones)\s+do\s+we\s+have
-          |(?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+)?anything(?:\s+new|\s+recent)?|any\s+(?:new\s+|recent\s+)?{_PAPERS})\W*$""",
+          |(?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+)?anything(?:\s+new|\s+recent)?|any\s+(?:new\s+|recent\s+)?{_PAPERS}
+          |what(?:'s|’s|\s+is)\s+(?:in\s+(?:the|our|your)\s+(?:store|pile|collection|library|corpus)|in\s+here))\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # "What's new today?", "anything new?", "what came in this week?": the new papers on any topic.
@@ -124,6 +126,7 @@ _IN_THE_STORE = rf"in\s+{_THE_STORE}"
 _PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications)"
 _REQUEST_ANYWHERE = re.compile(
     rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search\s+for|pointers\s+to)\s+(?:\w+\s+){{0,2}}?{_PLURAL}\b
+      | \b(?:collected|gathered|compiled)\s+(?:any\s+|some\s+)?(?:work|research)\b
       | \b(?:which|what)\s+{_PLURAL}\b
       | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying)\b
       | ^\W*(?:any|some)\s+(?:work|research)\s+(?:on|about|that|which|in|for)\b
@@ -336,7 +339,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
         if request:
             return request
-    compares = COMPARE.search(question) or _COMPARED.match(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(question, maxsplit=1)[0])
+    compares = COMPARE.search(question) or _COMPARED.match(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(_context_dropped(question), maxsplit=1)[0])
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
 
 
@@ -405,19 +408,36 @@ _SIDES = [
 ]
 
 
+# "the paper on X", "X method": what a side is called, not what it is.
+_SIDE_WORDS = re.compile(r"^(?:the|a)\s+(?:(?:paper|work)\s+(?:on|about)\s+)?|^(?:paper|work)\s+(?:on|about)\s+|\s+(?:paper|papers|method|approach|work)$", re.IGNORECASE)
+# "For a trip-planning assistant, X or Y?": the setting before the comparison.
+_CONTEXT_FIRST = re.compile(r"^\W*for\s+[^,?]+,\s*(?=\S)", re.IGNORECASE)
+
+
+def _context_dropped(question: str) -> str:
+    """The question without a setting before it, when what follows is one clause ("For a
+    trip-planning assistant, X or Y?"; not "For RL objectives, like A or B, is there ...?")."""
+    rest = _CONTEXT_FIRST.sub("", question)
+    return rest if rest != question and re.fullmatch(r"[^,;?]+\??\s*", _PARENTHESES.sub(" ", rest)) else question
+
+
 _ASKED_AFTER_COLON = re.compile(r":\s+(?=(?:what|which|who|why|how|do|does|did|is|are|can|could)\b)", re.IGNORECASE)
 
 
 def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
     """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
     "how does X differ from Y", "difference between X and Y"."""
-    # "Fish (gradient matching) vs FAD (flatness-aware minimization)": a parenthesis says what a side is
-    question = _AFTERTHOUGHT.split(re.sub(r"[()]", " ", question), maxsplit=1)[0]  # "X vs Y — which is better for Z?"
+    # "Fish (gradient matching) vs FAD (flatness-aware minimization)": a parenthesis says what a
+    # side is, also when it lists ("(direct parameterization / sandwich layers)").
+    question = _context_dropped(question)
+    while (opened := re.sub(r"\(([^()]*)\)", lambda m: " " + _AFTERTHOUGHT.sub(" ", m.group(1)) + " ", question)) != question:
+        question = opened  # innermost first: "(the O(k^-3) one)"
+    question = _AFTERTHOUGHT.split(question, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
     question = _ASKED_AFTER_COLON.split(question, maxsplit=1)[0]  # "X vs Y: what's different?"
     for pattern in _SIDES:
         match = pattern.match(question)
         if match:
-            sides = tuple(re.sub(r"^(?:the|a)\s+|\s+(paper|papers|method|approach|work)$", "", " ".join(m.split()).strip(" '\"?"), flags=re.IGNORECASE) for m in (match["a"], match["b"]))
+            sides = tuple(_SIDE_WORDS.sub("", " ".join(m.split()).strip(" '\"?")).strip(" '\"") for m in (match["a"], match["b"]))
             if all(0 < len(side.split()) <= max_topic_words for side in sides):
                 return sides
     return ()
@@ -430,7 +450,8 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
         topic, asked = clean_topic(text[match.end() :]), text[: match.end()]
     else:
         head = _AFTERTHOUGHT.split(text, maxsplit=1)[0]  # "any ML for biology papers - proteins, DNA?"
-        match = _FIND_BEFORE.match(text) or (_PLURAL_REQUEST.search(head) and _FIND_BEFORE.match(head))
+        # "recurrent nets - what's in the pile? memory limits, ...": the request ends at its "?"
+        match = _FIND_BEFORE.match(text) or (_PLURAL_REQUEST.search(head) and _FIND_BEFORE.match(head)) or _FIND_BEFORE.match(text.split("?", 1)[0])
         if not match:
             return "", ""
         topic = clean_topic(match.group("topic") or match.group("topic2"))
@@ -447,12 +468,19 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
         # cubic reg, that kind of thing": the head
         topic = clean_topic(_PARENTHESES.sub(" ", topic))
         if _too_long(topic, max_topic_words):
-            topic = clean_topic(_AFTERTHOUGHT.split(topic, maxsplit=1)[0])
+            # "lit review time - LLM unlearning + model editing": a head that names the reading is the request
+            pieces = _AFTERTHOUGHT.split(topic, maxsplit=1)
+            request_first = len(pieces) == 2 and _ONLY_A_REQUEST.fullmatch(pieces[0].strip())
+            topic = clean_topic(_AFTERTHOUGHT.split(pieces[1], maxsplit=1)[0] if request_first else pieces[0])
     if topic and not _too_long(topic, max_topic_words):
         return topic, asked
     if _PLURAL_REQUEST.search(asked) and 0 < len(topic.split()) <= 2 * max_topic_words and not _SECOND_QUESTION.search(topic):
         return topic, asked
     return "", ""
+
+
+# A head that only says what the asker is doing: "lit review time 📚", "reading list:".
+_ONLY_A_REQUEST = re.compile(rf"\W*{_PAPERS}(?:\s+(?:time|pls|please|request|needed|wanted))?\W*", re.IGNORECASE)
 
 
 def _too_long(topic: str, max_topic_words: int) -> bool:

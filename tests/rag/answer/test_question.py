@@ -66,6 +66,10 @@ def test_small_talk_gets_help(question):
         ("is there something in our pile about Hopfield nets?", "Hopfield nets"),  # where, not what
         ("any refs on making sequential steps (layers, solver iterations) run in parallel instead of one by one, like with fixed points?",
          "making sequential steps run in parallel instead of one by one"),  # the aside goes, then the afterthought
+        ("do we have model merging? weight averaging, task arithmetic, that sort of thing", "model merging"),
+        ("graph transformers - what's in the pile? positional encodings, long-range tasks", "graph transformers"),  # the request ends at "?"
+        ("lit review time 📚 - speech separation + music source separation, what's in the store",
+         "speech separation + music source separation"),  # a head that only names the reading is the request
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
@@ -138,6 +142,12 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert kind("sharpness-aware minimization (flat minima) vs weight averaging (SWA)").sides == ("sharpness-aware minimization flat minima", "weight averaging SWA")
     assert kind("the lazy Hessians paper compared to ADAHESSIAN: which converges faster?").sides == ("lazy Hessians", "ADAHESSIAN")
     assert kind("How much faster did pretraining get compared with the MLPerf record?").sides == ()  # asks for a number
+    # A parenthesis that lists still says what a side is; a setting before "X or Y?" is no side.
+    assert kind("weight averaging (SWA / EMA) compared to sharpness-aware minimization - which should I try?").sides == ("weight averaging SWA EMA", "sharpness-aware minimization")
+    assert kind("for a small GPU budget, weight averaging or sharpness-aware minimization?").sides == ("weight averaging", "sharpness-aware minimization")
+    assert kind("For RL with nonlinear objectives, like exploration or imitation, is there a single-loop method?").sides == ()
+    assert kind("damped newton (the O(k^-3) one) vs lazy hessians?").sides == ("damped newton the O k^-3 one", "lazy hessians")
+    assert kind("how does 'weight averaging' differ from the paper on lazy hessians?").sides == ("weight averaging", "lazy hessians")
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
 
@@ -209,6 +219,7 @@ def test_a_window_with_new_papers_asked_for_is_whats_new():
         ("any paper this week about graph transformers?", ("new", "this week")),  # a window: any request is "what's new"
         ("what landed lately on speculative decoding?", ("new", "in the last 7 days")),
         ("what's in the store about batch size schedules (and how they interact with the learning rate)?", ("find", None)),
+        ("has anybody collected work on certified robustness? e.g. randomized smoothing, interval bounds", ("find", None)),
     ],
 )
 def test_requests_with_alternatives_windows_or_asides_are_lists(question, expected):
