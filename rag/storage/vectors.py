@@ -32,6 +32,11 @@ def collection_name(base: str, embedder_identity: str) -> str:
     return f"{base}-{slug}-{hashlib.sha256(embedder_identity.encode()).hexdigest()[:8]}"
 
 
+def search_breadth(collection) -> int | None:
+    """The collection's HNSW ef_search."""
+    return ((collection.configuration or {}).get("hnsw") or {}).get("ef_search")
+
+
 class ChunkVectors:
     def __init__(self, settings: Settings, embedder_identity: str):
         self.settings = settings
@@ -49,9 +54,13 @@ class ChunkVectors:
                 client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https")
             else:
                 client = chromadb.PersistentClient(path=str(self.home / "chroma"))
-            self._collection = client.get_or_create_collection(
+            collection = client.get_or_create_collection(
                 collection_name(self.settings.chroma.collection, self.embedder_identity), metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
+            # A search breadth below what we ask for returns approximate neighbours that differ between processes.
+            if search_breadth(collection) != self.settings.chroma.ef_search:
+                collection.modify(configuration={"hnsw": {"ef_search": self.settings.chroma.ef_search}})
+            self._collection = collection
         return self._collection
 
     def upsert(self, rows: list[tuple[Paper, Chunk, list[float]]]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from rag.service import Paperbot
 from rag.settings import load_settings
+from rag.storage.vectors import search_breadth
 from tests.conftest import write_listing
 from tests.rag.test_ingest import PAPERS, assert_in_step
 
@@ -54,6 +55,7 @@ def test_ingest_and_search_through_chroma_server(chroma_server, paperbot_home, t
     source = write_listing(tmp_path / "day.txt", PAPERS)
     assert bot.ingest([str(source)]).added == 3
     assert not (paperbot_home / "chroma").exists()  # vectors went to the server, not the home
+    assert search_breadth(bot.store.vectors.collection) == bot.settings.chroma.ef_search  # set through the server too
     assert bot.search("molecular property prediction", k=1)[0].title == PAPERS[1][0]
     assert bot.ingest([str(source)]).unchanged == 3
     assert_in_step(bot)
