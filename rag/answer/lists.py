@@ -169,10 +169,11 @@ class Lister:
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = newest(self.store.papers_seen_since(intent.window.since))
         else:
-            vector = self.sentences.embed([intent.topic])[0]
-            candidates = self.topic_candidates(intent.topic, vector, filters)
+            searched = intent.search_text
+            vector = self.sentences.embed([searched])[0]
+            candidates = self.topic_candidates(searched, vector, filters)
             # A window narrows what is listed, not what counts as on the topic.
-            neighbourhood = self.topic_candidates(intent.topic, vector, None) if filters else candidates
+            neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
             ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:

@@ -62,6 +62,14 @@ def test_find_papers_lists_the_papers_on_the_topic_and_only_those(bot):
     assert set(contract["papers"][0]) == {"paper_id", "title", "url", "date", "summary"}
 
 
+def test_a_list_is_searched_with_the_whole_request_and_headed_by_its_topic(bot):
+    question = "second-order optimizers - what's in the pile? hessian diagonal estimates, curvature"
+    answer = bot.ask(question)
+    assert answer.kind == "find" and answer.answer.startswith(f"{len(answer.papers)} paper")
+    assert "on second-order optimizers" in answer.answer.splitlines()[0]
+    assert [f"second-order optimizers. {question}"] in bot.embedder.calls
+
+
 @pytest.mark.real_embedder
 def test_a_topic_with_no_papers_is_said_plainly_with_only_near_suggestions(bot):
     answer = bot.ask("Any papers on sourdough baking?")

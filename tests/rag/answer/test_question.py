@@ -241,6 +241,14 @@ def test_a_topic_then_a_request_of_its_own_is_a_list_request(question, topic):
     assert (intent.kind, intent.topic) == ("find", topic)
 
 
+def test_a_list_searches_its_topic_with_the_whole_request():
+    intent = kind("@paperbot graph transformers - what's in the pile? positional encodings, long-range tasks pls")
+    assert intent.topic == "graph transformers"  # what the answer's heading says
+    assert intent.search_text == "graph transformers. graph transformers - what's in the pile? positional encodings, long-range tasks"
+    assert kind("model merging papers").search_text == "model merging. model merging papers"
+    assert kind("what's new this week on model merging?").search_text == "model merging. what's new on model merging?"  # not the window
+
+
 @pytest.mark.parametrize(
     "question",
     ["paper on merging models by averaging their weights?", "speech separation with diffusion - which paper?",
