@@ -130,7 +130,7 @@ class Answerer:
         # The judge says yes to a paper on the question's topic that never names the question's
         # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
         top = papers[hits[0].paper_id] if hits else None
-        unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if found and top else []
+        unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if top and (found or retrieval.named) else []
         if not found or unmentioned:
             suggestions = self.near_suggestions(hits[: answer.suggestions], papers, retrieval.question_vector)
             text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NOT_FOUND_ANSWER

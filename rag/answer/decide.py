@@ -1,9 +1,10 @@
 """Decide: does a retrieved paper answer the question? Only then is the model asked to write.
 
-A paper the question names answers it. Otherwise the judge (rag/answer/judge.py) reads the
-top candidates when there is one; without one, a logistic score over the retrieval
-features (`Calibration`, fitted by benchmarks/calibrate.py) decides. Either way, a paper
-that never mentions a benchmark or dataset the question names cannot answer it.
+The judge (rag/answer/judge.py) reads the top candidates when there is one (only the named
+paper, when the question names one). Without a judge, a paper the question names answers it,
+and otherwise a logistic score over the retrieval features (`Calibration`, fitted by
+benchmarks/calibrate.py) decides. Either way, a paper that never mentions a benchmark or
+dataset the question names cannot answer it.
 """
 
 from __future__ import annotations
@@ -77,17 +78,20 @@ class Decider:
 
     def decide(self, question: str, retrieval: Retrieval) -> tuple[bool, Retrieval, float]:
         """Whether the top paper answers: (found, retrieval with the judged best paper first,
-        ms spent judging). A paper the question names answers it. Otherwise the judge reads
-        the top candidates (a follow-up: the thread's paper) when there is a judge; without
-        one, the calibrated retrieval score decides, and a follow-up is answered from the
-        thread's paper if that matches the question at all."""
+        ms spent judging). The judge reads the top candidates when there is one (a follow-up:
+        the thread's paper; a question that names a paper: that paper). Without one, a named
+        paper answers, and otherwise the calibrated retrieval score decides, a follow-up being
+        answered from the thread's paper if that matches the question at all.
+
+        A named paper is judged too: over the fact sets, 13 near-misses name the paper they
+        go beyond ("does SEGNO handle rigid-body collisions?"); the judge refused 8 of them and
+        1 of the 67 answerable questions that name their paper (docs/calibration.md, "Session 11")."""
         if retrieval.evidence is None:
             return False, retrieval, 0.0
         hits, followup = retrieval.hits, retrieval.on_thread_paper
-        if retrieval.named:  # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
-            return True, retrieval, 0.0
         if self.judge_model is None:
-            return self.without_judge(retrieval), retrieval, 0.0
+            # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
+            return retrieval.named or self.without_judge(retrieval), retrieval, 0.0
         started = time.perf_counter()
         judge_settings = self.settings.judge
         # A follow-up is judged against the thread's paper, read with the earlier question
@@ -97,16 +101,18 @@ class Decider:
             candidates = [self.judge_excerpt(question, retrieval, hits[0])]
             verdicts = judge(self.judge_model, asked, candidates)
             # The runner-up is read too when the top paper does not answer, or when retrieval
-            # cannot tell the two apart; never for a follow-up, which is about its thread's paper.
+            # cannot tell the two apart; never for a follow-up, which is about its thread's
+            # paper, nor for a question that names its paper ("does SEGNO handle collisions?"
+            # is answered from SEGNO or not at all).
             tie = abs(retrieval.evidence.gap) < self.settings.answer.tied_gap
-            if not followup and len(hits) > 1 and (not answers(verdicts[0].logodds, judge_settings) or tie):
+            if not followup and not retrieval.named and len(hits) > 1 and (not answers(verdicts[0].logodds, judge_settings) or tie):
                 candidates += [self.judge_excerpt(question, retrieval, h) for h in hits[1 : judge_settings.candidates]]
                 verdicts += judge(self.judge_model, asked, candidates[1:])
             chosen = max(range(len(verdicts)), key=lambda i: verdicts[i].logodds)
             best = second_reading(self.judge_model, asked, *candidates[chosen], verdicts[chosen], judge_settings)
         except ModelError as error:  # a missing or failing judge must not cost the answer
             log.warning("the judge failed (%s); deciding from retrieval evidence", error)
-            return self.without_judge(retrieval), retrieval, 0.0
+            return retrieval.named or self.without_judge(retrieval), retrieval, 0.0
         if best.paper_id != hits[0].paper_id:
             retrieval = rerank(retrieval, best)
         return answers(best.logodds, judge_settings), retrieval, ms_since(started)

@@ -199,6 +199,18 @@ def test_the_judge_decides_and_reranks(bot):
     assert prompt.index("Paper:") < prompt.index(question)
 
 
+def test_a_question_naming_a_paper_is_judged_against_that_paper_alone(bot):
+    bot.judge_model.enqueue_logodds(-2.0)
+    refused = bot.ask("Does ADAHESSIAN also speed up speech recognition?")
+    assert (refused.found, refused.answer, refused.citations) == (False, NOT_FOUND_ANSWER, [])
+    judged = [messages for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert len(judged) == 1 and "Paper: ADAHESSIAN" in judged[0][-1]["content"]  # no runner-up was read
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("It beats Adam by 1.8 BLEU points [1].")
+    answer = bot.ask("By how much does ADAHESSIAN beat Adam?")
+    assert answer.found and answer.citations[0].title.startswith("ADAHESSIAN")
+
+
 @pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))

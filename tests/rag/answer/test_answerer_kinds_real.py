@@ -69,6 +69,14 @@ def test_a_question_on_a_benchmark_the_paper_never_names_is_refused(corpus_bot):
     assert any(s.title.startswith("ADAHESSIAN") for s in answer.suggestions)  # the paper is still offered
 
 
+def test_a_question_naming_a_paper_is_answered_only_if_the_judge_finds_it_there(corpus_bot):
+    kept = corpus_bot.ask("What does FOSI split the objective into at each iteration?")
+    assert kept.found and kept.citations[0].title.startswith("FOSI")
+    refused = corpus_bot.ask("Does ADAHESSIAN also speed up training of speech recognition models?")  # its abstract has no speech
+    assert not refused.found and refused.citations == []
+    assert any(s.title.startswith("ADAHESSIAN") for s in refused.suggestions)
+
+
 def test_comparing_two_described_papers_cites_both(corpus_bot):
     answer = corpus_bot.ask("compare the paper on second-order optimization with lazy Hessians and ADAHESSIAN")
     titles = [c.title for c in answer.citations]
