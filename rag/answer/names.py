@@ -40,12 +40,18 @@ def name_key(text: str) -> str:
     return re.sub(r"[^a-z0-9+]", "", text.lower())
 
 
+_QUANTITY = re.compile(r"\d+(?:\.\d+)?-?[a-z]+")
+
+
 @lru_cache(maxsize=1 << 16)
 def _is_coined(word: str) -> bool:
     """A word an author made up: capitals inside a part of it ("GPTVQ", "LayoutReader",
-    "xLSTM"; not "Multi-Modal"), letters mixed with digits ("GPT4", "T5"), or "++"."""
+    "xLSTM"; not "Multi-Modal"), letters mixed with digits ("GPT4", "T5"; not a quantity
+    such as "4-bit"), or "++"."""
     if len(name_key(word)) < 3 or not re.search(r"[A-Za-z]", word) or re.fullmatch(r"[A-Z]+s", word):
         return False  # too short, a number, or an acronym's plural ("APIs", "LLMs")
+    if _QUANTITY.fullmatch(word):
+        return False  # "4-bit", "16bit", "3-layer"
     inner_capital = any(re.search(r"[A-Z]", part[1:]) for part in re.split(r"[-'’.]", word))
     return inner_capital or bool(re.search(r"\d", word)) or word.endswith("+")
 
@@ -53,9 +59,13 @@ def _is_coined(word: str) -> bool:
 def title_names(title: str) -> tuple[set[str], set[str]]:
     """(names, name candidates) of a title, as keys. Names: the whole title and the part
     before a colon, when it has several words ("Less is More"). Candidates, which must also be rare (see `KeyStats.paper_ids`):
-    a one-word colon prefix ("Monarch") and the title's coined words ("ADAHESSIAN")."""
+    a one-word colon prefix ("Monarch"), the title's coined words ("ADAHESSIAN") and a quantity
+    with the capitalised word after it ("4-bit Shampoo")."""
     names = {name_key(title)}
-    candidates = {name_key(word) for word in _TOKEN.findall(title) if _is_coined(word)}
+    words = _TOKEN.findall(title)
+    candidates = {name_key(word) for word in words if _is_coined(word)}
+    # A quantity names a paper with the capitalised word after it: "4-bit Shampoo", not "4-bit".
+    candidates |= {name_key(a + b) for a, b in zip(words, words[1:]) if _QUANTITY.fullmatch(a) and b[:1].isupper()}
     head, colon, _ = title.partition(":")
     if colon and len(name_key(head)) >= 3:
         (names if len(head.split()) > 1 else candidates).add(name_key(head))
@@ -85,7 +95,7 @@ def paper_names(title: str, abstract: str) -> PaperNames:
 def terms_version() -> str:
     """A fingerprint of the code that `paper_names` runs: stored statistics made by other
     code are built again."""
-    parts = [_TOKEN.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, paper_names)]
+    parts = [_TOKEN.pattern, _QUANTITY.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, paper_names)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ PAPERS = [
     ("p-llm3", "Pruning LLMs in One Shot", "LLMs are large."),
     ("p-twins1", "TwinNet: Predicting Twins", "TwinNet is a network."),
     ("p-twins2", "Learning with TwinNet Ensembles", "We ensemble TwinNet models."),
+    ("p-shampoo", "4-bit Shampoo for Memory-Efficient Network Training", "We compress Shampoo's states to 4 bits."),
 ]
 
 
@@ -46,6 +47,9 @@ def test_field_words_and_ordinary_words_are_not_names():
     assert idx.resolve("Agents that operate apps by tapping buttons") == ([], [])  # "APPs" plural acronym
     assert idx.resolve("the curve fits the data") == ([], [])  # "fits" typed as a word is that word
     assert idx.resolve("What is FITS?")[0] == ["p-fits"]
+    # A quantity is no name, but it names a paper with the word after it.
+    assert idx.resolve("how much memory do 4-bit ints save?") == ([], [])
+    assert idx.resolve("how does 4-bit shampoo save memory")[0] == ["p-shampoo"]
 
 
 def test_a_name_shared_by_two_papers_is_ambiguous():
