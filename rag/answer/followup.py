@@ -48,6 +48,10 @@ _ORDINAL_REFERENCE = re.compile(
 _BOTH = re.compile(r"\bwhich\s+(?:one|of\s+(?:them|the\s+two|these|those|both))\b|\b(?:the|these|those)\s+two\b|\bboth\b|\bbetween\s+them\b", re.IGNORECASE)
 
 
+# A list topic that is the thread's paper's own: "their learned closure", "its loss".
+_THREADS_OWN = re.compile(r"\W*(?:their|its|it|they|them)\b", re.IGNORECASE)
+
+
 def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
     """The earlier answer's papers that the question points at by place ("the second one")
     or, when that answer cited two, as a pair ("which one is faster?")."""
@@ -62,8 +66,11 @@ def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
 def thread_intent(intent: Intent, question: str, turn: Turn) -> Intent:
     """A question about the earlier answer's papers by place or as a pair: "tell me more about
     the second one" explains that paper (it is no topic to list), "what data did #2 use?" asks
-    it, "which one is faster?" after two papers compares them."""
+    it, "which one is faster?" after two papers compares them. A list whose topic is the
+    paper's own ("what's new about their closure model?") is a question about it."""
     papers = referenced_papers(question, turn)
+    if intent.kind in ("find", "new") and _THREADS_OWN.match(intent.topic):
+        return Intent("fact")  # "what's new about their learned closure?": a question about the thread's paper
     if len(papers) == 2:
         return Intent("compare", papers=papers)
     if len(papers) == 1:

@@ -56,3 +56,14 @@ def test_the_earlier_answers_papers_by_place_or_as_a_pair():
     assert thread_intent(asked, "what datasets did the second one use?", listed) == Intent("fact", papers=("b",))
     assert thread_intent(Intent("fact"), "which one is faster?", pair) == Intent("compare", papers=("a", "b"))
     assert thread_intent(Intent("fact"), "What datasets did they use?", pair) == Intent("fact")
+
+
+def test_a_list_on_the_threads_own_paper_is_a_question_about_it():
+    from rag.answer.followup import thread_intent
+    from rag.answer.question import Intent
+
+    turn = Turn(question="which paper learns the closure term with a neural operator?", paper_ids=["a"])
+    asked = Intent("new", topic="their closure model compared to earlier ones")
+    assert thread_intent(asked, "what's new about their closure model compared to earlier ones?", turn) == Intent("fact")
+    listing = Intent("find", topic="neural operators")
+    assert thread_intent(listing, "any other papers on neural operators?", turn) == listing  # a list of its own
