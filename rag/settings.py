@@ -42,7 +42,7 @@ class EmbedSettings(Section):
 class ChromaSettings(Section):
     url: str | None = Field(None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000). Unset: embedded store in the home.")
     collection: str = Field("paperbot_chunks", min_length=3, description="Chroma collection holding the chunks.")
-    ef_search: int = Field(500, ge=10, description="HNSW search breadth (ef) of the collection, set on open. Chroma's default (100) is below the 120 chunks a list search asks for: on the bundled corpus it returned 92-98% of the true nearest 120, and different ones in each process (the index is rebuilt with threads), so the same question could list different papers from one run to the next. 500 returned the exact 120 in almost every process.")
+    ef_search: int = Field(500, ge=10, description="HNSW search breadth (ef) of the collection, set on open. Chroma's default (100) is below the 120 chunks a list search asks for: on the bundled corpus it returned 92-98% of the true nearest 120, and a different set in each process, so the same question could list different papers from one run to the next. 500 returned the exact 120 in almost every process.")
 
 
 class RetrieveSettings(Section):
