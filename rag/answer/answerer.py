@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from prompts import load as load_prompt
-from rag.answer.decide import Calibration, Decider, unmentioned_names
+from rag.answer.decide import Calibration, Decider, gives_no_number, unmentioned_names
 from rag.answer.followup import has_pronoun, thread_intent
 from rag.answer.generate import generate
 from rag.answer.ground import ground
@@ -30,6 +30,7 @@ from rag.settings import Settings
 # Sentinel phrases, named so that tests and front ends can recognise them.
 NOT_FOUND_ANSWER = "The papers I have do not answer this question."
 NOT_MENTIONED_ANSWER = NOT_FOUND_ANSWER + " The closest one never mentions {names}."
+NO_NUMBER_ANSWER = NOT_FOUND_ANSWER + " The closest one gives no figures."
 EMPTY_STORE_ANSWER = "I have no papers yet. Add some with `paperbot ingest bundled` (the sample corpus) or `paperbot ingest PATH_OR_URL`, then ask again."
 HELP_ANSWER = (
     "I answer questions about the papers in my store, citing the abstract sentences I rely on. Try:\n"
@@ -130,10 +131,12 @@ class Answerer:
         # The judge says yes to a paper on the question's topic that never names the question's
         # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
         top = papers[hits[0].paper_id] if hits else None
+        # Likewise a paper that gives no number for "how many GPU hours does it need?".
         unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if top and (found or retrieval.named) else []
-        if not found or unmentioned:
+        no_number = found and not unmentioned and gives_no_number(question, f"{top.title} {top.abstract}")
+        if not found or unmentioned or no_number:
             suggestions = self.near_suggestions(hits[: answer.suggestions], papers, retrieval.question_vector)
-            text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NOT_FOUND_ANSWER
+            text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NO_NUMBER_ANSWER if no_number else NOT_FOUND_ANSWER
             return Answer(question=question, answer=text, found=False, suggestions=suggestions, timings_ms=timings)
 
         # A follow-up ("what datasets did they use?") picks sentences by its own words, and

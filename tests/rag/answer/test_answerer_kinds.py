@@ -211,6 +211,16 @@ def test_a_question_naming_a_paper_is_judged_against_that_paper_alone(bot):
     assert answer.found and answer.citations[0].title.startswith("ADAHESSIAN")
 
 
+def test_a_paper_that_gives_no_number_does_not_answer_how_many(settings, tmp_path):
+    from rag.answer.answerer import NO_NUMBER_ANSWER
+
+    bot = Paperbot(settings, model=FakeModel(), judge_model=FakeModel(default_logodds=2.0))  # the judge says yes
+    bot.ingest([str(write_listing(tmp_path / "codes.txt", [("Sparse Ternary Codes for Retrieval", "We learn sparse ternary codes that make retrieval fast and keep its accuracy.")]))])
+    answer = bot.ask("How many bits per code do sparse ternary codes for retrieval use?")
+    assert (answer.found, answer.answer, answer.citations) == (False, NO_NUMBER_ANSWER, [])
+    assert bot.model.history == []  # refused before the writer was asked
+
+
 @pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))

@@ -77,6 +77,11 @@ def test_a_question_naming_a_paper_is_answered_only_if_the_judge_finds_it_there(
     assert any(s.title.startswith("ADAHESSIAN") for s in refused.suggestions)
 
 
+def test_how_many_is_not_answered_from_a_paper_that_gives_no_number(corpus_bot):
+    answer = corpus_bot.ask("In the loss-curvature study of training instability, how much extra wall-clock time does learning-rate warmup cost?")
+    assert not answer.found and answer.citations == []
+
+
 def test_comparing_two_described_papers_cites_both(corpus_bot):
     answer = corpus_bot.ask("compare the paper on second-order optimization with lazy Hessians and ADAHESSIAN")
     titles = [c.title for c in answer.citations]

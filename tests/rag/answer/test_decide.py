@@ -55,3 +55,17 @@ def test_only_the_asking_sentences_must_be_mentioned():
     assert asked_part("pruning filters on ImageNet") == "pruning filters on ImageNet"  # no question mark: the last sentence
     # "e.g." does not cut the asking sentence, so its names are checked
     assert unmentioned_names("We prune filters. Does it hold on LibriSpeech, e.g. for accents?", abstract) == ["LibriSpeech"]
+
+
+def test_a_paper_that_gives_no_number_cannot_answer_how_many():
+    from rag.answer.decide import gives_no_number
+
+    plain = "We learn sparse ternary codes that make retrieval fast and keep accuracy."
+    measured = "Our codes use 64 bits and retrieval is twice as fast."
+    assert gives_no_number("How many bits per code do they use?", plain)
+    assert not gives_no_number("How many bits per code do they use?", measured)
+    assert not gives_no_number("how much faster is retrieval?", "Retrieval is twice as fast.")  # a number word counts
+    assert gives_no_number("How much faster than 2 GPUs is it?", "It beats 2 GPUs.")  # only the question's own number
+    assert not gives_no_number("Which codes make retrieval fast?", plain)  # no number asked for
+    # Only the asking part counts: "how much compute" in the asker's setting asks for no number.
+    assert not gives_no_number("Regulators count how much compute went in. Is that a sensible rule?", plain)
