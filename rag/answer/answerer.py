@@ -132,8 +132,9 @@ class Answerer:
         # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
         top = papers[hits[0].paper_id] if hits else None
         # Likewise a paper that gives no number for "how many GPU hours does it need?".
-        unmentioned = unmentioned_names(question, f"{top.title} {top.abstract}") if top and (found or retrieval.named) else []
-        no_number = found and not unmentioned and gives_no_number(question, f"{top.title} {top.abstract}")
+        said = f"{top.title} {top.abstract}" if top else ""
+        unmentioned = unmentioned_names(question, said) if top and (found or retrieval.named) else []
+        no_number = found and not unmentioned and gives_no_number(question, said)
         if not found or unmentioned or no_number:
             suggestions = self.near_suggestions(hits[: answer.suggestions], papers, retrieval.question_vector)
             text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NO_NUMBER_ANSWER if no_number else NOT_FOUND_ANSWER

@@ -91,8 +91,7 @@ class Decider:
             return False, retrieval, 0.0
         hits, followup = retrieval.hits, retrieval.on_thread_paper
         if self.judge_model is None:
-            # "what accuracy does GPTVQ reach?": about GPTVQ, whatever it says
-            return retrieval.named or self.without_judge(retrieval), retrieval, 0.0
+            return self.without_judge(retrieval), retrieval, 0.0
         started = time.perf_counter()
         judge_settings = self.settings.judge
         # A follow-up is judged against the thread's paper, read with the earlier question
@@ -113,15 +112,18 @@ class Decider:
             best = second_reading(self.judge_model, asked, *candidates[chosen], verdicts[chosen], judge_settings)
         except ModelError as error:  # a missing or failing judge must not cost the answer
             log.warning("the judge failed (%s); deciding from retrieval evidence", error)
-            return retrieval.named or self.without_judge(retrieval), retrieval, 0.0
+            return self.without_judge(retrieval), retrieval, 0.0
         if best.paper_id != hits[0].paper_id:
             retrieval = rerank(retrieval, best)
         return answers(best.logodds, judge_settings), retrieval, ms_since(started)
 
     def without_judge(self, retrieval: Retrieval) -> bool:
-        """The calibrated retrieval score decides; a thread's paper answers a follow-up only
-        if it matches the question at all ("what hydration do they suggest for sourdough?"
-        is not about the optimizer)."""
+        """A paper the question names answers it ("what accuracy does GPTVQ reach?": about
+        GPTVQ, whatever it says); a thread's paper answers a follow-up only if it matches the
+        question at all ("what hydration do they suggest for sourdough?" is not about the
+        optimizer); otherwise the calibrated retrieval score decides."""
+        if retrieval.named:
+            return True
         if retrieval.on_thread_paper:
             return retrieval.earlier_match >= self.settings.answer.followup.earlier_paper_related
         return decide_found(retrieval.evidence, self.calibration)
