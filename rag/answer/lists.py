@@ -128,9 +128,18 @@ def listed(candidate: Candidate, summary: str) -> ListedPaper:
     return ListedPaper(paper_id=paper.paper_id, title=paper.title, url=paper.url, date=paper_date(paper), summary=summary)
 
 
-def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str) -> str:
+def about_topic(topic: str, max_words: int) -> str:
+    """How a list's heading names its topic: "on model merging"; a request told at length
+    ("was arguing with my labmate about forgetting and ...") is searched whole but not
+    repeated back."""
+    if not topic:
+        return ""
+    return f"on {topic}" if len(topic.split()) <= max_words else "for your request"
+
+
+def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str, max_words: int) -> str:
     """The answer text of a list: one line per paper with its [n], then what they share."""
-    what = " ".join(part for part in (f"on {topic}" if topic else "", window_label or "") if part)
+    what = " ".join(part for part in (about_topic(topic, max_words), window_label or "") if part)
     count = len(papers) + more
     head = f"{count} {'' if topic else 'new '}paper{'s' if count > 1 else ''} {what}"
     lines = [f"{head}" + (f" (the {'newest' if window_label else 'best'} {len(papers)} below):" if more else ":")]
@@ -140,12 +149,12 @@ def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: st
     return "\n".join(lines)
 
 
-def nothing_text(topic: str, window_label: str | None) -> str:
+def nothing_text(topic: str, window_label: str | None, max_words: int) -> str:
     if not topic:
         return f"Nothing new {window_label}."
     if window_label:
-        return f"Nothing new on {topic} {window_label}."
-    return f"I have no papers on {topic}."
+        return f"Nothing new {about_topic(topic, max_words)} {window_label}."
+    return f"I have no papers {about_topic(topic, max_words)}."
 
 
 def newest(papers: list[Paper]) -> list[Candidate]:
@@ -165,6 +174,7 @@ class Lister:
         answer_settings = self.settings.answer
         rules = answer_settings.lists
         label = intent.window.label if intent.window else None
+        max_words = answer_settings.question.max_topic_words
         filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = newest(self.store.papers_seen_since(intent.window.since))
@@ -177,17 +187,17 @@ class Lister:
             ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
-            return Answer(question=question, answer=nothing_text("", label), found=False, kind=intent.kind, timings_ms=timings)
+            return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
         if not ranked:  # offer papers near the topic, older ones too when a window held none
             near = [c for c in neighbourhood if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
             suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
-            return Answer(question=question, answer=nothing_text(intent.topic, label), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
+            return Answer(question=question, answer=nothing_text(intent.topic, label, max_words), found=False, kind=intent.kind, suggestions=suggestions, timings_ms=timings)
         shown = ranked[: answer_settings.list_limit]
         cached = self.oneliners([c.paper for c in shown])
         papers = [listed(c, cached.get(c.paper.paper_id) or extractive_oneliner(c.paper.abstract)) for c in shown]
         citations = [Citation(n=n, paper_id=c.paper.paper_id, title=c.paper.title, evidence=c.evidence, url=c.paper.url) for n, c in enumerate(shown, 1)]
         thread = common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
-        text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread)
+        text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread, max_words)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
 
     def topic_candidates(self, topic: str, vector: np.ndarray, filters: SearchFilter | None) -> list[Candidate]:

@@ -52,6 +52,7 @@ _ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around
 _FIND = re.compile(
     rf"""^\W*(?:
         (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
+      | {_PAPERS}(?:\s+(?:pls|plz|please|time|request|needed|wanted))?\s*[:–—-]\s
       | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
@@ -123,9 +124,9 @@ _SECOND_QUESTION = re.compile(r"\band (what|how|which|why)\b(?!\s+to\b)|(?:^|[.?
 # Where the papers are, as people say it: "in our pile", "in the store", "here".
 _THE_STORE = r"(?:the|our|your|this)\s+(?:store|pile|collection|library|corpus|db|database|stack|list|slack)"
 _IN_THE_STORE = rf"in\s+{_THE_STORE}"
-_PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications)"
+_PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications|pointers)"
 _REQUEST_ANYWHERE = re.compile(
-    rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search\s+for|pointers\s+to)\s+(?:\w+\s+){{0,2}}?{_PLURAL}\b
+    rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search(?:\s+for)?|pointers\s+to)\s+(?P<inner>(?:[\w/-]+\s+){{0,4}}?){_PLURAL}\b
       | \b(?:collected|gathered|compiled)\s+(?:any\s+|some\s+)?(?:work|research)\b
       | \b(?:which|what)\s+{_PLURAL}\b
       | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying)\b
@@ -133,7 +134,8 @@ _REQUEST_ANYWHERE = re.compile(
       | ^\W*(?:anything|something)\s+(?:new\s+|fresh\s+|recent\s+)?(?:on|about|regarding|that|which)\b
       | \bwhat\s+(?:do|have)\s+we\s+(?:got|have)\s+(?:on|about)\b
       | \bwhat(?:'s|’s|\s+is)\s+in\s+(?:the\s+store|here|there|the\s+corpus|the\s+library)\b
-      | ^\W*(?:i'?m\s+|we'?re\s+)?looking\s+for\b
+      | (?:^|(?<=[.!?;:\n]))\W*(?:i'?m\s+|we'?re\s+)?looking\s+for(?:\s+(?:some|any))?(?:\s+(?:{_PLURAL}|anything|something|work|research))?(?:\s+(?:on|about|regarding|that|which|where))?\b
+      | \b(?:are\s+there|there\s+are)\s+(?:any\s+|some\s+)?papers(?:\s+(?:on|about|of|regarding|that|which|where))?\b
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
       | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
       | \b(?:is|are)\s+there\s+(?:anything|something)(?:\s+(?:new|recent|here|{_IN_THE_STORE}))*\s+(?:on|about|regarding|covering)\b
@@ -371,7 +373,11 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
     before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
-    if match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
+    inner = match.group("inner") if match and "inner" in match.groupdict() and match.group("inner") else ""
+    inner = clean_topic(" ".join(w for w in inner.split() if w.lower() not in _LIST_WORDS))
+    if inner and not _TOPIC_AFTER.match(after):  # "... some continual / lifelong learning papers to point at"
+        topic = inner
+    elif match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
         topic = after
     elif match and _names_its_topic(match.group(), before, after):
@@ -383,9 +389,16 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     topic = clean_topic(_TOPIC_LEAD.sub("", clean_topic(topic)))
     if not topic:
         return None
-    if window is None and (newly or (match and _NEW_WORDS.search(rest[: match.end()]))):
+    # "new" in the request's own sentence: "any new papers on X", not "... a new model. Are there papers?"
+    if window is None and (newly or (match and _NEW_WORDS.search(_CLAUSE_END.split(rest[: match.start()])[-1] + match.group()))):
         window = _last_days(now, default_new_days)
     return Intent("new" if window else "find", topic=topic, window=window, request=rest.strip())
+
+
+# Words that say which papers, not what they are about: "any fresh papers", "some good refs".
+_LIST_WORDS = set("new newest latest recent recently fresh good relevant interesting related similar other more few the of these those their its such".split())
+# The request goes on to its topic: "(want to read papers) on X", "(papers) that test X".
+_TOPIC_AFTER = re.compile(r"\W*(?:on|about|regarding|covering|concerning|that|which|where|with|for|in|of)\b", re.IGNORECASE)
 
 
 def _names_its_topic(request: str, before: str, after: str) -> bool:

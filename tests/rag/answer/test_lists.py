@@ -1,6 +1,9 @@
 """rag/answer/lists.py: the pure parts of topic lists."""
 
-from rag.answer.lists import common_thread
+from datetime import date
+
+from rag.answer.lists import common_thread, list_text, nothing_text
+from rag.records import ListedPaper
 
 
 def test_common_threads_break_ties_the_same_way_every_run():
@@ -8,3 +11,12 @@ def test_common_threads_break_ties_the_same_way_every_run():
     threads shown must not."""
     titles = ["Sparse spatial features for detection", "Spatial features in sparse transformers", "Sparse spatial features, revisited"]
     assert common_thread("detection", titles) == "Common threads: features, sparse, spatial."
+
+
+def test_a_heading_names_a_short_topic_and_not_a_long_request():
+    papers = [ListedPaper(paper_id="a", title="LeanAgent", url="", date=date(2026, 11, 30), summary="Lifelong learning for theorem proving.")]
+    assert list_text("continual learning", papers, 0, None, "", max_words=8).startswith("1 paper on continual learning:")
+    told_at_length = "was arguing with my labmate about forgetting and it would be nice to have some to point at"
+    assert list_text(told_at_length, papers, 0, None, "", max_words=8).startswith("1 paper for your request:")
+    assert nothing_text(told_at_length, "today", max_words=8) == "Nothing new for your request today."
+    assert nothing_text("sourdough baking", None, max_words=8) == "I have no papers on sourdough baking."

@@ -197,6 +197,11 @@ def test_long_question_is_cut_at_a_word_with_notice():
         ("For Thursday's reading group: are there papers that test whether chain-of-thought text matters?", "test whether chain-of-thought text matters"),
         ("speech separation, music demixing... is there something in our pile?", "speech separation, music demixing"),
         ("adversarial robustness papers pls", "adversarial robustness"),
+        ("some background: we train robot policies. looking for papers on sim-to-real transfer", "sim-to-real transfer"),  # a later sentence asks
+        ("reading list pls: graph neural nets for molecules (property prediction, generation)", "graph neural nets for molecules (property prediction, generation)"),
+        ("refs needed - speech separation", "speech separation"),
+        ("there are papers about weight averaging here?", "weight averaging"),
+        ("my advisor asked me to collect some federated / split learning papers to cite", "federated / split learning"),  # the topic said inside the request
     ],
 )
 def test_a_request_for_papers_anywhere_in_a_message_is_a_list_request_whatever_its_length(question, topic):
@@ -247,6 +252,8 @@ def test_a_list_searches_its_topic_with_the_whole_request():
     assert intent.search_text == "graph transformers. graph transformers - what's in the pile? positional encodings, long-range tasks"
     assert kind("model merging papers").search_text == "model merging. model merging papers"
     assert kind("what's new this week on model merging?").search_text == "model merging. what's new on model merging?"  # not the window
+    # "new" only counts in the request's own sentence
+    assert kind("We'd rather not train a new model. Are there papers on reusing frozen ViT features?").kind == "find"
 
 
 @pytest.mark.parametrize(
@@ -287,6 +294,8 @@ def test_windows_in_weeks_and_the_weekend():
         "What did ADAHESSIAN report today?",  # a window, but about a named paper and no request
         "which one handles larger batches? anything?",  # a question first: "anything?" only presses for it
         "Is there research on why few-step ODE samplers diverge and a drop-in fix?",
+        "Is there work that certifies point-cloud classifiers with randomized smoothing?",  # "is there work that": one paper's claim
+        "We want to avoid training a new model. Which paper reuses frozen ViT features for segmentation?",
     ],
 )
 def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(question):
