@@ -185,6 +185,8 @@ class Lister:
             # A window narrows what is listed, not what counts as on the topic.
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
             ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
+            if intent.excluded:  # "... (not quantum computing pls)"
+                ranked = self.without_excluded(ranked, self.sentences.embed(list(intent.excluded)))
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
@@ -199,6 +201,17 @@ class Lister:
         thread = common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
         text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread, max_words)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
+
+    def without_excluded(self, candidates: list[Candidate], excluded: np.ndarray) -> list[Candidate]:
+        """Leave out the papers that match something the request excludes better than they
+        match the request: for "quantum optics (not quantum computing)", a quantum-algorithms
+        paper. A comparison of two cosines, so nothing to tune."""
+        kept = []
+        for candidate in candidates:
+            _, vectors = self.sentences.with_title(candidate.paper)
+            if float((vectors @ excluded.T).max()) <= candidate.match:
+                kept.append(candidate)
+        return kept
 
     def topic_candidates(self, topic: str, vector: np.ndarray, filters: SearchFilter | None) -> list[Candidate]:
         hits = self.search(topic, k=self.settings.answer.list_pool, filters=filters, query_vector=vector)

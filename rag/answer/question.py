@@ -15,7 +15,7 @@ because the phrasings are data: one pattern per way of asking, each with its exa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -222,6 +222,7 @@ class Intent:
     unclear: tuple[str, ...] = ()  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
     request: str = ""  # find / new: the whole request, less address, window and politeness
+    excluded: tuple[str, ...] = ()  # find / new: what the request says it does not want ("not quantum computing pls")
 
     @property
     def search_text(self) -> str:
@@ -231,6 +232,31 @@ class Intent:
         questions of the tuning kinds sets, two right papers listed went from 0.77 to 0.81 and
         precision from 0.84 to 0.88 (in sample; docs/calibration.md, "Session 11")."""
         return f"{self.topic}. {self.request}" if self.request and self.request != self.topic else self.topic
+
+
+# "(not quantum computing pls)", ", NOT Adam-style methods, we have those", "papers that are NOT
+# frame interpolation", "no ML needed": what a list request leaves out. Only a "not" that opens
+# its clause: "whether it's not just compute" and "not only X but Y" say nothing is excluded.
+_EXCLUSION = re.compile(
+    r"""(?:(?<=[(,.;:?!])|(?<=\s[-–—])|\s(?:that\s+|which\s+)?(?:are|is)|^)\s*
+        (?:not|except(?:\s+for)?|excluding|besides|other\s+than|apart\s+from)\s+(?!only\b|just\b|sure\b|necessarily\b|exactly\b|that\b|too\b|much\b)
+        (?:the\s+|any\s+)?(?P<what>[^.;:?!()\n,]+?)(?:\s+(?:pls|please|plz|stuff|papers|work|needed))?\s*(?=[.;:?!()\n,]|$)
+      | \bno\s+(?P<needed>[^.;:?!()\n,]+?)\s+needed\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def without_exclusions(intent: Intent) -> Intent:
+    """A list request's exclusions taken out of what it searches with, and kept apart: the
+    lists stage leaves out papers nearer to them than to the topic."""
+    excluded = tuple(" ".join((m["what"] or m["needed"]).split()) for m in _EXCLUSION.finditer(intent.request or intent.topic))
+    if not excluded:
+        return intent
+
+    def cut(text: str) -> str:
+        return " ".join(re.sub(r"\(\s*\)", " ", _EXCLUSION.sub(" ", text)).split()).strip(" ,;-(") or text
+
+    return replace(intent, topic=clean_topic(cut(intent.topic)), request=cut(intent.request), excluded=excluded)
 
 
 def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
@@ -334,7 +360,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     if topic:
         if window is None and _NEW_WORDS.search(asked):
             window = _last_days(now, rules.default_new_days)
-        return Intent("new" if window else "find", topic=topic, window=window, request=_POLITE_TAIL.sub("", rest).strip())
+        return without_exclusions(Intent("new" if window else "find", topic=topic, window=window, request=_POLITE_TAIL.sub("", rest).strip()))
 
     leftover = _content(_unnamed_words(words, matched))
     if len(papers) == 1 and not leftover:
@@ -392,7 +418,7 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     # "new" in the request's own sentence: "any new papers on X", not "... a new model. Are there papers?"
     if window is None and (newly or (match and _NEW_WORDS.search(_CLAUSE_END.split(rest[: match.start()])[-1] + match.group()))):
         window = _last_days(now, default_new_days)
-    return Intent("new" if window else "find", topic=topic, window=window, request=rest.strip())
+    return without_exclusions(Intent("new" if window else "find", topic=topic, window=window, request=rest.strip()))
 
 
 # Words that say which papers, not what they are about: "any fresh papers", "some good refs".

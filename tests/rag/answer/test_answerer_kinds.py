@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER, SMALL_TALK_MAX_WORDS
-from tests.fakes import FakeModel
 from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
@@ -39,6 +38,13 @@ def test_an_empty_store_says_how_to_ingest(settings):
     answer = Paperbot(settings, model=FakeModel(), judge_model=FakeModel()).ask("Any papers on model merging?")
     assert (answer.found, answer.answer, answer.kind) == (False, EMPTY_STORE_ANSWER, "help")
     assert "paperbot ingest" in answer.answer
+
+
+@pytest.mark.real_embedder
+def test_a_list_leaves_out_what_the_request_excludes(bot):
+    assert {p.title for p in bot.ask("Any papers on model merging?").papers} == {PAPERS[2][0], PAPERS[3][0]}
+    answer = bot.ask("Any papers on model merging? not merging without training pls")
+    assert answer.kind == "find" and {p.title for p in answer.papers} == {PAPERS[2][0]}  # ZipIt merges without training
 
 
 def test_small_talk_gets_help_not_a_refusal(bot):

@@ -319,3 +319,20 @@ def test_remarks_about_the_bot_get_help(question):
 )
 def test_you_meaning_anyone_is_not_about_the_bot(question):
     assert kind(question).kind == "fact"
+
+
+@pytest.mark.parametrize(
+    "question, topic, excluded",
+    [
+        ("new papers on quantum optics this month? (not quantum computing pls)", "quantum optics", ("quantum computing",)),
+        ("pruning for CNNs or vision transformers, what have we got? not the LLM pruning stuff", "pruning for CNNs or vision transformers", ("LLM pruning",)),
+        ("video papers that are NOT frame interpolation: stabilization, editing", "video : stabilization, editing", ("frame interpolation",)),
+        ("any pure maths in the last few days? graph theory, no ML needed", "pure maths ? graph theory", ("ML",)),
+        ("papers on whether chain-of-thought is not just extra compute", "whether chain-of-thought is not just extra compute", ()),  # "not just": nothing left out
+        ("any work on training without backprop?", "training without backprop", ()),  # "without" is the topic
+    ],
+)
+def test_a_list_request_keeps_apart_what_it_excludes(question, topic, excluded):
+    intent = kind(question)
+    assert (intent.topic, intent.excluded) == (topic, excluded)
+    assert not any(x.lower() in intent.search_text.lower() for x in excluded)
