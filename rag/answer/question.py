@@ -170,7 +170,7 @@ _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folk
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
     r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+)?(?:have|know|read|store|keep|support|update|use|run|remember)\b"
-    r"|\bcan\s+you\s+(?:also|even)\b|\byour\b"
+    r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:this|the)\s+bot\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )

@@ -306,7 +306,8 @@ def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(ques
     "question",
     ["gm paperbot", "@paperbot thanks!", "are you running on gpt or something in-house?", "lol you're faster than our reading group",
      "can you also read pdfs i upload?", "how many papers do you actually have in there?", "does this bot keep the full text?",
-     "who built you?", "how often do you get updated?", "tell me a joke about transformers", "danke schön!", "gracias, very helpful"],
+     "who built you?", "how often do you get updated?", "tell me a joke about transformers", "danke schön!", "gracias, very helpful",
+     "can you search the internet too, or just what you've stored?"],
 )
 def test_remarks_about_the_bot_get_help(question):
     assert kind(question).kind == "help"
