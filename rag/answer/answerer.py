@@ -14,7 +14,7 @@ from prompts import load as load_prompt
 from rag.answer.decide import Calibration, Decider, gives_no_number, unmentioned_names
 from rag.answer.followup import has_pronoun, thread_intent
 from rag.answer.generate import generate
-from rag.answer.ground import ground
+from rag.answer.ground import ground, short_name
 from rag.answer.lists import Lister
 from rag.answer.named import NamedPapers
 from rag.answer.names import NameIndex
@@ -43,6 +43,7 @@ HELP_ANSWER = (
 UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?"
 UNKNOWN_NAME_ALONE = "I have no paper called {name}. Try its full title, or ask about its topic (\"any papers on ...?\")."
 AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
+NO_SIDE_ANSWER = "I have no paper on {side} to compare with {known}."
 # Small talk is short: the longest of the 74 in eval/ has 17 words. A long question's vector is
 # diluted by its context, so it can sit nearer a "you there?" than any paper (a 59-word
 # question about distribution shift did).
@@ -172,7 +173,13 @@ class Answerer:
         """A name that matches several papers, or none: ask which paper is meant."""
         name = intent.unclear[0]
         matches = [m for m in self.names().find(question) if m.ambiguous]
-        if matches:
+        if intent.papers:  # a comparison whose other side is in no paper: "ReinMax vs Gumbel-softmax for VQ-VAE?"
+            known = self.store.get(intent.papers[0])
+            vector = self.sentences.embed([name])[0]
+            hits = [h for h in self.search(name, k=self.settings.answer.suggestions, query_vector=vector) if h.paper_id != known.paper_id]
+            suggestions = self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+            text = NO_SIDE_ANSWER.format(side=name, known=short_name(known.title)) + (" These are the nearest:" if suggestions else "")
+        elif matches:
             papers = self.store.get_many(list(matches[0].paper_ids))
             suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
             text = AMBIGUOUS_NAME_ANSWER.format(name=name)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rag.answer.decide import unmentioned_names
 from rag.answer.followup import has_pronoun
 from rag.answer.generate import generate
 from rag.answer.ground import answer_sentences, ground, ranks_unmeasured, repeats, short_name
@@ -45,7 +46,7 @@ class NamedPapers:
             # "Compare GPTVQ and AQLM" with no AQLM in the store: say so, not "never mentions AQLM"
             unknown = [side for side, paper in zip(intent.sides, papers) if paper is None and looks_like_name(side)]
             if len(unknown) == 1 and any(papers):
-                return Intent("clarify", unclear=(unknown[0],))
+                return Intent("clarify", unclear=(unknown[0],), papers=tuple(p for p in papers if p))
         return intent
 
     def _paper_for(self, side: str) -> str | None:
@@ -62,8 +63,12 @@ class NamedPapers:
             return named[0]
         vector = self.sentences.embed([side])[0]
         hits = self.search(side, k=1, query_vector=vector)
-        if hits and self.sentences.best_match(self.store.get(hits[0].paper_id), vector) >= self.settings.answer.lists.near_topic:
-            return hits[0].paper_id
+        if not hits:
+            return None
+        paper = self.store.get(hits[0].paper_id)
+        # "Gumbel-softmax for VQ-VAE codebooks" is not a paper that never says "VQ-VAE"
+        if self.sentences.best_match(paper, vector) >= self.settings.answer.lists.near_topic and not unmentioned_names(side, f"{paper.title} {paper.abstract}"):
+            return paper.paper_id
         return None
 
     def about_papers(self, question: str, intent: Intent, on_token, started: float) -> Answer:

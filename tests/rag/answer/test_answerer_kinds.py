@@ -179,7 +179,7 @@ def test_unknown_name_gets_a_clarifying_answer(bot):
 @pytest.mark.real_embedder
 def test_comparing_with_a_paper_the_store_lacks_says_so(bot):
     answer = bot.ask("Compare ADAHESSIAN and FooNet-3")
-    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper called FooNet-3.")
+    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on FooNet-3 to compare with ADAHESSIAN.")
     assert bot.model.history == [] and bot.judge_model.history == []
 
 

@@ -52,7 +52,13 @@ def test_the_second_paper_of_a_list_is_explained_when_asked_for_by_its_place(cor
 
 def test_a_comparison_with_a_paper_the_store_lacks_says_so(corpus_bot):
     answer = corpus_bot.ask("Compare GPTVQ and AQLM")
-    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper called AQLM.")
+    assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on AQLM to compare with GPTVQ.")
+
+
+def test_a_comparison_side_described_by_a_name_no_paper_mentions_is_not_paired_with_a_near_paper(corpus_bot):
+    answer = corpus_bot.ask("how does ReinMax compare with Gumbel-softmax for training VQ-VAE codebooks?")
+    assert (answer.kind, answer.found) == ("clarify", False)  # not compared with a paper that never says VQ-VAE
+    assert answer.answer.startswith("I have no paper on Gumbel-softmax for training VQ-VAE codebooks to compare with Bridging Discrete and Backpropagation.")
 
 
 def test_small_talk_gets_help(corpus_bot):
