@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.answer.decide import unmentioned_names
+from rag.answer.decide import mentions, specific_names
 from rag.answer.followup import has_pronoun
 from rag.answer.generate import generate
 from rag.answer.ground import answer_sentences, ground, ranks_unmeasured, repeats, short_name
-from rag.answer.names import NameIndex, looks_like_name
+from rag.answer.names import NameIndex, looks_like_name, question_words
 from rag.answer.prompt import ask_about, build_messages
 from rag.answer.question import COMPARE, Intent
 from rag.answer.select import Source, citation_for, overview
@@ -21,6 +21,12 @@ from rag.answer.timing import ms_since
 from rag.digest.faithfulness import extractive_oneliner
 from rag.records import Answer, Paper, Turn
 from rag.settings import Settings
+
+
+def side_names(side: str) -> list[str]:
+    """The names a comparison's side is called by, which its paper must mention: specific
+    names ("VQ-VAE", "GPT-4") and capitalised compounds ("Gumbel-softmax")."""
+    return specific_names(side) + [w for w in question_words(side) if w[0].isupper() and "-" in w and w not in specific_names(side)]
 
 
 class NamedPapers:
@@ -62,13 +68,17 @@ class NamedPapers:
         if len(named) == 1:
             return named[0]
         vector = self.sentences.embed([side])[0]
-        hits = self.search(side, k=1, query_vector=vector)
-        if not hits:
-            return None
-        paper = self.store.get(hits[0].paper_id)
-        # "Gumbel-softmax for VQ-VAE codebooks" is not a paper that never says "VQ-VAE"
-        if self.sentences.best_match(paper, vector) >= self.settings.answer.lists.near_topic and not unmentioned_names(side, f"{paper.title} {paper.abstract}"):
-            return paper.paper_id
+        names = side_names(side)
+        hits = self.search(side, k=3 if names else 1, query_vector=vector)
+        papers = self.store.get_many([h.paper_id for h in hits])
+        for hit in hits:
+            # The best near hit that mentions the side's names: "Patch-level Routing in MoE" is
+            # not AdaMoE, which ties with it in search; "Gumbel-softmax for VQ-VAE codebooks" is
+            # no paper that never says "Gumbel" or "VQ-VAE".
+            paper = papers[hit.paper_id]
+            said = f"{paper.title} {paper.abstract}"
+            if self.sentences.best_match(paper, vector) >= self.settings.answer.lists.near_topic and all(mentions(said, name) for name in names):
+                return paper.paper_id
         return None
 
     def about_papers(self, question: str, intent: Intent, on_token, started: float) -> Answer:

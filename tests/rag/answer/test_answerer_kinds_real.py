@@ -3,6 +3,7 @@
 
 import pytest
 
+from rag.answer.question import Intent
 from rag.records import Turn
 
 pytestmark = pytest.mark.real_model
@@ -53,6 +54,14 @@ def test_the_second_paper_of_a_list_is_explained_when_asked_for_by_its_place(cor
 def test_a_comparison_with_a_paper_the_store_lacks_says_so(corpus_bot):
     answer = corpus_bot.ask("Compare GPTVQ and AQLM")
     assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on AQLM to compare with GPTVQ.")
+
+
+def test_a_loosely_named_side_goes_to_the_near_paper_that_mentions_its_names(corpus_bot):
+    intent = corpus_bot.answerer.named_papers.resolve_comparison(
+        Intent("fact", sides=("Patch-level Routing in MoE", "robust MoE training for CNNs")), "Patch-level Routing in MoE vs robust MoE training for CNNs", [])
+    titles = [corpus_bot.store.get(p).title for p in intent.papers]
+    assert intent.kind == "compare" and titles[0].startswith("Patch-level Routing in Mixture-of-Experts")  # not AdaMoE, tied with it in search
+    assert titles[1] == "Robust Mixture-of-Expert Training for Convolutional Neural Networks"
 
 
 def test_a_comparison_side_described_by_a_name_no_paper_mentions_is_not_paired_with_a_near_paper(corpus_bot):
