@@ -186,7 +186,8 @@ class Lister:
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
             ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
             if intent.excluded:  # "... (not quantum computing pls)"
-                ranked = self.without_excluded(ranked, self.sentences.embed(list(intent.excluded)))
+                vectors = self.sentences.embed([intent.topic, *intent.excluded])
+                ranked = self.without_excluded(ranked, vectors[0], vectors[1:])
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
@@ -202,14 +203,16 @@ class Lister:
         text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread, max_words)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
 
-    def without_excluded(self, candidates: list[Candidate], excluded: np.ndarray) -> list[Candidate]:
+    def without_excluded(self, candidates: list[Candidate], topic: np.ndarray, excluded: np.ndarray) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they
-        match the request: for "quantum optics (not quantum computing)", a quantum-algorithms
-        paper. A comparison of two cosines, so nothing to tune."""
+        match the request or its topic: for "quantum optics (not quantum computing)", a
+        quantum-algorithms paper. Cosines compared, so nothing to tune; the topic's own vector
+        because a long request's is diluted ("I'm writing a survey. Looking for papers on LLM
+        quantization, not ..." matches every quantization paper less than "vector quantization")."""
         kept = []
         for candidate in candidates:
             _, vectors = self.sentences.with_title(candidate.paper)
-            if float((vectors @ excluded.T).max()) <= candidate.match:
+            if float((vectors @ excluded.T).max()) <= max(candidate.match, float((vectors @ topic).max())):
                 kept.append(candidate)
         return kept
 

@@ -45,6 +45,9 @@ def test_a_list_leaves_out_what_the_request_excludes(bot):
     assert {p.title for p in bot.ask("Any papers on model merging?").papers} == {PAPERS[2][0], PAPERS[3][0]}
     answer = bot.ask("Any papers on model merging? not merging without training pls")
     assert answer.kind == "find" and {p.title for p in answer.papers} == {PAPERS[2][0]}  # ZipIt merges without training
+    # A long request's vector is diluted; the topic's own vector still keeps the papers on it.
+    long = bot.ask("I'm writing the related-work section of our survey this week. Looking for papers on model merging, not merging without training pls")
+    assert {p.title for p in long.papers} == {PAPERS[2][0]}
 
 
 def test_small_talk_gets_help_not_a_refusal(bot):

@@ -51,6 +51,12 @@ def test_the_second_paper_of_a_list_is_explained_when_asked_for_by_its_place(cor
     assert [c.paper_id for c in answer.citations] == [listed.citations[1].paper_id]
 
 
+def test_a_long_list_request_with_an_exclusion_keeps_the_papers_on_its_topic(corpus_bot):
+    answer = corpus_bot.ask("I'm putting together a survey. looking for papers on LLM quantization, not the vector quantization ones")
+    titles = [p.title for p in answer.papers]
+    assert answer.kind == "find" and "Pushing the Limits of Large Language Model Quantization via the Linearity Theorem" in titles
+
+
 def test_a_comparison_with_a_paper_the_store_lacks_says_so(corpus_bot):
     answer = corpus_bot.ask("Compare GPTVQ and AQLM")
     assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on AQLM to compare with GPTVQ.")
