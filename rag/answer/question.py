@@ -105,7 +105,8 @@ _ONE_PAPER = re.compile(
 # "Feature Removal compared to the disparities paper: ...": a comparison when it does not open
 # with a question word ("How much faster did X get compared with Y?" asks for a number).
 _COMPARED = re.compile(r"^(?!\W*(?:what|which|who|why|when|where|how|is|are|was|were|do|does|did|can|could)\b).+\bcompared\s+(?:to|with)\b", re.IGNORECASE)
-_COMPARE_START = re.compile(r"^\W*(?:please\s+)?(?:compare|contrast)\b", re.IGNORECASE)
+_VERSUS = re.compile(r"\s(?:vs\.?|versus)\s", re.IGNORECASE)
+_COMPARE_START = re.compile(r"^\W*(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+)?(?:please\s+)?(?:compare|contrast)\b", re.IGNORECASE)
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
@@ -350,7 +351,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     # "Compare ADAHESSIAN and the lazy Hessians paper" ends like "X paper?" but compares;
     # "X - which paper?" asks for one paper: neither is a list.
     one_paper = bool(_ONE_PAPER.search(rest)) and not re.search(r"\bpapers\b", rest, re.IGNORECASE)
-    topic, asked = ("", "") if _COMPARE_START.match(rest) or one_paper else find_topic(rest, rules.max_topic_words)
+    # "X vs Y paper?" compares; "X vs Y papers?" and "what came in on X vs Y?" ask for lists.
+    versus = bool(_VERSUS.search(rest)) and not re.search(r"\bpapers\b", rest, re.IGNORECASE) and not _FIND.match(rest)
+    topic, asked = ("", "") if _COMPARE_START.match(rest) or one_paper or versus else find_topic(rest, rules.max_topic_words)
     # "Tell me about GPTVQ" asks about that paper; "any papers on RLHF?" still wants a list.
     if topic and _TELL_ME.search(asked) and not _content(_unnamed_words(question_words(topic), names.find(topic))):
         if len(papers) == 1:
@@ -447,7 +450,7 @@ def _last_days(now: datetime, days: int) -> Window:
 
 
 _SIDES = [
-    re.compile(r"^\W*(?:please\s+)?(?:compare|contrast)\s+(?:the\s+)?(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus|against)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
+    re.compile(r"^\W*(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+)?(?:please\s+)?(?:compare|contrast)\s+(?:the\s+)?(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus|against)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?:how\s+(?:does|do|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+(?:differ|different|compare[sd]?)\s+(?:from|to|with)\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?:what(?:'s|’s|\s+is|\s+are)\s+)?(?:the\s+)?(?:main\s+|key\s+)?differences?\s+between\s+(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\W*$", re.IGNORECASE),
     re.compile(r"^\W*(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\W*$", re.IGNORECASE),
@@ -458,7 +461,7 @@ _SIDES = [
 
 
 # "the paper on X", "X method": what a side is called, not what it is.
-_SIDE_WORDS = re.compile(r"^(?:the|a)\s+(?:(?:paper|work)\s+(?:on|about)\s+)?|^(?:paper|work)\s+(?:on|about)\s+|\s+(?:paper|papers|method|approach|work)$", re.IGNORECASE)
+_SIDE_WORDS = re.compile(r"^(?:the|a)\s+(?:(?:paper|work)\s+(?:on|about)\s+)?|^(?:paper|work)\s+(?:on|about)\s+|\s+(?:paper|papers|method|approach|work|one)$", re.IGNORECASE)
 # "For a trip-planning assistant, X or Y?": the setting before the comparison.
 _CONTEXT_FIRST = re.compile(r"^\W*for\s+[^,?]+,\s*(?=\S)", re.IGNORECASE)
 
@@ -487,7 +490,8 @@ def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
         match = pattern.match(question)
         if match:
             sides = tuple(_SIDE_WORDS.sub("", " ".join(m.split()).strip(" '\"?")).strip(" '\"") for m in (match["a"], match["b"]))
-            if all(0 < len(side.split()) <= max_topic_words for side in sides):
+            quoted = [re.match(r"\s*['\"‘“]\w", m) is not None for m in (match["a"], match["b"])]  # a quoted title
+            if all(0 < len(side.split()) and (q or len(side.split()) <= max_topic_words) for side, q in zip(sides, quoted)):
                 return sides
     return ()
 

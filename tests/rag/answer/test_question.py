@@ -146,7 +146,13 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert kind("weight averaging (SWA / EMA) compared to sharpness-aware minimization - which should I try?").sides == ("weight averaging SWA EMA", "sharpness-aware minimization")
     assert kind("for a small GPU budget, weight averaging or sharpness-aware minimization?").sides == ("weight averaging", "sharpness-aware minimization")
     assert kind("For RL with nonlinear objectives, like exploration or imitation, is there a single-loop method?").sides == ()
-    assert kind("damped newton (the O(k^-3) one) vs lazy hessians?").sides == ("damped newton the O k^-3 one", "lazy hessians")
+    assert kind("damped newton (the O(k^-3) one) vs lazy hessians?").sides == ("damped newton the O k^-3", "lazy hessians")
+    # A lead-in before "contrast", "the X one", a quoted title of any length, "X vs Y paper?" (not a list)
+    assert kind("Can someone contrast the lazy Hessians paper with the damped Newton one?").sides == ("lazy Hessians", "damped Newton")
+    assert kind("Compare FOSI with 'Respecting causality is all you need for training physics-informed networks'").sides == (
+        "FOSI", "Respecting causality is all you need for training physics-informed networks")
+    assert kind("light Schrödinger bridges vs the multi-marginal Schrödinger bridges paper?").sides == ("light Schrödinger bridges", "multi-marginal Schrödinger bridges")
+    assert kind("what came in this week on batch size vs learning rate?").kind == "new"
     assert kind("how does 'weight averaging' differ from the paper on lazy hessians?").sides == ("weight averaging", "lazy hessians")
     intent = kind("How does FOSI differ from the lazy Hessians paper?")
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
