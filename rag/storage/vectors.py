@@ -33,8 +33,9 @@ def collection_name(base: str, embedder_identity: str) -> str:
 
 
 def search_breadth(collection) -> int | None:
-    """The collection's HNSW ef_search."""
-    return ((collection.configuration or {}).get("hnsw") or {}).get("ef_search")
+    """The collection's HNSW ef_search. Read from the stored JSON: `collection.configuration`
+    warns about our (deliberately absent) embedding function on every read."""
+    return ((getattr(collection, "configuration_json", None) or {}).get("hnsw") or {}).get("ef_search")
 
 
 class ChunkVectors:
