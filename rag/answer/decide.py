@@ -151,10 +151,14 @@ _NAME_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+\-]*[A-Za-z0-9+]")
 _LIKENESS = re.compile(r"-(style|like|based|type|inspired|esque|sized|scale)$", re.IGNORECASE)
 
 
+# Words written in capitals for emphasis: "chemistry-side ML that is NOT force fields".
+_SHOUTED = set("NOT AND OR BUT ALL ANY ONLY NONE YES THE FOR WITH WITHOUT WHY HOW WHAT WHICH WHO WHEN WHERE PLS PLEASE".split())
+
+
 def specific_names(question: str) -> list[str]:
     names = []
     for token in _NAME_TOKEN.findall(question):
-        if _LIKENESS.search(token):
+        if _LIKENESS.search(token) or token in _SHOUTED:
             continue
         name = token[:-1] if token.endswith("s") and token[:-1].isupper() else token  # "GPUs"
         capitals = sum(c.isupper() for c in name)

@@ -132,7 +132,7 @@ _REQUEST_ANYWHERE = re.compile(
       | \b(?:which|what)\s+{_PLURAL}\b
       | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying)\b
       | ^\W*(?:any|some)\s+(?:work|research)\s+(?:on|about|that|which|in|for)\b
-      | ^\W*(?:anything|something)\s+(?:new\s+|fresh\s+|recent\s+)?(?:on|about|regarding|that|which)\b
+      | (?:^|(?<=[.!?;:\n—–]))\W*(?:anything|something)\s+(?:new\s+|fresh\s+|recent\s+)?(?:on|about|regarding|that|which)\b
       | \bwhat\s+(?:do|have)\s+we\s+(?:got|have)\s+(?:on|about)\b
       | \bwhat(?:'s|’s|\s+is)\s+in\s+(?:the\s+store|here|there|the\s+corpus|the\s+library)\b
       | (?:^|(?<=[.!?;:\n]))\W*(?:i'?m\s+|we'?re\s+)?looking\s+for(?:\s+(?:some|any))?(?:\s+(?:{_PLURAL}|anything|something|work|research))?(?:\s+(?:on|about|regarding|that|which|where))?\b
@@ -241,7 +241,7 @@ class Intent:
 _EXCLUSION = re.compile(
     r"""(?:(?<=[(,.;:?!])|(?<=\s[-–—])|\s(?:that\s+|which\s+)?(?:are|is)|^)\s*
         (?:not|except(?:\s+for)?|excluding|besides|other\s+than|apart\s+from)\s+(?!only\b|just\b|sure\b|necessarily\b|exactly\b|that\b|too\b|much\b)
-        (?:the\s+|any\s+)?(?P<what>[^.;:?!()\n,]+?)(?:\s+(?:pls|please|plz|stuff|papers|work|needed))?\s*(?=[.;:?!()\n,]|$)
+        (?:the\s+|any\s+)?(?P<what>[^.;:?!()\n,]+?)(?:\s+(?:pls|please|plz|stuff|papers|work|needed))?\s*(?=[.;:?!()\n,]|\s[-–—]\s|$)
       | \bno\s+(?P<needed>[^.;:?!()\n,]+?)\s+needed\b""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -276,10 +276,10 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     rules: list[tuple[str, object]] = [
         (r"\b(since|from)\s+yesterday\b|\byesterday\b", lambda m: Window(today - timedelta(days=1), "since yesterday")),
-        (r"\b(so far\s+)?today\b|\bthis morning\b", lambda m: Window(today, "today")),
+        (r"\b(so far\s+)?today\b|\bthis (morning|afternoon|evening)\b|\btonight\b", lambda m: Window(today, "today")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+|two|three|four)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|a couple of|couple of|few|several|\d+)\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
@@ -299,7 +299,7 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
 
 def _count(words: str) -> int:
     """"two" -> 2, "a couple of" -> 2, "few"/"several" -> 3, "5" -> 5."""
-    number = {"two": 2, "three": 3, "four": 4, "a couple of": 2, "couple of": 2, "few": 3, "several": 3}
+    number = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "few": 3, "several": 3}
     return number.get(words.lower()) or int(words)
 
 
@@ -341,8 +341,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
     if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(question):
         return Intent("help")
-    # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?").
-    if len(papers) >= 2:
+    # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?"), but not
+    # in a request for papers ("besides rectified flow and stochastic interpolants, which papers ...?").
+    if len(papers) >= 2 and (COMPARE.search(question) or not _REQUEST_ANYWHERE.search(question)):
         return Intent("compare", papers=tuple(papers[:2]))
 
     window, rest = find_window(said.lstrip(" ,.!"), now)
@@ -491,6 +492,8 @@ def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
         if match:
             sides = tuple(_SIDE_WORDS.sub("", " ".join(m.split()).strip(" '\"?")).strip(" '\"") for m in (match["a"], match["b"]))
             quoted = [re.match(r"\s*['\"‘“]\w", m) is not None for m in (match["a"], match["b"])]  # a quoted title
+            if len(sides[1].split()) > max_topic_words and not quoted[1]:  # "X or Y for cheaply adapting a vision model?": what for is no side
+                sides = (sides[0], _SIDE_WORDS.sub("", re.split(r"\s+for\s+", sides[1], maxsplit=1)[0]))
             if all(0 < len(side.split()) and (q or len(side.split()) <= max_topic_words) for side, q in zip(sides, quoted)):
                 return sides
     return ()
@@ -501,6 +504,8 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
     match = _FIND.match(text)
     if match:
         topic, asked = clean_topic(text[match.end() :]), text[: match.end()]
+        if re.search(r"[:–—-]\s*$", asked) and topic:  # "lit review: X": a heading that asks, whatever follows
+            return topic, asked
     else:
         head = _AFTERTHOUGHT.split(text, maxsplit=1)[0]  # "any ML for biology papers - proteins, DNA?"
         # "recurrent nets - what's in the pile? memory limits, ...": the request ends at its "?"

@@ -27,6 +27,7 @@ def test_specific_names_are_benchmarks_datasets_and_models_not_plain_words():
 
     question = "What CIFAR-100 accuracy does a ResNet-50 reach on MuJoCo with GPUs, unlike BERT-style models? Which method works best?"
     assert specific_names(question) == ["CIFAR-100", "ResNet-50", "MuJoCo", "GPU"]
+    assert specific_names("chemistry-side ML that is NOT force fields, ONLY molecules") == []  # capitals for emphasis
 
 
 def test_a_name_counts_as_mentioned_in_its_written_variants():

@@ -343,3 +343,16 @@ def test_a_list_request_keeps_apart_what_it_excludes(question, topic, excluded):
     intent = kind(question)
     assert (intent.topic, intent.excluded) == (topic, excluded)
     assert not any(x.lower() in intent.search_text.lower() for x in excluded)
+
+
+def test_more_ways_to_ask_for_a_list_or_a_window():
+    assert kind("anything new on model merging this afternoon?").window.label == "today"
+    assert kind("speech separation papers over the last ten days?").window.label == "in the last 10 days"
+    # two named papers inside a request for papers are not compared
+    intent = kind("besides ADAHESSIAN and FOSI (read those), which papers propose second-order optimizers?")
+    assert intent.kind == "find" and intent.excluded == ("ADAHESSIAN and FOSI",)
+    # a heading that asks, however long what follows; a request after a dash
+    assert kind("lit review: vision models that are NOT transformers — e.g. convnets for segmentation, detection").kind == "find"
+    assert kind("not the pruning stuff, we have that — anything on knowledge distillation?").topic == "knowledge distillation"
+    # what a comparison is for is no side of it
+    assert kind("FOSI or the lazy Hessians paper for cheaply training a small vision model?").sides == ("FOSI", "lazy Hessians")
