@@ -16,9 +16,12 @@ from rag.settings import FollowupSettings
 if TYPE_CHECKING:
     from rag.answer.retrieve import RetrievalFeatures
 
-# In a thread, a question that asks for a paper brings its own subject: it is a new question.
+# In a thread, a question that asks for a paper, or for something it describes, brings its own
+# subject: it is a new question. "Is there a catch?" or "is there a hardware trick?" is not.
 _ASKS_FOR_PAPER = re.compile(
-    r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any)\b|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
+    r"\bwhich (\w+[ -])?papers?\b|\b(is|are) there (a|an|any) (\w+[ -]){0,2}?(papers?|work|works|studies|study|research|articles?|preprints?)\b"
+    r"|\b(is|are) there (a|an|any) (\w+[ -]){0,2}?\w+ (that|which|who)\b"  # "is there a tool that scores sentiment?", not "is there a catch?"
+    r"|\b(has|have|did) (anyone|anybody)\b|\bany (papers?|work|studies|research)\b",
     re.IGNORECASE,
 )
 # "Compare it with FOSI": a pronoun standing for the thread's paper.
@@ -27,8 +30,10 @@ _PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|this (paper|method|o
 # Only a hint: "it" and "the authors" also occur in questions that name their own subject.
 _REFERS_BACK = re.compile(
     r"\b(does|did|do|is|was|are|were|can|could|will|would|has|have|had|should)\s+(it|they)\b"
-    r"|^\W*(and|what about|how about|also|it|its|they|their)\b"
-    r"|\b(this|that|these|those|the same) (paper|papers|method|model|approach|work|study|one|technique|framework|system|results?)\b"
+    r"|^\W*(and|what about|how about|also|it|its|they|their|so|ok so|but)\b"
+    r"|\b(one|some|all|each|any|none|both|either|neither|which) of (them|those|these)\b"
+    r"|\b(does|did|is|was|would) (that|this) (mean|imply|work|hold|apply|help|matter)\b"
+    r"|\b(this|that|these|those|the same) (paper|papers|method|model|approach|work|study|one|technique|framework|system|results?|view|idea|trick|insight|perspective|theorem|bound|loss)\b"
     r"|\bthey (propose|proposed|use|used|introduce|introduced|evaluate|evaluated|test|tested|report|reported|compare|compared|train|trained|get|got|find|found|show|showed|achieve|achieved)\b"
     r"|\btheir (dataset|datasets|method|model|approach|results?|paper|work|code|benchmark|experiments?|evaluation)\b"
     r"|\bthe (authors|paper)\b(?! of)",

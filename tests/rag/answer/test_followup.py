@@ -67,3 +67,15 @@ def test_a_list_on_the_threads_own_paper_is_a_question_about_it():
     assert thread_intent(asked, "what's new about their closure model compared to earlier ones?", turn) == Intent("fact")
     listing = Intent("find", topic="neural operators")
     assert thread_intent(listing, "any other papers on neural operators?", turn) == listing  # a list of its own
+
+
+def test_a_thread_question_about_a_thing_is_not_a_request_for_another_paper():
+    from rag.answer.followup import asks_for_paper, refers_back
+
+    assert not asks_for_paper("how do they get around the cost — is there a hardware trick?")
+    assert not asks_for_paper("is there a catch, and what do they suggest doing with it?")
+    assert asks_for_paper("is there a paper that does this without labels?") and asks_for_paper("are there any recent studies on it?")
+    assert refers_back("ok but does that mean one of them is best overall?")
+    assert refers_back("so can you get a loss whose expectation is the cross-entropy?")
+    assert not refers_back("Can you get a loss whose expectation is the cross-entropy?")
+    assert refers_back("does that view buy anything in practice?")
