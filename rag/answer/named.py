@@ -26,7 +26,8 @@ from rag.settings import Settings
 def side_names(side: str) -> list[str]:
     """The names a comparison's side is called by, which its paper must mention: specific
     names ("VQ-VAE", "GPT-4") and capitalised compounds ("Gumbel-softmax")."""
-    return specific_names(side) + [w for w in question_words(side) if w[0].isupper() and "-" in w and w not in specific_names(side)]
+    names = specific_names(side)
+    return names + [w for w in question_words(side) if w[0].isupper() and "-" in w and w not in names]
 
 
 class NamedPapers:
