@@ -169,23 +169,25 @@ class Answerer:
         near = [papers[h.paper_id] for h in hits if self.sentences.best_match(papers[h.paper_id], vector) >= near_topic]
         return [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in near]
 
+    def papers_near(self, text: str, leaving_out: str = "") -> list[Suggestion]:
+        """The best search hits for the text that are near it (`near_suggestions`), without one paper."""
+        vector = self.sentences.embed([text])[0]
+        hits = [h for h in self.search(text, k=self.settings.answer.suggestions, query_vector=vector) if h.paper_id != leaving_out]
+        return self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+
     def clarify(self, question: str, intent: Intent) -> Answer:
         """A name that matches several papers, or none: ask which paper is meant."""
         name = intent.unclear[0]
         matches = [m for m in self.names().find(question) if m.ambiguous]
         if intent.papers:  # a comparison whose other side is in no paper: "ReinMax vs Gumbel-softmax for VQ-VAE?"
             known = self.store.get(intent.papers[0])
-            vector = self.sentences.embed([name])[0]
-            hits = [h for h in self.search(name, k=self.settings.answer.suggestions, query_vector=vector) if h.paper_id != known.paper_id]
-            suggestions = self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+            suggestions = self.papers_near(name, leaving_out=known.paper_id)
             text = NO_SIDE_ANSWER.format(side=name, known=short_name(known.title)) + (" These are the nearest:" if suggestions else "")
         elif matches:
             papers = self.store.get_many(list(matches[0].paper_ids))
             suggestions = [Suggestion(paper_id=p.paper_id, title=p.title, url=p.url) for p in papers.values()]
             text = AMBIGUOUS_NAME_ANSWER.format(name=name)
         else:
-            vector = self.sentences.embed([question])[0]
-            hits = self.search(question, k=self.settings.answer.suggestions, query_vector=vector)
-            suggestions = self.near_suggestions(hits, self.store.get_many([h.paper_id for h in hits]), vector)
+            suggestions = self.papers_near(question)
             text = UNKNOWN_NAME_ANSWER.format(name=name) if suggestions else UNKNOWN_NAME_ALONE.format(name=name)
         return Answer(question=question, answer=text, found=False, kind="clarify", suggestions=suggestions)

@@ -403,8 +403,8 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
     before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
-    inner = match.group("inner") if match and "inner" in match.groupdict() and match.group("inner") else ""
-    inner = clean_topic(" ".join(w for w in inner.split() if w.lower() not in _LIST_WORDS))
+    # (only _REQUEST_ANYWHERE's first phrasing has an "inner" part; the trailing requests have none)
+    inner = clean_topic(" ".join(w for w in ((match.groupdict().get("inner") or "") if match else "").split() if w.lower() not in _LIST_WORDS))
     if inner and not _TOPIC_AFTER.match(after):  # "... some continual / lifelong learning papers to point at"
         topic = inner
     elif match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
