@@ -108,3 +108,11 @@ def test_comparing_two_described_papers_cites_both(corpus_bot):
     titles = [c.title for c in answer.citations]
     assert answer.kind == "compare" and len(titles) == 2
     assert any(t.startswith("ADAHESSIAN") for t in titles) and any("azy" in t and "Hessian" in t for t in titles)
+
+
+def test_a_thread_question_about_a_thing_stays_on_the_threads_paper(corpus_bot):
+    first = corpus_bot.search("Scalable Second Order Optimization for Deep Learning", k=1)[0]
+    assert first.title == "Scalable Second Order Optimization for Deep Learning"
+    history = [Turn(question="which paper made full-matrix adagrad practical for big models?", paper_ids=[first.paper_id])]
+    for question in ("how do they get around the cost — is there a hardware trick?", "ok but does that mean one of them is best overall?"):
+        assert corpus_bot.answerer.retrieve(question, history).on_thread_paper, question  # not a request for another paper
