@@ -9,7 +9,10 @@ others.
 Their vectors are the real MiniLM vectors of those sentences (embedded once, cached in
 --work), slightly perturbed; a chunk's vector is the normalised sum of its title's and
 sentences' vectors. The bundled corpus itself is in the store too, so the dev questions
-(shared/eval) still have their gold paper, among ~150 near-duplicates of its sentences.
+(shared/eval) still have their gold paper. No synthetic paper borrows from a paper that a
+dev question is about (its gold, its thread's gold, or a near-miss's near_title): as
+between real papers, nothing else repeats their sentences, so `paperbot eval --home
+WORK/home` on the dev sets (with --keep) measures them among 100k distractors.
 
 The store grows in one home: bulk-loaded straight into SQLite and Chroma to each size (the
 BM25 index is then brought up to date and timed), then a "day" of 500 new papers goes
@@ -73,10 +76,13 @@ def settings_for(home: Path, chroma_url: str | None = None):
 class Pool:
     def __init__(self, work: Path):
         from rag.chunk import sentence_texts
+        from rag.records import normalize_title
         from rag.sources.read import bundled_corpus_dir, read_sources
 
         self.papers = read_sources([str(bundled_corpus_dir())]).papers
         self.sentences = [sentence_texts(p) for p in self.papers]  # title first
+        held_out = dev_question_titles()
+        self.sources = [i for i, p in enumerate(self.papers) if normalize_title(p.title) not in held_out]
         cache = work / "pool-vectors.npz"
         texts = sorted({t for ts in self.sentences for t in ts})
         if cache.exists():
@@ -107,7 +113,7 @@ class Pool:
         from rag.records import Paper
 
         rng = np.random.default_rng(i)
-        a, b, *others = rng.choice(len(self.papers), 5, replace=False)
+        a, b, *others = (self.sources[j] for j in rng.choice(len(self.sources), 5, replace=False))
         pa, pb = self.papers[a], self.papers[b]
         head = pa.title.split(":")[-1].split()
         tail = pb.title.split(":")[-1].split()
@@ -136,6 +142,21 @@ class Pool:
             _unit(noisy[texts[0]] + sum((noisy[s] for s in texts[1:] if s in c.body), np.zeros_like(title_vector))) for c in chunks
         ]
         return paper, chunks, chunk_vectors, sentence_vectors
+
+
+def dev_question_titles() -> set[str]:
+    """Normalised titles of every paper a shared dev question is about."""
+    from rag.records import normalize_title
+
+    titles = set()
+    for path in sorted(SHARED.glob("questions-*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                names = row.get("gold_titles", []) + [row.get("near_title") or ""]
+                names += [t for turn in row.get("history", []) for t in turn.get("gold_titles", [])]
+                titles |= {normalize_title(t) for t in names if t}
+    return titles
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
