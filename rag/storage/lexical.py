@@ -17,7 +17,10 @@ On disk (`<home>/bm25/`): one .npz per segment, a .npy of deleted chunks, and
 change sequence number tells the store which papers to apply again (`Store._bm25_index`).
 A segment read from disk (or just written) keeps its postings, nearly all of the index
 (~110 MB at 100k papers), memory-mapped from its uncompressed .npz: a search reads only its
-terms' pages, which the kernel may drop again, instead of the bot holding all of them.
+terms' pages, instead of the bot holding all of them, and lets go of them after it
+(`Segment.release`): they stay in the kernel's page cache for the next search, but no longer
+count in the bot's resident memory (at 100k papers ~90 MB after a hundred questions, and
+growing towards the whole index in a long-running bot).
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ class Segment:
     docs: np.ndarray  # int32, local chunk numbers
     tfs: np.ndarray  # float32 term frequencies
     name: str = field(default_factory=lambda: f"seg-{time.time_ns():x}-{uuid.uuid4().hex[:6]}.npz")
+    pages: mmap.mmap | None = field(default=None, repr=False, compare=False)  # where docs and tfs are mapped from, if they are
+
+    def release(self) -> None:
+        """Drop the mapped postings pages from this process (the page cache keeps them)."""
+        if self.pages is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self.pages.madvise(mmap.MADV_DONTNEED)
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
@@ -96,21 +105,22 @@ class Segment:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, folder / self.name)
-        self.docs, self.tfs = _mapped(folder / self.name, ("docs", "tfs"), {"docs": self.docs, "tfs": self.tfs})  # free the heap copies
+        (self.docs, self.tfs), self.pages = _mapped(folder / self.name, ("docs", "tfs"), {"docs": self.docs, "tfs": self.tfs})  # free the heap copies
 
     @classmethod
     def load(cls, path: Path) -> tuple[Segment, list[str]]:
         with np.load(path, allow_pickle=False) as data:
             ids, terms = data["chunk_ids"].tobytes().decode(), data["terms"].tobytes().decode()
-            docs, tfs = _mapped(path, ("docs", "tfs"), data)
-            segment = cls(ids.split("\n") if ids else [], data["lengths"], data["indptr"], docs, tfs, name=path.name)
+            (docs, tfs), pages = _mapped(path, ("docs", "tfs"), data)
+            segment = cls(ids.split("\n") if ids else [], data["lengths"], data["indptr"], docs, tfs, name=path.name, pages=pages)
         return segment, (terms.split("\n") if terms else [])
 
 
-def _mapped(path: Path, names: tuple[str, ...], fallback) -> list[np.ndarray]:
+def _mapped(path: Path, names: tuple[str, ...], fallback) -> tuple[list[np.ndarray], mmap.mmap | None]:
     """Arrays `names` of the .npz at `path`, memory-mapped read-only where they are stored
-    uncompressed (np.savez stores them so) and not empty; otherwise `fallback[name]`."""
-    arrays = []
+    uncompressed (np.savez stores them so) and not empty, otherwise `fallback[name]`; and the
+    mapping, if any array uses it."""
+    arrays, used = [], False
     with open(path, "rb") as f, zipfile.ZipFile(f) as archive:
         try:
             buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -128,8 +138,9 @@ def _mapped(path: Path, names: tuple[str, ...], fallback) -> list[np.ndarray]:
                 shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
                 if not fortran and not dtype.hasobject and len(shape) == 1:
                     array = np.frombuffer(buffer, dtype=dtype, count=shape[0], offset=f.tell())
+                    used = True
             arrays.append(array if array is not None else np.asarray(fallback[name]))
-    return arrays
+    return arrays, (buffer if used else None)
 
 
 class LexicalIndex:
@@ -177,6 +188,8 @@ class LexicalIndex:
                     norm = K1 * ((1 - B) + B * segment.lengths[docs] / mean_length)
                     scores[offset + docs] += (idf * (tfs / (norm + tfs))).astype(np.float32)
                 offset += len(segment)
+        for segment in self.segments:
+            segment.release()
         scores[~self.live] = 0
         k = min(k, int((scores > 0).sum()))
         if k <= 0:

@@ -2,6 +2,8 @@
 updates, merges, a reload and a crash half-way through an update."""
 
 import os
+import re
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -104,6 +106,32 @@ def test_postings_are_memory_mapped_once_on_disk(tmp_path):
     assert results(loaded) == results(full(expected))
     loaded.save(tmp_path)
     assert mapped(loaded) and results(LexicalIndex.load(tmp_path)) == results(full(expected))
+
+
+def resident_kb(path) -> int:
+    """This process's resident kB of the mappings of the file at `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_a_search_lets_go_of_the_postings_pages_it_read(tmp_path):
+    index = LexicalIndex()
+    index.add(corpus(2000))
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    files = [tmp_path / s.name for s in loaded.segments]
+    expected = results(loaded)
+    for segment in loaded.segments:  # read every posting, as many searches would
+        np.asarray(segment.docs).sum(), np.asarray(segment.tfs).sum()
+    assert sum(resident_kb(f) for f in files) > 0
+    assert results(loaded) == expected  # searching again gives the same, and lets the pages go
+    assert sum(resident_kb(f) for f in files) == 0
 
 
 def test_many_deletions_compact_the_index():
