@@ -115,7 +115,7 @@ def _mean(values) -> float | None:
 def summarize(results: list[QuestionResult]) -> dict:
     """Metrics over a set of results; a metric is None where no question measures it."""
     answerable = [r for r in results if r.answerable]
-    lists = [r for r in results if r.kind in LIST_KINDS]
+    lists = [r for r in results if r.kind in LIST_KINDS and r.answerable]  # a list on a topic the store lacks counts as a refusal
     judged = [r.judge_ms for r in results if r.judge_ms is not None]
     unanswerable = [r for r in results if not r.answerable and r.kind != "smalltalk"]
     ranked = [r for r in answerable if r.kind not in ("topic", "compare", *LIST_KINDS)]

@@ -70,7 +70,7 @@ class Answerer:
         self.sentences = PaperSentences(store, embedder)
         self.retriever = Retriever(settings, store, search_fn, self.sentences)
         self.decider = Decider(settings, self.sentences, judge_model, Calibration.from_settings(settings.answer.calibration))
-        self.lister = Lister(settings, store, search_fn, self.sentences, oneliners)
+        self.lister = Lister(settings, store, search_fn, self.sentences, oneliners, judge_model)
         self.named_papers = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
         self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
 

@@ -1,15 +1,19 @@
 """Answers that list papers: "any papers on model merging?", "what's new on agents this week?".
 
-No model call: a list must come fast, and every line of it is either the digest's checked
-one-liner or the abstract's own sentence. Each paper is listed only if it is about the
-topic (`is_on_topic`); none is better than three unrelated ones.
+No model writes a list: every line of it is either the digest's checked one-liner or the
+abstract's own sentence. Each paper is listed only if it is about the topic (`is_on_topic`),
+and the list only if the judge finds one of its first papers about it (`judged_on_topic`);
+none is better than three unrelated ones.
 
 Pure functions, then `list_papers`, which does the I/O.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +21,18 @@ from datetime import date
 
 import numpy as np
 
+from rag.answer.judge import answers, first_on_topic
 from rag.answer.question import Intent
 from rag.answer.retrieve import SearchFilter
 from rag.answer.sentences import PaperSentences, sentence_relevance
 from rag.answer.timing import ms_since
 from rag.digest.faithfulness import extractive_oneliner
+from rag.llm.base import ModelError
 from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
 from rag.settings import ListSettings, Settings
 from rag.text import content_words, split_sentences
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,21 +51,34 @@ class Background:
     A paper is about the topic when it stands out from this neighbourhood, not when it
     passes a fixed cosine: a topic described in plain words matches its own papers at 0.55
     and their neighbours at 0.50, a keyword topic at 0.80 and 0.45. The median and MAD are
-    robust, so the on-topic papers themselves barely move them, even in a small store."""
+    robust, so the on-topic papers themselves barely move them, even in a small store.
+
+    `gap`: the `about` just above the widest drop among the best `gap_hits` hits, where a
+    topic's own papers usually end; a paper above it that is well above the median is on the
+    topic too, though it does not stand out alone."""
 
     median: float
     spread: float
+    gap: float = math.inf
 
     @classmethod
-    def of(cls, candidates: list[Candidate]) -> Background:
+    def of(cls, candidates: list[Candidate], rules: ListSettings | None = None) -> Background:
         if not candidates:
             return cls(0.0, 0.0)
         values = np.array([c.about for c in candidates])
         median = float(np.median(values))
-        return cls(median, float(1.4826 * np.median(np.abs(values - median))))
+        spread = float(1.4826 * np.median(np.abs(values - median)))
+        best = np.sort(values)[::-1][: rules.gap_hits if rules else 0]
+        if len(best) < 2 or len(values) <= len(best):  # a drop means something only against a wider neighbourhood
+            return cls(median, spread)
+        widest = int(np.argmax(best[:-1] - best[1:]))
+        return cls(median, spread, float(best[widest]))
 
     def stands_out(self, candidate: Candidate, rules: ListSettings) -> bool:
-        return self.spread > 0 and (candidate.about - self.median) / self.spread >= rules.stands_out
+        if self.spread <= 0:
+            return False
+        z = (candidate.about - self.median) / self.spread
+        return z >= rules.stands_out or (candidate.about >= self.gap and z >= rules.gap_floor)
 
 
 def stem(word: str) -> str:
@@ -166,8 +187,9 @@ def newest(papers: list[Paper]) -> list[Candidate]:
 class Lister:
     """Answers "any papers on X?" and "what's new?" from a store."""
 
-    def __init__(self, settings: Settings, store, search: Callable, sentences: PaperSentences, oneliners: Callable[[list[Paper]], dict[str, str]]):
+    def __init__(self, settings: Settings, store, search: Callable, sentences: PaperSentences, oneliners: Callable[[list[Paper]], dict[str, str]], judge_model=None):
         self.settings, self.store, self.search, self.sentences, self.oneliners = settings, store, search, sentences, oneliners
+        self.judge_model = judge_model  # None: every ranked list is shown
 
     def list_papers(self, question: str, intent: Intent, started: float) -> Answer:
         """Find papers / what's new: the on-topic papers, ranked, each with a one-liner."""
@@ -184,13 +206,15 @@ class Lister:
             candidates = self.topic_candidates(searched, vector, filters)
             # A window narrows what is listed, not what counts as on the topic.
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
-            ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
+            ranked = rank(intent.topic, candidates, Background.of(neighbourhood, rules), newest_first=intent.kind == "new", rules=rules)
             if intent.excluded:  # "... (not quantum computing pls)"
                 vectors = self.sentences.embed([intent.topic, *intent.excluded])
                 ranked = self.without_excluded(ranked, vectors[0], vectors[1:])
         timings = {"retrieve": ms_since(started)}
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
+        if ranked and intent.topic and not self.judged_on_topic(intent.topic, ranked, timings):
+            neighbourhood, ranked = ranked, []  # near the topic, but none of it is about it: offered, not listed
         if not ranked:  # offer papers near the topic, older ones too when a window held none
             near = [c for c in neighbourhood if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
             suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
@@ -202,6 +226,27 @@ class Lister:
         thread = common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
         text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread, max_words)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
+
+    def judged_on_topic(self, topic: str, ranked: list[Candidate], timings: dict[str, float]) -> bool:
+        """Whether the judge finds one of the first `judged` ranked papers about the topic.
+        A topic the store lacks still has a neighbourhood, and a paper can stand out of it
+        ("malware detection": a vulnerability detector); standing out says "nearest", not
+        "about". Without a judge, or when it fails, the list is shown as ranked; so is a request
+        told at length (headed "for your request"), which is no topic to ask about (of the 8
+        list requests of the kinds sets it turned down, 3 were told at length)."""
+        too_long = len(topic.split()) > self.settings.answer.question.max_topic_words
+        if self.judge_model is None or not self.settings.answer.lists.judged or too_long:
+            return True
+        started = time.perf_counter()
+        try:
+            candidates = [(c.paper, c.evidence) for c in ranked[: self.settings.answer.lists.judged]]
+            verdicts = first_on_topic(self.judge_model, topic, candidates, self.settings.judge)
+        except ModelError as error:
+            log.warning("the judge failed (%s); listing the papers as ranked", error)
+            return True
+        finally:
+            timings["judge"] = ms_since(started)
+        return answers(verdicts[-1].logodds, self.settings.judge)
 
     def without_excluded(self, candidates: list[Candidate], topic: np.ndarray, excluded: np.ndarray) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they

@@ -60,6 +60,12 @@ def test_the_teams_kinds_are_scored_lists_comparisons_and_small_talk():
     assert summary["both_cited"] == 0.0  # only one of the two compared papers cited
     assert summary["help_given"] == 1.0 and summary["kind_read_right"] == 1.0
     assert summary["refusal_accuracy"] is None  # small talk is not an unanswerable question
+    # A list on a topic the store lacks (no gold) is right when refused, and is no list to score.
+    absent = EvalQuestion(id="a", question="Any papers on malware detection?", kind="topic_list")
+    refused = Answer(question=absent.question, answer="I have no papers on malware detection.", found=False, kind="find")
+    summary = summarize(results + [score_question(absent, refused, [])])
+    assert summary["refusal_accuracy"] == 1.0 and summary["two_gold_listed"] == 1.0
+    assert summarize([score_question(absent, listed, [])])["refusal_accuracy"] == 0.0
 
 
 def test_a_failing_model_call_is_scored_as_a_miss_and_the_run_goes_on():

@@ -340,6 +340,55 @@ def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhoo
     assert not Background.of([]).stands_out(standing_out, rules)  # no neighbourhood: nothing stands out
 
 
+def test_a_paper_above_the_widest_drop_among_the_best_hits_is_on_the_topic_when_well_above_the_median(bot):
+    from rag.answer.lists import Background, Candidate, rank
+
+    rules = bot.settings.answer.lists.model_copy(update={"listed_anyway": 0})
+    papers = list(bot.store.papers_seen_since())
+    # Two papers clearly apart from a flat neighbourhood: the second does not stand out alone.
+    flat = [Candidate(papers[4], 0.4, "", about=a) for a in [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 1.00]]
+    first, second = Candidate(papers[0], 0.7, "", about=1.10), Candidate(papers[1], 0.6, "", about=1.08)
+    background = Background.of([first, second, *flat], rules)
+    z = (second.about - background.median) / background.spread
+    assert background.gap == second.about and rules.gap_floor <= z < rules.stands_out and background.stands_out(first, rules)
+    assert [c.paper for c in rank("zzz", [first, second], background, newest_first=False, rules=rules)] == [papers[0], papers[1]]
+    # Above the drop but not well above the median: left out.
+    high = rules.model_copy(update={"gap_floor": z + 0.1})
+    assert [c.paper for c in rank("zzz", [first, second], background, newest_first=False, rules=high)] == [papers[0]]
+    # A neighbourhood no wider than the hits looked at has no drop to go by.
+    assert Background.of([first, second, *flat[:8]], rules).gap == float("inf")
+    # Without the rule (gap_hits 0) only what stands out alone is listed.
+    no_gap = rules.model_copy(update={"gap_hits": 0})
+    assert [c.paper for c in rank("zzz", [first, second], Background.of([first, second, *flat], no_gap), newest_first=False, rules=no_gap)] == [papers[0]]
+
+
+@pytest.mark.real_embedder
+def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_topic(bot):
+    bot.judge_model.enqueue_logodds(-1.0, -2.0)
+    answer = bot.ask("Any papers on model merging?")
+    assert (answer.found, answer.kind, answer.citations) == (False, "find", [])
+    assert answer.answer == "I have no papers on model merging."
+    assert {s.title for s in answer.suggestions} <= {PAPERS[2][0], PAPERS[3][0]}  # offered as the nearest, not listed
+    judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert len(judged) == 2 and all("Is this paper about model merging?" in prompt for prompt in judged)
+    # A yes on the second paper shows the list; the judge stops there.
+    bot.judge_model.history.clear()
+    bot.judge_model.enqueue_logodds(-1.0, 0.8, -5.0)
+    answer = bot.ask("Any papers on model merging?")
+    assert answer.found and {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
+    assert len(bot.judge_model.history) == 2 and "judge" in answer.timings_ms
+    assert bot.model.history == []  # no model writes a list
+
+
+@pytest.mark.real_embedder
+def test_a_failing_judge_leaves_the_list_as_ranked(bot):
+    from rag.llm.base import ModelError
+
+    bot.judge_model.fail(ModelError("the judge timed out"))
+    answer = bot.ask("Any papers on model merging?")
+    assert answer.found and {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
+
+
 @pytest.mark.real_embedder
 def test_small_talk_the_rules_miss_reads_closer_to_small_talk_than_to_any_paper(bot):
     for question in ["anybody home?", "where do you get your answers?"]:

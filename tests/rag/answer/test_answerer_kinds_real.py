@@ -16,7 +16,15 @@ def test_find_papers_lists_model_merging_papers_without_the_model(corpus_bot):
     assert {"DELLA-Merging: Reducing Interference in Model Merging through Magnitude-Based Sampling",
             "ZipIt! Merging Models from Different Tasks without Training"} <= set(titles)
     assert all("merg" in (t + corpus_bot.store.get(p.paper_id).abstract).lower() for t, p in zip(titles, answer.papers))
-    assert "first_token" not in answer.timings_ms  # no model call for a list
+    assert "first_token" not in answer.timings_ms  # no model writes a list
+
+
+def test_a_list_on_a_topic_the_store_lacks_is_refused_by_the_judge(corpus_bot):
+    # Vulnerability and backdoor detectors stand out of malware detection's neighbourhood;
+    # the 1.5B finds neither about it.
+    answer = corpus_bot.ask("any papers on malware detection?")
+    assert (answer.kind, answer.found, answer.citations) == ("find", False, [])
+    assert answer.answer == "I have no papers on malware detection."
 
 
 def test_what_is_a_named_paper_is_answered_from_it(corpus_bot):
