@@ -187,9 +187,8 @@ class LexicalIndex:
                     # rounded as bm25s rounds its stored scores: float32(idf32 * tfc64)
                     norm = K1 * ((1 - B) + B * segment.lengths[docs] / mean_length)
                     scores[offset + docs] += (idf * (tfs / (norm + tfs))).astype(np.float32)
+                    segment.release()  # term by term: a common term's postings are megabytes
                 offset += len(segment)
-        for segment in self.segments:
-            segment.release()
         scores[~self.live] = 0
         k = min(k, int((scores > 0).sum()))
         if k <= 0:
