@@ -11,7 +11,6 @@ Pure functions, then `list_papers`, which does the I/O.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from collections import Counter
@@ -51,34 +50,21 @@ class Background:
     A paper is about the topic when it stands out from this neighbourhood, not when it
     passes a fixed cosine: a topic described in plain words matches its own papers at 0.55
     and their neighbours at 0.50, a keyword topic at 0.80 and 0.45. The median and MAD are
-    robust, so the on-topic papers themselves barely move them, even in a small store.
-
-    `gap`: the `about` just above the widest drop among the best `gap_hits` hits, where a
-    topic's own papers usually end; a paper above it that is well above the median is on the
-    topic too, though it does not stand out alone."""
+    robust, so the on-topic papers themselves barely move them, even in a small store."""
 
     median: float
     spread: float
-    gap: float = math.inf
 
     @classmethod
-    def of(cls, candidates: list[Candidate], rules: ListSettings | None = None) -> Background:
+    def of(cls, candidates: list[Candidate]) -> Background:
         if not candidates:
             return cls(0.0, 0.0)
         values = np.array([c.about for c in candidates])
         median = float(np.median(values))
-        spread = float(1.4826 * np.median(np.abs(values - median)))
-        best = np.sort(values)[::-1][: rules.gap_hits if rules else 0]
-        if len(best) < 2 or len(values) <= len(best):  # a drop means something only against a wider neighbourhood
-            return cls(median, spread)
-        widest = int(np.argmax(best[:-1] - best[1:]))
-        return cls(median, spread, float(best[widest]))
+        return cls(median, float(1.4826 * np.median(np.abs(values - median))))
 
     def stands_out(self, candidate: Candidate, rules: ListSettings) -> bool:
-        if self.spread <= 0:
-            return False
-        z = (candidate.about - self.median) / self.spread
-        return z >= rules.stands_out or (candidate.about >= self.gap and z >= rules.gap_floor)
+        return self.spread > 0 and (candidate.about - self.median) / self.spread >= rules.stands_out
 
 
 def stem(word: str) -> str:
@@ -206,7 +192,7 @@ class Lister:
             candidates = self.topic_candidates(searched, vector, filters)
             # A window narrows what is listed, not what counts as on the topic.
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
-            ranked = rank(intent.topic, candidates, Background.of(neighbourhood, rules), newest_first=intent.kind == "new", rules=rules)
+            ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
             if intent.excluded:  # "... (not quantum computing pls)"
                 vectors = self.sentences.embed([intent.topic, *intent.excluded])
                 ranked = self.without_excluded(ranked, vectors[0], vectors[1:])

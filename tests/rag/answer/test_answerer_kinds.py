@@ -340,28 +340,6 @@ def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhoo
     assert not Background.of([]).stands_out(standing_out, rules)  # no neighbourhood: nothing stands out
 
 
-def test_a_paper_above_the_widest_drop_among_the_best_hits_is_on_the_topic_when_well_above_the_median(bot):
-    from rag.answer.lists import Background, Candidate, rank
-
-    rules = bot.settings.answer.lists.model_copy(update={"listed_anyway": 0})
-    papers = list(bot.store.papers_seen_since())
-    # Two papers clearly apart from a flat neighbourhood: the second does not stand out alone.
-    flat = [Candidate(papers[4], 0.4, "", about=a) for a in [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 1.00]]
-    first, second = Candidate(papers[0], 0.7, "", about=1.10), Candidate(papers[1], 0.6, "", about=1.08)
-    background = Background.of([first, second, *flat], rules)
-    z = (second.about - background.median) / background.spread
-    assert background.gap == second.about and rules.gap_floor <= z < rules.stands_out and background.stands_out(first, rules)
-    assert [c.paper for c in rank("zzz", [first, second], background, newest_first=False, rules=rules)] == [papers[0], papers[1]]
-    # Above the drop but not well above the median: left out.
-    high = rules.model_copy(update={"gap_floor": z + 0.1})
-    assert [c.paper for c in rank("zzz", [first, second], background, newest_first=False, rules=high)] == [papers[0]]
-    # A neighbourhood no wider than the hits looked at has no drop to go by.
-    assert Background.of([first, second, *flat[:8]], rules).gap == float("inf")
-    # Without the rule (gap_hits 0) only what stands out alone is listed.
-    no_gap = rules.model_copy(update={"gap_hits": 0})
-    assert [c.paper for c in rank("zzz", [first, second], Background.of([first, second, *flat], no_gap), newest_first=False, rules=no_gap)] == [papers[0]]
-
-
 @pytest.mark.real_embedder
 def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_topic(bot):
     bot.judge_model.enqueue_logodds(-1.0, -2.0)
