@@ -105,7 +105,7 @@ class ListSettings(Section):
     """
 
     stands_out: float = Field(3.0, gt=0, description="A paper is on the topic when its title and closest abstract sentence match the topic this many spreads (MAD) above the median of the topic's best search hits (or the topic's words are all in its title). Three is the usual cut for an outlier, not fitted; docs/calibration.md compares it with 2 to 3.5.")
-    judged: int = Field(3, ge=0, description="The judge (judge.model) reads the first this-many listed papers, one by one until it finds one about the topic; when none is, the list is refused and its papers offered as nearest ('any papers on malware detection?' is not answered with a vulnerability detector). 0: not judged. Each reading takes ~0.7 s.")
+    judged: int = Field(3, ge=0, description="The judge (judge.model) reads the first this-many listed papers, one by one until it finds one about the topic; when none is, the list is refused and its papers offered as nearest ('any papers on malware detection?' is not answered with a vulnerability detector). 0: not judged. Each reading takes ~1.1 s on a quiet 2-core machine.")
     near_topic: float = Field(0.4, ge=0, le=1, description="Near enough to be offered ('you might look at') when nothing is on the topic or the papers do not answer; also how near a comparison's loosely named side must be to its best hit.")
     listed_anyway: int = Field(2, ge=0, description="The first this-many search results are listed when near the topic, even when they do not stand out: a specific title match (0.74) often leaves a real second paper (0.59) behind. Chosen on the kinds sets after their first runs (in sample): two right papers listed 0.91/0.86/0.44 -> 1.00/0.95/0.67, precision 0.92/0.90/0.71 -> 0.91/0.88/0.71.")
 
