@@ -381,6 +381,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
         if request:
             return request
+        facets = _facets_topic(rest, rules.max_topic_words)  # "classical learning theory pls: VC dimension, fat-shattering, ..."
+        if facets:
+            return without_exclusions(Intent("new" if window else "find", topic=facets, window=window, request=_POLITE_TAIL.sub("", rest).strip()))
     compares = COMPARE.search(question) or _COMPARED.match(question) or _OR_SIDES.match(_AFTERTHOUGHT.split(_context_dropped(question), maxsplit=1)[0])
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
 
@@ -535,6 +538,22 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
     if _PLURAL_REQUEST.search(asked) and 0 < len(topic.split()) <= 2 * max_topic_words and not _SECOND_QUESTION.search(topic):
         return topic, asked
     return "", ""
+
+
+# A short heading, a colon, then three or more facets and no question: "classical learning
+# theory pls: VC dimension, fat-shattering, sample compression schemes".
+_FACETS = re.compile(r"^\W*(?:@\w+\s+)?(?P<head>[^:?\n]+?)\s*(?:\b(?:pls|please|plz)\b)?\s*:\s*(?P<facets>[^?]+?)\W*$", re.IGNORECASE)
+
+
+def _facets_topic(text: str, max_topic_words: int) -> str:
+    """The heading of a message that names a topic and lists its facets, asking nothing; else ""."""
+    match = _FACETS.match(text)
+    if not match or "?" in text or match.group("facets").count(",") < 1:
+        return ""
+    head = clean_topic(match.group("head"))
+    if not head or _QUESTION_WORD.match(head) or _too_long(head, max_topic_words):
+        return ""
+    return head
 
 
 # A head that only says what the asker is doing: "lit review time 📚", "reading list:".

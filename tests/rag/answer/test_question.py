@@ -356,3 +356,12 @@ def test_more_ways_to_ask_for_a_list_or_a_window():
     assert kind("not the pruning stuff, we have that — anything on knowledge distillation?").topic == "knowledge distillation"
     # what a comparison is for is no side of it
     assert kind("FOSI or the lazy Hessians paper for cheaply training a small vision model?").sides == ("FOSI", "lazy Hessians")
+
+
+def test_a_heading_and_its_facets_asking_nothing_is_a_list():
+    intent = kind("classical learning theory pls: VC dimension, fat-shattering, sample compression schemes")
+    assert (intent.kind, intent.topic) == ("find", "classical learning theory")
+    assert "fat-shattering" in intent.search_text  # the facets are searched too
+    # A question after the colon, or a message that asks anything, is not a list.
+    assert kind("Our alignment data isn't paired: we have good responses, bad ones, no pairs. Is there a way to train?").kind == "fact"
+    assert kind("quick q: does TwinNet, the ensemble one, beat a single net?").kind == "fact"
