@@ -540,7 +540,7 @@ def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:
     return "", ""
 
 
-# A short heading, a colon, then three or more facets and no question: "classical learning
+# A short heading, a colon, then two or more facets (commas) and no question: "classical learning
 # theory pls: VC dimension, fat-shattering, sample compression schemes".
 _FACETS = re.compile(r"^\W*(?:@\w+\s+)?(?P<head>[^:?\n]+?)\s*(?:\b(?:pls|please|plz)\b)?\s*:\s*(?P<facets>[^?]+?)\W*$", re.IGNORECASE)
 
