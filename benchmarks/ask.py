@@ -5,7 +5,7 @@ The home must hold the bundled corpus (`paperbot --home DIR ingest bundled`); by
 a temporary one is made. Measures, with the default models (0.5B writer, 1.5B judge):
 - warm in-process ask: total latency median / p95 and first token median, with and
   without the judge, and the judge's share of questions and its time;
-- "find papers" questions (eval/kinds-dev.jsonl): latency median (no model call);
+- "find papers" questions (eval/kinds-dev.jsonl): latency median (the judge reads the first listed papers);
 - cold CLI ask (a new process: imports, model load, answer);
 - prompt tokens per question;
 - generation tokens/s through paperbot against raw `Llama.create_completion` on the same prompt;
