@@ -52,14 +52,19 @@ def topic_messages(topic: str, paper: Paper, sentence: str) -> list[dict]:
     return [{"role": "system", "content": load_prompt("topic_judge_system")}, {"role": "user", "content": user}]
 
 
+def read_verdict(model, paper: Paper, messages: list[dict]) -> Verdict:
+    """The judge's log-odds of yes for `messages`, keeping their instructions as a prefix
+    (restored after the model wrote something else)."""
+    model.keep_prefix(messages[:-1])
+    return Verdict(paper.paper_id, model.yes_no_logodds(messages))
+
+
 def first_on_topic(model, topic: str, candidates: list[tuple[Paper, str]], settings: JudgeSettings) -> list[Verdict]:
     """Verdicts on (paper, closest sentence) in the order given, up to the first paper the
     judge finds on the topic (`answers`); none of them is when the last verdict is a no."""
     verdicts = []
     for paper, sentence in candidates:
-        messages = topic_messages(topic, paper, sentence)
-        model.keep_prefix(messages[:-1])
-        verdicts.append(Verdict(paper.paper_id, model.yes_no_logodds(messages)))
+        verdicts.append(read_verdict(model, paper, topic_messages(topic, paper, sentence)))
         if answers(verdicts[-1].logodds, settings):
             break
     return verdicts
@@ -67,12 +72,7 @@ def first_on_topic(model, topic: str, candidates: list[tuple[Paper, str]], setti
 
 def judge(model, question: str, candidates: list[tuple[Paper, str]]) -> list[Verdict]:
     """One verdict per (paper, excerpt), in the order given."""
-    verdicts = []
-    for paper, excerpt in candidates:
-        messages = judge_messages(question, paper, excerpt)
-        model.keep_prefix(messages[:-1])  # the instructions: kept, and restored after the model wrote something else
-        verdicts.append(Verdict(paper.paper_id, model.yes_no_logodds(messages)))
-    return verdicts
+    return [read_verdict(model, paper, judge_messages(question, paper, excerpt)) for paper, excerpt in candidates]
 
 
 def second_reading(model, question: str, paper: Paper, excerpt: str, verdict: Verdict, settings: JudgeSettings) -> Verdict:
@@ -80,6 +80,5 @@ def second_reading(model, question: str, paper: Paper, excerpt: str, verdict: Ve
     it read last), read again with the question first: the two log-odds summed."""
     if not settings.answers <= verdict.logodds < settings.unsure_yes:
         return verdict
-    messages = judge_messages(question, paper, excerpt, question_first=True)
-    model.keep_prefix(messages[:-1])
-    return Verdict(verdict.paper_id, verdict.logodds + model.yes_no_logodds(messages))
+    again = read_verdict(model, paper, judge_messages(question, paper, excerpt, question_first=True))
+    return Verdict(verdict.paper_id, verdict.logodds + again.logodds)

@@ -135,13 +135,17 @@ def listed(candidate: Candidate, summary: str) -> ListedPaper:
     return ListedPaper(paper_id=paper.paper_id, title=paper.title, url=paper.url, date=paper_date(paper), summary=summary)
 
 
+def told_at_length(topic: str, max_words: int) -> bool:
+    """A request told at length ("was arguing with my labmate about forgetting and ..."),
+    not a topic's own words: searched whole, but neither repeated back nor judged."""
+    return len(topic.split()) > max_words
+
+
 def about_topic(topic: str, max_words: int) -> str:
-    """How a list's heading names its topic: "on model merging"; a request told at length
-    ("was arguing with my labmate about forgetting and ...") is searched whole but not
-    repeated back."""
+    """How a list's heading names its topic: "on model merging", or "for your request"."""
     if not topic:
         return ""
-    return f"on {topic}" if len(topic.split()) <= max_words else "for your request"
+    return "for your request" if told_at_length(topic, max_words) else f"on {topic}"
 
 
 def list_text(topic: str, papers: list[ListedPaper], more: int, window_label: str | None, thread: str, max_words: int) -> str:
@@ -220,7 +224,7 @@ class Lister:
         "about". Without a judge, or when it fails, the list is shown as ranked; so is a request
         told at length (headed "for your request"), which is no topic to ask about (of the 8
         list requests of the kinds sets it turned down, 3 were told at length)."""
-        too_long = len(topic.split()) > self.settings.answer.question.max_topic_words
+        too_long = told_at_length(topic, self.settings.answer.question.max_topic_words)
         if self.judge_model is None or not self.settings.answer.lists.judged or too_long:
             return True
         started = time.perf_counter()
