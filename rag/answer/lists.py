@@ -3,7 +3,9 @@
 No model writes a list: every line of it is either the digest's checked one-liner or the
 abstract's own sentence. Each paper is listed only if it is about the topic (`is_on_topic`),
 and the list only if the judge finds one of its first papers about it (`judged_on_topic`);
-none is better than three unrelated ones.
+none is better than three unrelated ones. A request that lists several things ("VC
+dimension, fat-shattering, sample compression") also gets each thing's best paper when the
+judge finds it about that thing (`facet_papers`).
 
 Pure functions, then `list_papers`, which does the I/O.
 """
@@ -21,7 +23,7 @@ from datetime import date
 import numpy as np
 
 from rag.answer.judge import answers, first_on_topic
-from rag.answer.question import Intent
+from rag.answer.question import Intent, clean_topic
 from rag.answer.retrieve import SearchFilter
 from rag.answer.sentences import PaperSentences, sentence_relevance
 from rag.answer.timing import ms_since
@@ -87,6 +89,26 @@ def in_title(topic: str, title: str) -> bool:
     return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}
 
 
+# What separates the things a request lists: "VC dimension, fat-shattering, sample compression",
+# "caching / lazy updates", "(valid rows of a table, SAT assignments)", "X or Y", "- e.g. X", "X. what do we have?".
+_FACET_BREAK = re.compile(r"\s*(?:\be\.g\.|\bi\.e\.|[,;:/()?!]|\.(?=\s|$)|\s[-–—]\s|[–—]|\bor\b)\s*", re.IGNORECASE)
+# Words that ask rather than name: "any refs", "what do we have", "that kind of thing", "reading list".
+_ASKING_WORDS = set(
+    """papers paper anything something stuff thing things kind sort refs references have what what's whats there work
+    works anybody anyone pointer pointers love would need want looking please thanks here corpus store pile lately
+    recently reading list review lit that this these those such like some more other else""".split()
+)
+
+
+def facets(request: str, max_words: int) -> list[str]:
+    """The short topics a request lists, when it lists two or more ("classical learning theory
+    pls: VC dimension, fat-shattering, sample compression schemes"); else []. A paper about one
+    of them can sit below the whole request's cut: the request's vector is their average."""
+    parts = (clean_topic(part) for part in _FACET_BREAK.split(request))
+    named = [part for part in parts if part and len(part.split()) <= max_words and content_words(part) - _ASKING_WORDS]
+    return named if len(named) >= 2 else []
+
+
 def is_on_topic(topic: str, candidate: Candidate, place: int, background: Background, rules: ListSettings) -> bool:
     """`place`: the candidate's place in the search results (0 = first). The topic's words
     all in the title, or standing out from the topic's neighbourhood (`Background`); the
@@ -96,14 +118,11 @@ def is_on_topic(topic: str, candidate: Candidate, place: int, background: Backgr
     return in_title(topic, candidate.paper.title) or background.stands_out(candidate, rules)
 
 
-def rank(topic: str, candidates: list[Candidate], background: Background, newest_first: bool, rules: ListSettings) -> list[Candidate]:
+def rank(topic: str, candidates: list[Candidate], background: Background, rules: ListSettings) -> list[Candidate]:
     """On-topic candidates (given in search order): title matches first, then in search
-    order (it fuses words and vectors, which ranks a topic's papers better than either); or
-    newest first."""
+    order (it fuses words and vectors, which ranks a topic's papers better than either)."""
     chosen = [c for place, c in enumerate(candidates) if is_on_topic(topic, c, place, background, rules)]
     chosen.sort(key=lambda c: not in_title(topic, c.paper.title))  # stable: search order within
-    if newest_first:
-        chosen.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep search order
     return chosen
 
 
@@ -187,6 +206,7 @@ class Lister:
         rules = answer_settings.lists
         label = intent.window.label if intent.window else None
         max_words = answer_settings.question.max_topic_words
+        timings: dict[str, float] = {}
         filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = newest(self.store.papers_seen_since(intent.window.since))
@@ -196,11 +216,15 @@ class Lister:
             candidates = self.topic_candidates(searched, vector, filters)
             # A window narrows what is listed, not what counts as on the topic.
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
-            ranked = rank(intent.topic, candidates, Background.of(neighbourhood), newest_first=intent.kind == "new", rules=rules)
+            background = Background.of(neighbourhood)
+            ranked = rank(intent.topic, candidates, background, rules)
+            ranked += self.facet_papers(intent, vector, background, ranked, filters, timings)
+            if intent.kind == "new":
+                ranked.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep the order above
             if intent.excluded:  # "... (not quantum computing pls)"
                 vectors = self.sentences.embed([intent.topic, *intent.excluded])
                 ranked = self.without_excluded(ranked, vectors[0], vectors[1:])
-        timings = {"retrieve": ms_since(started)}
+        timings["retrieve"] = ms_since(started) - timings.get("judge", 0.0)
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
         if ranked and intent.topic and not self.judged_on_topic(intent.topic, ranked, timings):
@@ -235,8 +259,40 @@ class Lister:
             log.warning("the judge failed (%s); listing the papers as ranked", error)
             return True
         finally:
-            timings["judge"] = ms_since(started)
+            timings["judge"] = timings.get("judge", 0.0) + ms_since(started)
         return answers(verdicts[-1].logodds, self.settings.judge)
+
+    def facet_papers(self, intent: Intent, request: np.ndarray, background: Background, listed: list[Candidate], filters: SearchFilter | None, timings: dict[str, float]) -> list[Candidate]:
+        """For a request that lists several things ("VC dimension, fat-shattering, sample
+        compression"), each thing's best paper that the whole request's cut left out: the first
+        of its search hits that stands out of the thing's own neighbourhood and sits in the better
+        half of the whole request's, when the judge finds it about that thing. Without a judge
+        nothing is added: unjudged, such a paper was right 0.44 of the time (docs/calibration.md,
+        "Session 14")."""
+        rules = self.settings.answer.lists
+        if self.judge_model is None or not rules.judged:
+            return []
+        shown = {c.paper.paper_id for c in listed}
+        added: list[Candidate] = []
+        for facet in facets(intent.request or intent.topic, self.settings.answer.question.max_topic_words):
+            vector = self.sentences.embed([facet])[0]
+            candidates = self.topic_candidates(facet, vector, filters)
+            own = Background.of(self.topic_candidates(facet, vector, None) if filters else candidates)
+            best = next((c for c in candidates if own.stands_out(c, rules) and self.candidate(c.paper, intent.search_text, request).about >= background.median), None)
+            if best is None or best.paper.paper_id in shown:
+                continue
+            started = time.perf_counter()
+            try:
+                verdict = first_on_topic(self.judge_model, facet, [(best.paper, best.evidence)], self.settings.judge)[-1]
+            except ModelError as error:
+                log.warning("the judge failed (%s); listing no paper for %r", error, facet)
+                continue
+            finally:
+                timings["judge"] = timings.get("judge", 0.0) + ms_since(started)
+            if answers(verdict.logodds, self.settings.judge):
+                added.append(best)
+                shown.add(best.paper.paper_id)
+        return added
 
     def without_excluded(self, candidates: list[Candidate], topic: np.ndarray, excluded: np.ndarray) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they
@@ -254,12 +310,11 @@ class Lister:
     def topic_candidates(self, topic: str, vector: np.ndarray, filters: SearchFilter | None) -> list[Candidate]:
         hits = self.search(topic, k=self.settings.answer.list_pool, filters=filters, query_vector=vector)
         papers = self.store.get_many([h.paper_id for h in hits])
-        candidates = []
-        for hit in hits:
-            paper = papers[hit.paper_id]
-            sentences, vectors = self.sentences.with_title(paper)
-            cosine = vectors @ vector
-            best_sentence = int(sentence_relevance(topic, sentences, cosine[1:], self.settings.answer.lexical_weight).argmax())
-            about = float(cosine[0] + cosine[1:].max())  # title and one sentence both near the topic
-            candidates.append(Candidate(paper, float(cosine.max()), sentences[best_sentence], about))
-        return candidates
+        return [self.candidate(papers[hit.paper_id], topic, vector) for hit in hits]
+
+    def candidate(self, paper: Paper, topic: str, vector: np.ndarray) -> Candidate:
+        sentences, vectors = self.sentences.with_title(paper)
+        cosine = vectors @ vector
+        best_sentence = int(sentence_relevance(topic, sentences, cosine[1:], self.settings.answer.lexical_weight).argmax())
+        about = float(cosine[0] + cosine[1:].max())  # title and one sentence both near the topic
+        return Candidate(paper, float(cosine.max()), sentences[best_sentence], about)

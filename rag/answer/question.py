@@ -140,7 +140,11 @@ _REQUEST_ANYWHERE = re.compile(
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
       | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
       | \b(?:is|are)\s+there\s+(?:anything|something)(?:\s+(?:new|recent|here|{_IN_THE_STORE}))*\s+(?:on|about|regarding|covering)\b
-      | \b(?:came|come|arrived|arrive|landed|land|dropped|drop|appeared|appear)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b""",  # not "came out on top"
+      | \b(?:came|come|arrived|arrive|landed|land|dropped|drop|appeared|appear)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b  # not "came out on top"
+      | \b(?:love|like|appreciate|welcome)\s+(?:a\s+|some\s+|any\s+)?pointers?\b
+      | \b(?:which|what)\s+ones\s+(?:are|do\s+we\s+have)\s+(?:{_IN_THE_STORE}|here)\b
+      | \bthere(?:\s+is|\s+are|'s|’s)\s+(?:any\s+|some\s+)?(?:work|research|literature)\s+(?:on|about|regarding|that|which|for)\b
+      | \b(?:are\s+there|any)\s+(?:good\s+|new\s+|other\s+)?(?:methods|approaches|techniques|datasets|benchmarks|algorithms)\s+(?:that|which|for|on)\b""",
     re.IGNORECASE | re.VERBOSE,
 )
 # A message that describes its topic and ends by asking for papers in a clause of its own,
@@ -326,11 +330,18 @@ def clean_topic(text: str) -> str:
     return " ".join(text.strip(" \t?.!,;:").split())
 
 
+# "anythng on X?": the word that most often makes a message a request, typed in a hurry.
+_MISTYPED_ANYTHING = re.compile(r"\b(?:anythng|anyting|anythin|anyhting|anythign|antyhing)\b", re.IGNORECASE)
+# "which papers compare linear probing against fine-tuning?": papers that compare, not a comparison.
+_PAPERS_THAT_COMPARE = re.compile(rf"\b(?:which|what|any)\s+{_PLURAL}\s+(?:that\s+)?(?:compare|contrast)\b", re.IGNORECASE)
+
+
 def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSettings) -> Intent:
     """The kind of a question (see the module docstring), with its topic, window and named papers.
     `rules.max_topic_words`: a longer topic, or one with a clause of its own, is a question
     about one paper phrased as a search; `rules.default_new_days`: how far back "what's
     new?" looks when it names no window."""
+    question = _MISTYPED_ANYTHING.sub("anything", question)
     words = question_words(question)
     greeting = _GREETING.match(question)
     said = _without_address(question[greeting.end() :] if greeting else question)
@@ -377,7 +388,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
             return Intent("clarify", unclear=(unknown[0],))
     # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely.
     # But "or" inside a request for papers names alternatives: "anything on MI or KL bounds?".
-    if not COMPARE.search(question) and not one_paper:
+    if (not COMPARE.search(question) or _PAPERS_THAT_COMPARE.search(question)) and not one_paper:
         request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
         if request:
             return request

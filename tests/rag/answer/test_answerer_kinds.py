@@ -320,9 +320,9 @@ def test_the_first_two_near_papers_are_listed_even_when_the_second_does_not_stan
     della, zipit, gnn = papers[PAPERS[2][0]], papers[PAPERS[3][0]], papers[PAPERS[4][0]]
     background = Background(median=1.0, spread=0.1)  # only an `about` of 1.3 or more stands out
     candidates = [Candidate(della, 0.8, "", about=1.5), Candidate(zipit, 0.5, "", about=1.1), Candidate(gnn, rules.near_topic - 0.05, "", about=1.0)]
-    assert rules.listed_anyway == 2 and [c.paper for c in rank("magnitude sampling", candidates, background, newest_first=False, rules=rules)] == [della, zipit]
+    assert rules.listed_anyway == 2 and [c.paper for c in rank("magnitude sampling", candidates, background, rules=rules)] == [della, zipit]
     candidates[1] = Candidate(zipit, rules.near_topic - 0.01, "", about=1.1)  # not near the topic at all: left off
-    assert [c.paper for c in rank("magnitude sampling", candidates, background, newest_first=False, rules=rules)] == [della]
+    assert [c.paper for c in rank("magnitude sampling", candidates, background, rules=rules)] == [della]
 
 
 def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhood(bot):
@@ -336,7 +336,7 @@ def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhoo
     assert background.median == 0.95 and background.spread > 0
     standing_out = Candidate(papers[0], 0.6, "", about=background.median + rules.stands_out * background.spread + 0.01)
     merely_above = Candidate(papers[1], 0.6, "", about=background.median + (rules.stands_out - 1) * background.spread)
-    assert [c.paper for c in rank("zzz", [merely_above, standing_out], background, newest_first=False, rules=rules)] == [papers[0]]
+    assert [c.paper for c in rank("zzz", [merely_above, standing_out], background, rules=rules)] == [papers[0]]
     assert not Background.of([]).stands_out(standing_out, rules)  # no neighbourhood: nothing stands out
 
 
@@ -388,3 +388,26 @@ def test_a_long_question_is_never_small_talk_by_its_vector(bot):
     bot.judge_model.enqueue_logodds(-2.0, -2.0)  # the top paper and the runner-up
     answer = bot.ask(question)
     assert (answer.kind, answer.answer) == ("fact", NOT_FOUND_ANSWER) and bot.judge_model.history
+
+
+@pytest.mark.real_embedder
+def test_a_request_listing_several_things_adds_each_things_best_paper_the_judge_finds_about_it(bot):
+    question = "second-order optimizers pls: hessian diagonal estimates, merging models by dropping deltas by magnitude"
+    della = PAPERS[2][0]
+    bot.judge_model.enqueue_logodds(1.0, 1.0)  # the facet's paper, then the list's first paper
+    answer = bot.ask(question)
+    judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert "Is this paper about merging models by dropping deltas by magnitude?" in judged[0]
+    assert della in [p.title for p in answer.papers] and answer.kind == "find"
+    # The judge says no: the whole request's cut stands.
+    bot.judge_model.history.clear()
+    bot.judge_model.enqueue_logodds(-1.0, 1.0)
+    assert della not in [p.title for p in bot.ask(question).papers]
+
+
+@pytest.mark.real_embedder
+def test_without_a_judge_a_request_listing_several_things_adds_nothing(settings, tmp_path):
+    bot = Paperbot(settings.model_copy(update={"judge": settings.judge.model_copy(update={"model": "none"})}), model=FakeModel())
+    bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
+    answer = bot.ask("second-order optimizers pls: hessian diagonal estimates, merging models by dropping deltas by magnitude")
+    assert answer.found and PAPERS[2][0] not in [p.title for p in answer.papers]

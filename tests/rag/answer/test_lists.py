@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from rag.answer.lists import common_thread, list_text, nothing_text
+from rag.answer.lists import common_thread, facets, list_text, nothing_text
 from rag.records import ListedPaper
 
 
@@ -20,3 +20,13 @@ def test_a_heading_names_a_short_topic_and_not_a_long_request():
     assert list_text(told_at_length, papers, 0, None, "", max_words=8).startswith("1 paper for your request:")
     assert nothing_text(told_at_length, "today", max_words=8) == "Nothing new for your request today."
     assert nothing_text("sourdough baking", None, max_words=8) == "I have no papers on sourdough baking."
+
+
+def test_a_request_that_lists_several_things_has_each_as_a_facet():
+    request = "classical learning theory pls: VC dimension, fat-shattering, sample compression schemes or PAC learnability. what do we have?"
+    assert facets(request, max_words=8) == ["classical learning theory", "VC dimension", "fat-shattering", "sample compression schemes", "PAC learnability"]
+    # Parts that only ask ("what do we have", "any refs", "that kind of thing") and long descriptions are no facets.
+    assert facets("GNN training at scale (caching / lazy updates) - any refs, that kind of thing", max_words=8) == ["GNN training at scale", "caching", "lazy updates"]
+    assert facets("we have a graph with millions of nodes and every step touches half of it, so: cheaper training", max_words=8) == []
+    # One topic is no list of them.
+    assert facets("papers on model merging?", max_words=8) == []

@@ -365,3 +365,27 @@ def test_a_heading_and_its_facets_asking_nothing_is_a_list():
     # A question after the colon, or a message that asks anything, is not a list.
     assert kind("Our alignment data isn't paired: we have good responses, bad ones, no pairs. Is there a way to train?").kind == "fact"
     assert kind("quick q: does TwinNet, the ensemble one, beat a single net?").kind == "fact"
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("anythng on optimizers that seek flat minima?", "optimizers that seek flat minima"),  # typed in a hurry
+        ("if there's any paper on cheaper GNN training I'd love a pointer", None),
+        ("I'm looking into policy gradient algorithms. which ones are in the corpus?", None),
+        ("I was wondering whether there is work on block coordinate descent", None),
+        ("any methods that beat plain monte carlo with fewer samples?", None),
+        ("are there datasets that check logical consistency of vision models?", None),
+        ("which papers compare linear probing against visual prompting?", None),  # papers that compare, not a comparison
+    ],
+)
+def test_more_requests_for_papers_said_in_passing(question, topic):
+    intent = kind(question)
+    assert intent.kind == "find", question
+    if topic:
+        assert intent.topic == topic
+
+
+def test_one_paper_that_compares_is_still_asked_about():
+    assert kind("Which paper compares linear probing against visual prompting?").kind == "fact"
+    assert kind("compare ADAHESSIAN and FOSI").kind == "compare"
