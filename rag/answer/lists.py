@@ -207,6 +207,7 @@ class Lister:
         label = intent.window.label if intent.window else None
         max_words = answer_settings.question.max_topic_words
         timings: dict[str, float] = {}
+        added: list[Candidate] = []  # papers of the things a request lists, each judged about its thing
         filters = SearchFilter(seen_since=intent.window.since) if intent.window else None
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = newest(self.store.papers_seen_since(intent.window.since))
@@ -218,7 +219,8 @@ class Lister:
             neighbourhood = self.topic_candidates(searched, vector, None) if filters else candidates
             background = Background.of(neighbourhood)
             ranked = rank(intent.topic, candidates, background, rules)
-            ranked += self.facet_papers(intent, vector, background, ranked, filters, timings)
+            added = self.facet_papers(intent, vector, background, ranked, filters, timings)
+            ranked += added
             if intent.kind == "new":
                 ranked.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep the order above
             if intent.excluded:  # "... (not quantum computing pls)"
@@ -227,7 +229,9 @@ class Lister:
         timings["retrieve"] = ms_since(started) - timings.get("judge", 0.0)
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
-        if ranked and intent.topic and not self.judged_on_topic(intent.topic, ranked, timings):
+        # A paper the judge found about one of the things the request lists is a yes already.
+        vouched = intent.topic and any(c in ranked for c in added)
+        if ranked and intent.topic and not vouched and not self.judged_on_topic(intent.topic, ranked, timings):
             neighbourhood, ranked = ranked, []  # near the topic, but none of it is about it: offered, not listed
         if not ranked:  # offer papers near the topic, older ones too when a window held none
             near = [c for c in neighbourhood if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]

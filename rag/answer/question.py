@@ -315,7 +315,7 @@ def _since_weekday(today: datetime, day: str) -> Window:
 # What papers do with a topic, said between the request and it: "which papers ... deal with X".
 _TOPIC_VERB = re.compile(
     r"^(?:deal(?:s|ing)?\s+with|cover(?:s|ing)?|stud(?:y|ies|ying)|discuss(?:es|ing)?|address(?:es|ing)?|tackle[sd]?|looks?\s+at"
-    r"|(?:are|is)\s+(?:about|on)|talks?\s+about|focus(?:es)?\s+on|works?\s+on)\s+",
+    r"|(?:are|is)\s+(?:about|on)|talks?\s+about|focus(?:es)?\s+on|works?\s+on|compar(?:e|es|ing)|contrast(?:s|ing)?)\s+",
     re.IGNORECASE,
 )
 

@@ -394,11 +394,12 @@ def test_a_long_question_is_never_small_talk_by_its_vector(bot):
 def test_a_request_listing_several_things_adds_each_things_best_paper_the_judge_finds_about_it(bot):
     question = "second-order optimizers pls: hessian diagonal estimates, merging models by dropping deltas by magnitude"
     della = PAPERS[2][0]
-    bot.judge_model.enqueue_logodds(1.0, 1.0)  # the facet's paper, then the list's first paper
+    bot.judge_model.enqueue_logodds(1.0)  # the facet's paper: about it
     answer = bot.ask(question)
     judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
-    assert "Is this paper about merging models by dropping deltas by magnitude?" in judged[0]
-    assert della in [p.title for p in answer.papers] and answer.kind == "find"
+    # That yes already says the list is about what was asked: the list's own first papers are not read.
+    assert len(judged) == 1 and "Is this paper about merging models by dropping deltas by magnitude?" in judged[0]
+    assert della in [p.title for p in answer.papers] and answer.kind == "find" and answer.found
     # The judge says no: the whole request's cut stands.
     bot.judge_model.history.clear()
     bot.judge_model.enqueue_logodds(-1.0, 1.0)

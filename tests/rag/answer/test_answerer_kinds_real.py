@@ -27,6 +27,22 @@ def test_a_list_on_a_topic_the_store_lacks_is_refused_by_the_judge(corpus_bot):
     assert answer.answer == "I have no papers on malware detection."
 
 
+def test_a_request_listing_several_things_also_lists_a_things_paper_the_whole_request_misses(corpus_bot):
+    from rag.answer.lists import Background, rank
+    from rag.answer.question import classify
+
+    question = "explainability refs: counterfactuals, post-hoc explanation methods, saliency maps"
+    counterfactuals = "Robust Counterfactual Explanations for Neural Networks With Probabilistic Guarantees"
+    answerer = corpus_bot.answerer
+    lister, intent = answerer.lister, classify(question, answerer.names(), answerer.clock(), corpus_bot.settings.answer.question)
+    vector = lister.sentences.embed([intent.search_text])[0]
+    candidates = lister.topic_candidates(intent.search_text, vector, None)
+    whole = [c.paper.title for c in rank(intent.topic, candidates, Background.of(candidates), corpus_bot.settings.answer.lists)]
+    assert counterfactuals not in whole  # the whole request's cut leaves it out
+    answer = corpus_bot.ask(question)
+    assert answer.found and counterfactuals in [p.title for p in answer.papers]  # the 1.5B finds it about counterfactuals
+
+
 def test_what_is_a_named_paper_is_answered_from_it(corpus_bot):
     for question in ["What is GPTVQ?", "tell me about gptvq"]:
         answer = corpus_bot.ask(question)

@@ -376,7 +376,7 @@ def test_a_heading_and_its_facets_asking_nothing_is_a_list():
         ("I was wondering whether there is work on block coordinate descent", None),
         ("any methods that beat plain monte carlo with fewer samples?", None),
         ("are there datasets that check logical consistency of vision models?", None),
-        ("which papers compare linear probing against visual prompting?", None),  # papers that compare, not a comparison
+        ("which papers compare linear probing against visual prompting?", "linear probing against visual prompting"),  # papers that compare
     ],
 )
 def test_more_requests_for_papers_said_in_passing(question, topic):
