@@ -230,7 +230,7 @@ class Lister:
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
         # A paper the judge found about one of the things the request lists is a yes already.
-        vouched = intent.topic and any(c in ranked for c in added)
+        vouched = any(c in ranked for c in added)
         if ranked and intent.topic and not vouched and not self.judged_on_topic(intent.topic, ranked, timings):
             neighbourhood, ranked = ranked, []  # near the topic, but none of it is about it: offered, not listed
         if not ranked:  # offer papers near the topic, older ones too when a window held none
