@@ -170,11 +170,11 @@ _PRONOUNS = {"it", "this", "that", "them", "these", "those", "they"}
 _ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
 # Words that only say who asks or is asked: "has anybody collected papers where ...".
 _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folks guys all we i our us here".split())
-# The bot as the subject: "are you", "you're", "do you have/read/keep", "your", "this bot",
+# The bot as the subject: "are you", "you're", "do you (only) have/read/keep", "will you summarize", "your", "this bot",
 # "do you get updated", "tell me a joke". Not "can you" or "if you": fact questions use those for anyone
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
-    r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+)?(?:have|know|read|store|keep|support|update|use|run|remember)\b"
+    r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:this|the)\s+bot\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,

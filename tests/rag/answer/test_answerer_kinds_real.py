@@ -105,6 +105,9 @@ def test_small_talk_gets_help(corpus_bot):
     assert answer.kind == "help" and "Any papers on" in answer.answer
     # No rule lists this one; it reads more like small talk than like any of the 687 papers.
     assert corpus_bot.ask("anybody home?").kind == "help"
+    # Thanks with a remark about the answer is not a question about a paper's "list" answer type.
+    thanks = corpus_bot.ask("cheers, that list saved me a whole morning of digging")
+    assert (thanks.kind, thanks.found, thanks.citations) == ("help", False, [])
 
 
 def test_a_question_on_a_benchmark_the_paper_never_names_is_refused(corpus_bot):

@@ -389,3 +389,15 @@ def test_more_requests_for_papers_said_in_passing(question, topic):
 def test_one_paper_that_compares_is_still_asked_about():
     assert kind("Which paper compares linear probing against visual prompting?").kind == "fact"
     assert kind("compare ADAHESSIAN and FOSI").kind == "compare"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["do you only know ML papers or other fields too?", "if I drop a PDF in here, will you write me a summary of it?", "do you cover physics?"],
+)
+def test_questions_about_what_the_bot_covers_or_does_get_help(question):
+    assert kind(question).kind == "help"
+
+
+def test_will_you_meaning_anyone_is_a_question():
+    assert kind("will you get better accuracy with a larger batch in ADAHESSIAN?").kind == "fact"
