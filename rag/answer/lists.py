@@ -255,13 +255,17 @@ class Lister:
         too_long = told_at_length(topic, self.settings.answer.question.max_topic_words)
         if self.judge_model is None or not self.settings.answer.lists.judged or too_long:
             return True
+        return self.any_about(topic, ranked[: self.settings.answer.lists.judged], timings, if_it_fails=True)
+
+    def any_about(self, topic: str, candidates: list[Candidate], timings: dict[str, float], if_it_fails: bool) -> bool:
+        """Whether the judge finds one of the candidates (read in order, up to the first yes)
+        about the topic; `if_it_fails` when the judge fails. Its time is added to timings["judge"]."""
         started = time.perf_counter()
         try:
-            candidates = [(c.paper, c.evidence) for c in ranked[: self.settings.answer.lists.judged]]
-            verdicts = first_on_topic(self.judge_model, topic, candidates, self.settings.judge)
+            verdicts = first_on_topic(self.judge_model, topic, [(c.paper, c.evidence) for c in candidates], self.settings.judge)
         except ModelError as error:
-            log.warning("the judge failed (%s); listing the papers as ranked", error)
-            return True
+            log.warning("the judge failed (%s) on papers about %r; taking it as %s", error, topic, "yes" if if_it_fails else "no")
+            return if_it_fails
         finally:
             timings["judge"] = timings.get("judge", 0.0) + ms_since(started)
         return answers(verdicts[-1].logodds, self.settings.judge)
@@ -283,17 +287,7 @@ class Lister:
             candidates = self.topic_candidates(facet, vector, filters)
             own = Background.of(self.topic_candidates(facet, vector, None) if filters else candidates)
             best = next((c for c in candidates if own.stands_out(c, rules) and self.candidate(c.paper, intent.search_text, request).about >= background.median), None)
-            if best is None or best.paper.paper_id in shown:
-                continue
-            started = time.perf_counter()
-            try:
-                verdict = first_on_topic(self.judge_model, facet, [(best.paper, best.evidence)], self.settings.judge)[-1]
-            except ModelError as error:
-                log.warning("the judge failed (%s); listing no paper for %r", error, facet)
-                continue
-            finally:
-                timings["judge"] = timings.get("judge", 0.0) + ms_since(started)
-            if answers(verdict.logodds, self.settings.judge):
+            if best is not None and best.paper.paper_id not in shown and self.any_about(facet, [best], timings, if_it_fails=False):
                 added.append(best)
                 shown.add(best.paper.paper_id)
         return added
