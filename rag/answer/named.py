@@ -4,6 +4,7 @@ result sentences, and each is cited; a comparison opens with one checked line pe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -14,7 +15,7 @@ from rag.answer.generate import generate
 from rag.answer.ground import answer_sentences, ground, ranks_unmeasured, repeats, short_name
 from rag.answer.names import NameIndex, looks_like_name, question_words
 from rag.answer.prompt import ask_about, build_messages
-from rag.answer.question import COMPARE, Intent
+from rag.answer.question import COMPARE, Intent, shorter_side
 from rag.answer.select import Source, citation_for, overview
 from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
@@ -28,6 +29,37 @@ def side_names(side: str) -> list[str]:
     names ("VQ-VAE", "GPT-4") and capitalised compounds ("Gumbel-softmax")."""
     names = specific_names(side)
     return names + [w for w in question_words(side) if w[0].isupper() and "-" in w and w not in names]
+
+
+# Words a title may say otherwise or leave out: "penalty methods for nonconvex bilevel optimization"
+# is *On Penalty Methods for Nonconvex Bilevel Optimization and ...*.
+_SMALL_WORDS = frozenset("a an and as at by for from in into of on or the to via with".split())
+
+
+def _word_key(word: str) -> str:
+    """A word as titles are compared: lower case, no hyphens ("Bi-Level": "bilevel"), singular."""
+    key = word.lower().replace("-", "")
+    return key[:-1] if len(key) > 3 and key.endswith("s") else key
+
+
+def spells_title(side: str, title: str) -> bool:
+    """The side is said in the title's own words: each of its words but the small ones is a
+    word of the title, or a name the title spells ("RL with General Utilities": *Reinforcement
+    Learning with General Utilities: ...*). Hyphenated words stay whole, so "Flatness-Aware
+    Minimization" is not *Gradient Norm Aware Minimization Seeks First-Order Flatness*."""
+    title_words = {_word_key(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9-]*", title)}
+    words = [w for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9+-]*", side) if w.lower() not in _SMALL_WORDS]
+    return bool(words) and all(_word_key(w) in title_words or _spelled(w, title) for w in words)
+
+
+def _spelled(word: str, title: str) -> bool:
+    """An acronym the title spells: "RL", "LLMs" ("Large Language Models"), "MoE"."""
+    acronym = word[:-1] if word.endswith("s") and word[:-1].isupper() else word
+    return "-" not in word and sum(c.isupper() for c in acronym) >= 2 and mentions(title, acronym)
+
+
+# How many search hits a side's title is looked for in.
+_TITLE_HITS = 10
 
 
 class NamedPapers:
@@ -47,32 +79,40 @@ class NamedPapers:
             if earlier != intent.papers[0]:
                 return Intent("compare", papers=(earlier, intent.papers[0]))
         if len(intent.sides) == 2:
-            papers = [self._paper_for(side) for side in intent.sides]
+            papers = [self._paper_for(intent.sides[0]), self._paper_for(intent.sides[1], purpose_after=True)]
             if all(papers) and papers[0] != papers[1]:
                 return Intent("compare", papers=tuple(papers))
             # "Compare GPTVQ and AQLM" with no AQLM in the store: say so, not "never mentions AQLM"
-            unknown = [side for side, paper in zip(intent.sides, papers) if paper is None and looks_like_name(side)]
+            unknown = [side for side, paper in zip(intent.sides, papers) if paper is None and shorter_side(side, self.settings.answer.question.max_topic_words) == side and looks_like_name(side)]
             if len(unknown) == 1 and any(papers):
                 return Intent("clarify", unclear=(unknown[0],), papers=tuple(p for p in papers if p))
         return intent
 
-    def _paper_for(self, side: str) -> str | None:
-        """The paper one side of a comparison means: the one it names, else the best search
-        hit for it when that is near (title or a sentence at answer.lists.near_topic cosine).
+    def _paper_for(self, side: str, purpose_after: bool = False) -> str | None:
+        """The paper one side of a comparison means: the one it names, or whose title it says
+        in the title's own words, else the best search hit for it when that is near (title or
+        a sentence at answer.lists.near_topic cosine).
 
         Sides are described loosely ("the infinite-horizon average-reward MDP paper"); on the
         kinds sets the best hit was the right paper for every side, while asking it to stand
         out from the runner-up (by 0.1 cosine, at 0.6 or more) left 5 of their 32 comparisons
         as fact questions; 2 are left now (in sample). A topic side ("weight averaging") is
         compared through its best paper, which the answer names."""
-        named, _ = self.names().resolve(side)
+        shorter = shorter_side(side, self.settings.answer.question.max_topic_words)
+        named, _ = self.names().resolve(side) if shorter == side else ([], [])
         if len(named) == 1:
             return named[0]
         vector = self.sentences.embed([side])[0]
-        names = side_names(side)
-        hits = self.search(side, k=3 if names else 1, query_vector=vector)
+        hits = self.search(side, k=_TITLE_HITS, query_vector=vector)
         papers = self.store.get_many([h.paper_id for h in hits])
+        # A side said in a title's words is that paper, whatever the vectors rank first.
         for hit in hits:
+            if spells_title(side, papers[hit.paper_id].title):
+                return hit.paper_id
+        if shorter != side:  # too long to be a loose name; "X or Y for cheaply adapting a vision model?" compares Y
+            return self._paper_for(shorter) if shorter and purpose_after else None
+        names = side_names(side)
+        for hit in hits[: 3 if names else 1]:
             # The best near hit that mentions the side's names: "Patch-level Routing in MoE" is
             # not AdaMoE, which ties with it in search; "Gumbel-softmax for VQ-VAE codebooks" is
             # no paper that never says "Gumbel" or "VQ-VAE".

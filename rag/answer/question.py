@@ -493,24 +493,53 @@ _ASKED_AFTER_COLON = re.compile(r":\s+(?=(?:what|which|who|why|how|do|does|did|i
 
 def compare_sides(question: str, max_topic_words: int) -> tuple[str, ...]:
     """The two things a comparison names, when it names two: "X vs Y", "compare X and Y",
-    "how does X differ from Y", "difference between X and Y"."""
+    "how does X differ from Y", "difference between X and Y". A side longer than
+    `max_topic_words` (and not quoted) is kept only when no reading has shorter sides: the
+    answerer takes it as a title said in its own words, or as the part before its purpose."""
     # "Fish (gradient matching) vs FAD (flatness-aware minimization)": a parenthesis says what a
     # side is, also when it lists ("(direct parameterization / sandwich layers)").
     question = _context_dropped(question)
     while (opened := re.sub(r"\(([^()]*)\)", lambda m: " " + _AFTERTHOUGHT.sub(" ", m.group(1)) + " ", question)) != question:
         question = opened  # innermost first: "(the O(k^-3) one)"
-    question = _AFTERTHOUGHT.split(question, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
-    question = _ASKED_AFTER_COLON.split(question, maxsplit=1)[0]  # "X vs Y: what's different?"
+    # The comparison may follow what the papers share: "both are about X — how does A differ
+    # from B?", "two takes on Y: A vs B".
+    readings = [_sides_of(clause, max_topic_words) for clause in [question] + [question[m.end() :] for m in _LEAD_IN.finditer(question)]]
+    short = [sides for sides, fits in readings if sides and fits]
+    return short[0] if short else next((sides for sides, _ in readings if sides), ())
+
+
+# Where a comparison can start after words that set it up; not a question of its own that
+# follows ("online prediction for X: what regret vs the best linear predictor?").
+_LEAD_IN = re.compile(r"(?:\s[-–—]\s|:\s)(?!\W*(?:what|what's|whats|which|who|why|when|where|is|are|was|were|do|does|did|can|could|should|would|will)\b)", re.IGNORECASE)
+
+
+def _sides_of(clause: str, max_topic_words: int) -> tuple[tuple[str, ...], bool]:
+    """(the sides of the first pattern that reads the clause, preferring short sides; whether
+    they are short or quoted)."""
+    clause = _AFTERTHOUGHT.split(clause, maxsplit=1)[0]  # "X vs Y — which is better for Z?"
+    clause = _ASKED_AFTER_COLON.split(clause, maxsplit=1)[0]  # "X vs Y: what's different?"
+    found: tuple[str, ...] = ()
     for pattern in _SIDES:
-        match = pattern.match(question)
+        match = pattern.match(clause)
         if match:
             sides = tuple(_SIDE_WORDS.sub("", " ".join(m.split()).strip(" '\"?")).strip(" '\"") for m in (match["a"], match["b"]))
             quoted = [re.match(r"\s*['\"‘“]\w", m) is not None for m in (match["a"], match["b"])]  # a quoted title
-            if len(sides[1].split()) > max_topic_words and not quoted[1]:  # "X or Y for cheaply adapting a vision model?": what for is no side
-                sides = (sides[0], _SIDE_WORDS.sub("", re.split(r"\s+for\s+", sides[1], maxsplit=1)[0]))
-            if all(0 < len(side.split()) and (q or len(side.split()) <= max_topic_words) for side, q in zip(sides, quoted)):
-                return sides
-    return ()
+            if not all(sides):
+                continue
+            # "X or Y for cheaply adapting a vision model?": what for is no side
+            if all(q or len(side.split()) <= max_topic_words for side, q in zip(sides, quoted)) or (quoted[0] or len(sides[0].split()) <= max_topic_words) and shorter_side(sides[1], max_topic_words):
+                return sides, True
+            found = found or sides
+    return found, False
+
+
+def shorter_side(side: str, max_topic_words: int) -> str:
+    """A long side without what it is for: "Y for cheaply adapting a vision model", "Y if I
+    need gradients through a sign" compare Y. Empty when that is still too long."""
+    if len(side.split()) <= max_topic_words:
+        return side
+    before = _SIDE_WORDS.sub("", re.split(r"\s+(?:for|if|when)\s+", side, maxsplit=1)[0])
+    return before if len(before.split()) <= max_topic_words else ""
 
 
 def find_topic(text: str, max_topic_words: int) -> tuple[str, str]:

@@ -94,6 +94,23 @@ def test_a_loosely_named_side_goes_to_the_near_paper_that_mentions_its_names(cor
     assert titles[1] == "Robust Mixture-of-Expert Training for Convolutional Neural Networks"
 
 
+def test_a_side_said_in_a_titles_words_goes_to_that_paper_whatever_search_ranks_first(corpus_bot):
+    from rag.answer.question import classify
+
+    answerer = corpus_bot.answerer
+    for question, second in [
+        # search ranks Gradient Norm Aware Minimization (... First-Order Flatness ...) first
+        ("for domain generalization, how does Exact Feature Distribution Matching differ from Flatness-Aware Minimization?",
+         "Flatness-Aware Minimization for Domain Generalization"),
+        # "RL" is spelled by the title; search ranks five other RL papers first
+        ("Infinite-horizon Average-reward MDPs with general function approximation vs RL with General Utilities",
+         "Reinforcement Learning with General Utilities: Simpler Variance Reduction and Large State-Action Space"),
+    ]:
+        intent = classify(question, answerer.names(), answerer.clock(), corpus_bot.settings.answer.question)
+        intent = answerer.named_papers.resolve_comparison(intent, question, [])
+        assert intent.kind == "compare" and corpus_bot.store.get(intent.papers[1]).title == second
+
+
 def test_a_comparison_side_described_by_a_name_no_paper_mentions_is_not_paired_with_a_near_paper(corpus_bot):
     answer = corpus_bot.ask("how does ReinMax compare with Gumbel-softmax for training VQ-VAE codebooks?")
     assert (answer.kind, answer.found) == ("clarify", False)  # not compared with a paper that never says VQ-VAE

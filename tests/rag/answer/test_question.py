@@ -158,6 +158,27 @@ def test_comparisons_without_two_names_keep_their_two_sides():
     assert (intent.kind, intent.papers, intent.sides) == ("fact", ("p-fosi",), ("FOSI", "lazy Hessians"))
 
 
+def test_a_comparison_after_what_its_papers_share_keeps_its_sides():
+    assert kind("both are about solving many linear systems cheaply — how does the reduced basis method differ from Learning to Relax?").sides == (
+        "reduced basis", "Learning to Relax")
+    assert kind("two function-space takes on Bayesian deep learning: A Good Functional Prior vs Function-space Parameterization — how do they differ?").sides == (
+        "Good Functional Prior", "Function-space Parameterization")
+    # A question after the colon is no comparison: "what regret" is no side.
+    assert kind("online prediction for marginally stable systems: what regret vs the best linear predictor?").sides == ()
+
+
+def test_a_long_side_is_kept_only_when_no_reading_has_short_sides():
+    from rag.answer.question import compare_sides, shorter_side
+
+    limit = SETTINGS.question.max_topic_words
+    # nine words: the answerer takes it only as a title said in its own words
+    assert compare_sides("constrained bilevel optimization via the proximal Lagrangian value function vs penalty methods for bilevel problems", limit) == (
+        "constrained bilevel optimization via the proximal Lagrangian value function", "penalty methods for bilevel problems")
+    assert shorter_side("bridging discrete and backpropagation ReinMax if I need gradients through a sign", limit) == "bridging discrete and backpropagation ReinMax"
+    assert shorter_side("the one paper about the nine word long thing I forgot now", limit) == ""
+    assert shorter_side("FOSI", limit) == "FOSI"
+
+
 def test_help_with_a_topic_is_not_small_talk():
     assert kind("can you help me with model merging papers?").kind != "help"
     assert kind("help me understand ADAHESSIAN").kind != "help"
@@ -355,7 +376,8 @@ def test_more_ways_to_ask_for_a_list_or_a_window():
     assert kind("lit review: vision models that are NOT transformers — e.g. convnets for segmentation, detection").kind == "find"
     assert kind("not the pruning stuff, we have that — anything on knowledge distillation?").topic == "knowledge distillation"
     # what a comparison is for is no side of it
-    assert kind("FOSI or the lazy Hessians paper for cheaply training a small vision model?").sides == ("FOSI", "lazy Hessians")
+    # (the answerer first looks for a title that says it all, then compares what is before "for")
+    assert kind("FOSI or the lazy Hessians paper for cheaply training a small vision model?").sides == ("FOSI", "lazy Hessians paper for cheaply training a small vision model")
 
 
 def test_a_heading_and_its_facets_asking_nothing_is_a_list():
