@@ -127,10 +127,10 @@ _THE_STORE = r"(?:the|our|your|this)\s+(?:store|pile|collection|library|corpus|d
 _IN_THE_STORE = rf"in\s+{_THE_STORE}"
 _PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications|pointers)"
 _REQUEST_ANYWHERE = re.compile(
-    rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search(?:\s+for)?|pointers\s+to)\s+(?P<inner>(?:[\w/-]+\s+){{0,4}}?){_PLURAL}\b
+    rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search(?:\s+for)?|pointers\s+to|are\s+there(?=\s+(?!(?:any|some|papers)\b)))\s+(?P<inner>(?:[\w/-]+\s+){{0,4}}?){_PLURAL}\b
       | \b(?:collected|gathered|compiled)\s+(?:any\s+|some\s+)?(?:work|research)\b
       | \b(?:which|what)\s+{_PLURAL}\b
-      | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying)\b
+      | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying|proving|showing|using|applying|analy[sz]ing|proposing)\b
       | ^\W*(?:any|some)\s+(?:work|research)\s+(?:on|about|that|which|in|for)\b
       | (?:^|(?<=[.!?;:\n—–]))\W*(?:anything|something)\s+(?:new\s+|fresh\s+|recent\s+)?(?:on|about|regarding|that|which)\b
       | \bwhat\s+(?:do|have)\s+we\s+(?:got|have)\s+(?:on|about)\b
@@ -282,14 +282,22 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\b(since|from)\s+yesterday\b|\byesterday\b", lambda m: Window(today - timedelta(days=1), "since yesterday")),
         (r"\b(so far\s+)?today\b|\bthis (morning|afternoon|evening)\b|\btonight\b", lambda m: Window(today, "today")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
+        (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+month\b", lambda m: Window(today.replace(day=1), "this month")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s+hours?\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|a couple of|couple of|few|several|\d+)\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\b(over|during|on|from|since)?\s*(the|this|last)\s+weekend\b", lambda m: _since_weekday(today, "saturday")),
         (r"\b(in the |over the |from the |during the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
+        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|five|six|a couple of|couple of|few|several|\d+)\s+months\b", lambda m: Window(today - timedelta(days=30 * _count(m.group(3))), f"in the last {30 * _count(m.group(3))} days")),
+        (r"\b(?:this|the\s+current)\s+quarter\b", lambda m: Window(today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), "this quarter")),
+        (r"\b(in the |over the |during the )?(last|past)\s+quarter\b", lambda m: Window(today - timedelta(days=91), "in the last 91 days")),
+        (r"\bthis\s+year\b|\bsince\s+(?:january|new\s+year)\b", lambda m: Window(today.replace(month=1, day=1), "this year")),
         (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})\b", lambda m: _since_weekday(today, m.group(2).lower())),
         (r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lambda m: Window(datetime.fromisoformat(m.group(1)).replace(tzinfo=now.tzinfo), f"since {m.group(1)}")),
     ]
@@ -350,7 +358,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     matched = names.find(question)
     papers, ambiguous = named_papers(matched)
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
-    if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(question):
+    if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
         return Intent("help")
     # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?"), but not
     # in a request for papers ("besides rectified flow and stochastic interpolants, which papers ...?").
@@ -389,7 +397,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     # "X vs Y", "compare X and Y", "X or Y?": two sides, each found by search when named loosely.
     # But "or" inside a request for papers names alternatives: "anything on MI or KL bounds?".
     if (not COMPARE.search(question) or _PAPERS_THAT_COMPARE.search(question)) and not one_paper:
-        request = _request_anywhere(said, now, rules.default_new_days, named=bool(papers))
+        request = _request_anywhere(said, now, rules, named=bool(papers))
         if request:
             return request
         facets = _facets_topic(rest, rules.max_topic_words)  # "classical learning theory pls: VC dimension, fat-shattering, ..."
@@ -399,7 +407,7 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     return Intent("fact", papers=tuple(papers), sides=compare_sides(question, rules.max_topic_words) if compares else ())
 
 
-def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bool) -> Intent | None:
+def _request_anywhere(said: str, now: datetime, rules: QuestionSettings, named: bool) -> Intent | None:
     """A list request the opening phrasings missed. Its topic is the whole message less the
     address, the window and the politeness, however long: the lists stage searches with it
     and keeps only papers near it. A second question ("... and how well does it do?") still
@@ -412,14 +420,17 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
     match = _REQUEST_ANYWHERE.search(rest) or ((_TRAILING_REQUEST.search(rest) or _ENDS_IN_PAPERS.search(rest)) if described else None)
     # A window with anything asked for new ("... today?", "any paper this week about X?"),
     # or new things asked for lately, is "what's new".
-    newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest))) or _LATELY.search(rest))
+    # So is a window after a bare topic: "Schrödinger equation solvers in the last 12 hours?".
+    bare = described and len(rest.split()) <= rules.max_topic_words and _ENDS_IN_PLURAL.search(rest) and not _CLAUSE.search(rest)
+    newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest) or bare)) or _LATELY.search(rest))
     # A parenthesis only says more about the topic: "(and how it interacts with X)".
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
     before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
     # (only _REQUEST_ANYWHERE's first phrasing has an "inner" part; the trailing requests have none)
     inner = clean_topic(" ".join(w for w in ((match.groupdict().get("inner") or "") if match else "").split() if w.lower() not in _LIST_WORDS))
-    if inner and not _TOPIC_AFTER.match(after):  # "... some continual / lifelong learning papers to point at"
+    # "... some continual / lifelong learning papers to point at", "are there tutorials or handbook-style papers in the store?"
+    if inner and (not _TOPIC_AFTER.match(after) or _ONLY_WHERE.match(after)):
         topic = inner
     elif match and not [w for w in _content(question_words(before)) if w.lower() not in _ASKERS]:
         # "looking for papers on X", "has anybody collected papers where X": X follows the request
@@ -435,10 +446,14 @@ def _request_anywhere(said: str, now: datetime, default_new_days: int, named: bo
         return None
     # "new" in the request's own sentence: "any new papers on X", not "... a new model. Are there papers?"
     if window is None and (newly or (match and _NEW_WORDS.search(_CLAUSE_END.split(rest[: match.start()])[-1] + match.group()))):
-        window = _last_days(now, default_new_days)
+        window = _last_days(now, rules.default_new_days)
     return without_exclusions(Intent("new" if window else "find", topic=topic, window=window, request=rest.strip()))
 
 
+# A noun phrase that ends in a plural: "Schrödinger equation solvers", "GANs".
+_ENDS_IN_PLURAL = re.compile(r"^[^?]*\w[^\Wsu]s\W*$|^[^?]*[A-Z]s\W*$")
+# Where the papers are, and nothing after: no topic.
+_ONLY_WHERE = re.compile(rf"\s*(?:{_IN_THE_STORE}|in\s+here|here)\W*$", re.IGNORECASE)
 # Words that say which papers, not what they are about: "any fresh papers", "some good refs".
 _LIST_WORDS = set("new newest latest recent recently fresh good relevant interesting related similar other more few the of these those their its such".split())
 # The request goes on to its topic: "(want to read papers) on X", "(papers) that test X".

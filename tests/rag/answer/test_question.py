@@ -310,6 +310,31 @@ def test_windows_in_weeks_and_the_weekend():
 
 
 @pytest.mark.parametrize(
+    "said, label, since",
+    [
+        ("anything over the past fortnight?", "in the last 14 days", "2026-11-12"),
+        ("anything in the last few hours?", "in the last 6 hours", "2026-11-26T09:30"),
+        ("anything in the past hour?", "in the last hour", "2026-11-26T14:30"),
+        ("anything in the last 24h?", "in the last 24 hours", "2026-11-25T15:30"),
+        ("anything in the last 3 months?", "in the last 90 days", "2026-08-28"),
+        ("anything this quarter?", "this quarter", "2026-10-01"),
+        ("anything since the start of the month?", "this month", "2026-11-01"),
+        ("anything this year?", "this year", "2026-01-01"),
+    ],
+)
+def test_more_windows_a_team_types(said, label, since):
+    window, rest = find_window(said, NOW)
+    assert (window.label, window.since.isoformat().startswith(since), rest) == (label, True, "anything ?")
+
+
+def test_a_bare_topic_with_a_window_is_whats_new_but_small_talk_with_one_is_not():
+    intent = kind("Schrödinger equation solvers in the last 12 hours?")
+    assert (intent.kind, intent.topic, intent.window.label) == ("new", "Schrödinger equation solvers", "in the last 12 hours")
+    assert kind("ok signing off for today, bye!").kind != "new"
+    assert kind("you were super helpful yesterday, thanks again").kind != "new"
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How big is the hand-labelled dataset for spotting abbreviations in scientific papers?",  # ends in "papers", asks a fact
@@ -399,6 +424,10 @@ def test_a_heading_and_its_facets_asking_nothing_is_a_list():
         ("any methods that beat plain monte carlo with fewer samples?", None),
         ("are there datasets that check logical consistency of vision models?", None),
         ("which papers compare linear probing against visual prompting?", "linear probing against visual prompting"),  # papers that compare
+        ("are there tutorials or handbook-style papers in the store?", "tutorials or handbook-style"),
+        ("papers proving minimax-optimal rates for classification?", "minimax-optimal rates for classification"),
+        # "your" in the topic does not make it a question about the bot
+        ("@paperbot looking for what happens to regression when you keep retraining on your own outputs", None),
     ],
 )
 def test_more_requests_for_papers_said_in_passing(question, topic):
