@@ -34,12 +34,15 @@ class Verdict:
     logodds: float
 
 
+def _defused(text: str) -> str:
+    """Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
+    as instructions never get here: rag/chunk.py leaves them out of every excerpt)."""
+    return text.replace("Question:", "Question -").replace("Paper:", "Paper -")
+
+
 def judge_messages(question: str, paper: Paper, excerpt: str, question_first: bool = False) -> list[dict]:
-    # Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
-    # as instructions never get here: rag/chunk.py leaves them out of every excerpt).
-    excerpt = excerpt.replace("Question:", "Question -").replace("Paper:", "Paper -")
     template = load_prompt("judge_user_question_first" if question_first else "judge_user")
-    user = template.format(question=question, title=paper.title, excerpt=excerpt)
+    user = template.format(question=question, title=paper.title, excerpt=_defused(excerpt))
     return [{"role": "system", "content": load_prompt("judge_system")}, {"role": "user", "content": user}]
 
 
@@ -47,8 +50,7 @@ def topic_messages(topic: str, paper: Paper, sentence: str) -> list[dict]:
     """Is this paper about the topic a list asks for? The topic's own words, not the whole
     request: on tuning lists the request's wording (AUC 0.71) or the request read first (0.66)
     separated absent topics from present ones worse (docs/calibration.md, "Session 13")."""
-    sentence = sentence.replace("Paper:", "Paper -")
-    user = load_prompt("topic_judge_user").format(topic=topic, title=paper.title, sentence=sentence)
+    user = load_prompt("topic_judge_user").format(topic=topic, title=paper.title, sentence=_defused(sentence))
     return [{"role": "system", "content": load_prompt("topic_judge_system")}, {"role": "user", "content": user}]
 
 

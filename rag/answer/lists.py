@@ -193,6 +193,12 @@ def newest(papers: list[Paper]) -> list[Candidate]:
     return [Candidate(p, 1.0, (split_sentences(p.abstract) or [p.title])[0]) for p in ordered]
 
 
+def _about(cosine: np.ndarray) -> float:
+    """Title and one abstract sentence both near the topic: cosine to the title (first) plus
+    the best cosine to a sentence."""
+    return float(cosine[0] + cosine[1:].max())
+
+
 class Lister:
     """Answers "any papers on X?" and "what's new?" from a store."""
 
@@ -286,7 +292,7 @@ class Lister:
             vector = self.sentences.embed([facet])[0]
             candidates = self.topic_candidates(facet, vector, filters)
             own = Background.of(self.topic_candidates(facet, vector, None) if filters else candidates)
-            best = next((c for c in candidates if own.stands_out(c, rules) and self.candidate(c.paper, intent.search_text, request).about >= background.median), None)
+            best = next((c for c in candidates if own.stands_out(c, rules) and self.about(c.paper, request) >= background.median), None)
             if best is not None and best.paper.paper_id not in shown and self.any_about(facet, [best], timings, if_it_fails=False):
                 added.append(best)
                 shown.add(best.paper.paper_id)
@@ -314,5 +320,8 @@ class Lister:
         sentences, vectors = self.sentences.with_title(paper)
         cosine = vectors @ vector
         best_sentence = int(sentence_relevance(topic, sentences, cosine[1:], self.settings.answer.lexical_weight).argmax())
-        about = float(cosine[0] + cosine[1:].max())  # title and one sentence both near the topic
-        return Candidate(paper, float(cosine.max()), sentences[best_sentence], about)
+        return Candidate(paper, float(cosine.max()), sentences[best_sentence], _about(cosine))
+
+    def about(self, paper: Paper, vector: np.ndarray) -> float:
+        """`Candidate.about` alone, without picking the evidence sentence."""
+        return _about(self.sentences.with_title(paper)[1] @ vector)
