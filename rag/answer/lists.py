@@ -5,7 +5,8 @@ abstract's own sentence. Each paper is listed only if it is about the topic (`is
 and the list only if the judge finds one of its first papers about it (`judged_on_topic`);
 none is better than three unrelated ones. A request that lists several things ("VC
 dimension, fat-shattering, sample compression") also gets each thing's best paper when the
-judge finds it about that thing (`facet_papers`).
+judge finds it about that thing (`facet_papers`), and a kept list gets the papers just below
+its cut that the judge finds about the topic (`halfway_papers`).
 
 Pure functions, then `list_papers`, which does the I/O.
 """
@@ -65,8 +66,12 @@ class Background:
         median = float(np.median(values))
         return cls(median, float(1.4826 * np.median(np.abs(values - median))))
 
+    def spreads_above(self, candidate: Candidate) -> float:
+        """How many spreads the candidate sits above the median (0 when there is no spread)."""
+        return (candidate.about - self.median) / self.spread if self.spread > 0 else 0.0
+
     def stands_out(self, candidate: Candidate, rules: ListSettings) -> bool:
-        return self.spread > 0 and (candidate.about - self.median) / self.spread >= rules.stands_out
+        return self.spread > 0 and self.spreads_above(candidate) >= rules.stands_out
 
 
 def stem(word: str) -> str:
@@ -193,6 +198,11 @@ def newest(papers: list[Paper]) -> list[Candidate]:
     return [Candidate(p, 1.0, (split_sentences(p.abstract) or [p.title])[0]) for p in ordered]
 
 
+# A list this short may lack a topic's second paper; a longer one rarely gains a right one
+# from the papers below its cut (docs/calibration.md, "Session 15").
+_SHORT_LIST = 2
+
+
 def _about(cosine: np.ndarray) -> float:
     """Title and one abstract sentence both near the topic: cosine to the title (first) plus
     the best cosine to a sentence."""
@@ -230,8 +240,7 @@ class Lister:
             if intent.kind == "new":
                 ranked.sort(key=lambda c: paper_date(c.paper), reverse=True)  # stable: ties keep the order above
             if intent.excluded:  # "... (not quantum computing pls)"
-                vectors = self.sentences.embed([intent.topic, *intent.excluded])
-                ranked = self.without_excluded(ranked, vectors[0], vectors[1:])
+                ranked = self.without_excluded(ranked, intent)
         timings["retrieve"] = ms_since(started) - timings.get("judge", 0.0)
         if not ranked and not intent.topic:
             return Answer(question=question, answer=nothing_text("", label, max_words), found=False, kind=intent.kind, timings_ms=timings)
@@ -239,6 +248,11 @@ class Lister:
         vouched = any(c in ranked for c in added)
         if ranked and intent.topic and not vouched and not self.judged_on_topic(intent.topic, ranked, timings):
             neighbourhood, ranked = ranked, []  # near the topic, but none of it is about it: offered, not listed
+        if 0 < len(ranked) <= _SHORT_LIST and intent.topic:  # a short list is kept: the papers just below its cut, each judged
+            halfway = self.halfway_papers(intent.topic, candidates, background, ranked, timings)
+            ranked += self.without_excluded(halfway, intent) if intent.excluded else halfway
+            if halfway and intent.kind == "new":
+                ranked.sort(key=lambda c: paper_date(c.paper), reverse=True)
         if not ranked:  # offer papers near the topic, older ones too when a window held none
             near = [c for c in neighbourhood if c.match >= rules.near_topic or in_title(intent.topic, c.paper.title)]
             suggestions = [Suggestion(paper_id=c.paper.paper_id, title=c.paper.title, url=c.paper.url) for c in near[: answer_settings.suggestions]]
@@ -298,12 +312,29 @@ class Lister:
                 shown.add(best.paper.paper_id)
         return added
 
-    def without_excluded(self, candidates: list[Candidate], topic: np.ndarray, excluded: np.ndarray) -> list[Candidate]:
+    def halfway_papers(self, topic: str, candidates: list[Candidate], background: Background, listed: list[Candidate], timings: dict[str, float]) -> list[Candidate]:
+        """Of the first `answer.list_limit` search hits, those halfway to standing out (between
+        half the cut and the cut), each when the judge finds it about the topic. The cut of 3
+        spreads often leaves a topic's second paper behind (over the kinds sets its median was
+        2.7 spreads), and there the neighbourhood no longer tells it from its neighbours; the
+        judge said yes to 15 of 20 such gold papers and 24 of 124 others (docs/calibration.md,
+        "Session 15"). No new parameter. Without a judge, or for a request told at length, none."""
+        rules = self.settings.answer.lists
+        if self.judge_model is None or not rules.judged or told_at_length(topic, self.settings.answer.question.max_topic_words):
+            return []
+        shown = {c.paper.paper_id for c in listed}
+        halfway = [c for c in candidates[: self.settings.answer.list_limit]
+                   if c.paper.paper_id not in shown and rules.stands_out / 2 <= background.spreads_above(c) < rules.stands_out]
+        return [c for c in halfway if self.any_about(topic, [c], timings, if_it_fails=False)]
+
+    def without_excluded(self, candidates: list[Candidate], intent: Intent) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they
         match the request or its topic: for "quantum optics (not quantum computing)", a
         quantum-algorithms paper. Cosines compared, so nothing to tune; the topic's own vector
         because a long request's is diluted ("I'm writing a survey. Looking for papers on LLM
         quantization, not ..." matches every quantization paper less than "vector quantization")."""
+        vectors = self.sentences.embed([intent.topic, *intent.excluded])
+        topic, excluded = vectors[0], vectors[1:]
         kept = []
         for candidate in candidates:
             _, vectors = self.sentences.with_title(candidate.paper)

@@ -341,6 +341,33 @@ def test_a_paper_is_on_the_topic_when_it_stands_out_from_the_topics_neighbourhoo
 
 
 @pytest.mark.real_embedder
+def test_a_short_kept_list_gets_the_papers_halfway_to_standing_out_that_the_judge_finds_about_it(bot):
+    from rag.answer.lists import Background, Candidate
+
+    rules = bot.settings.answer.lists
+    papers = list(bot.store.papers_seen_since())
+    background = Background.of([Candidate(p, 0.5, "", about=a) for p, a in zip(papers, [0.90, 0.92, 0.95, 0.97, 1.00])])
+
+    def at(paper, spreads):
+        return Candidate(paper, 0.6, "", about=background.median + spreads * background.spread)
+
+    listed = at(papers[0], rules.stands_out + 0.5)
+    halfway_yes, halfway_no = at(papers[1], rules.stands_out - 0.5), at(papers[2], rules.stands_out / 2 + 0.1)
+    below_half = at(papers[3], rules.stands_out / 2 - 0.1)
+    bot.judge_model.enqueue_logodds(1.0, -1.0)
+    timings: dict[str, float] = {}
+    added = bot.answerer.lister.halfway_papers("model merging", [listed, halfway_yes, halfway_no, below_half], background, [listed], timings)
+    assert added == [halfway_yes] and timings["judge"] > 0
+    judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert len(judged) == 2 and all("Is this paper about model merging?" in prompt for prompt in judged)  # not the one below half the cut
+    # A request told at length is no topic to ask about: nothing is judged or added.
+    bot.judge_model.history.clear()
+    told_at_length = "a topic said in many more words than any topic name would ever need"
+    assert bot.answerer.lister.halfway_papers(told_at_length, [listed, halfway_yes], background, [listed], {}) == []
+    assert bot.judge_model.history == []
+
+
+@pytest.mark.real_embedder
 def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_topic(bot):
     bot.judge_model.enqueue_logodds(-1.0, -2.0)
     answer = bot.ask("Any papers on model merging?")

@@ -94,6 +94,19 @@ def test_a_loosely_named_side_goes_to_the_near_paper_that_mentions_its_names(cor
     assert titles[1] == "Robust Mixture-of-Expert Training for Convolutional Neural Networks"
 
 
+def test_a_short_list_gets_a_paper_just_below_its_cut_that_the_judge_finds_about_the_topic(corpus_bot):
+    from rag.answer.lists import Background, rank
+    from rag.answer.question import classify
+
+    question, fairness = "what do we have on matrix completion?", "Matrix Estimation for Individual Fairness"
+    answerer = corpus_bot.answerer
+    intent = classify(question, answerer.names(), answerer.clock(), corpus_bot.settings.answer.question)
+    candidates = answerer.lister.topic_candidates(intent.search_text, answerer.lister.sentences.embed([intent.search_text])[0], None)
+    assert fairness not in [c.paper.title for c in rank(intent.topic, candidates, Background.of(candidates), corpus_bot.settings.answer.lists)]
+    titles = [p.title for p in corpus_bot.ask(question).papers]
+    assert titles[0] == "One-sided Matrix Completion from Two Observations Per Row" and fairness in titles
+
+
 def test_a_side_said_in_a_titles_words_goes_to_that_paper_whatever_search_ranks_first(corpus_bot):
     from rag.answer.question import classify
 
