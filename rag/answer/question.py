@@ -34,6 +34,15 @@ _GREETING = re.compile(
     r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np)\b",
     re.IGNORECASE,
 )
+_THANKS = re.compile(
+    r"^\W*(?:@?paperbot\W*)?(?:thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|merci|danke|gracias|grazie|obrigad[oa]|arigato)\b",
+    re.IGNORECASE,
+)
+# What follows thanks when it goes on to ask: "thanks, now compare it with ...", "thx. what about ..."
+_ASKS_NEXT = re.compile(
+    r"\W*(?:and\s+|now\s+|also\s+|but\s+|so\s+)*(?:what|which|who|why|when|where|how|can|could|would|does|do|did|is|are|compare|explain|summari[sz]e|tell|list|show|find|give)\b",
+    re.IGNORECASE,
+)
 _HELP = re.compile(
     r"\bwhat (can|could|do|else can) you (actually |really |even )?do\b|\bhelp\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
     r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(usage|commands|menu|\?)\W*$"
@@ -357,6 +366,10 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         return Intent("help")
     matched = names.find(question)
     papers, ambiguous = named_papers(matched)
+    # "thx, the bit about the restoration step was exactly what I was missing": thanks with a
+    # remark, asking nothing.
+    if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
+        return Intent("help")
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
     if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
         return Intent("help")

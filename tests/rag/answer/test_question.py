@@ -179,6 +179,15 @@ def test_a_long_side_is_kept_only_when_no_reading_has_short_sides():
     assert shorter_side("FOSI", limit) == "FOSI"
 
 
+def test_thanks_with_a_remark_is_small_talk_but_thanks_that_goes_on_to_ask_is_not():
+    assert kind("thx, the bit about the restoration step was exactly what I was missing").kind == "help"
+    assert kind("cheers, that list saved me an afternoon of digging").kind == "help"
+    assert kind("thanks, now compare it with the lazy Hessians paper").kind != "help"
+    assert kind("thanks. what about their datasets").kind != "help"
+    assert kind("thanks, any papers on model merging?").kind == "find"
+    assert kind("thanks, ADAHESSIAN was the one").kind != "help"  # names a paper
+
+
 def test_help_with_a_topic_is_not_small_talk():
     assert kind("can you help me with model merging papers?").kind != "help"
     assert kind("help me understand ADAHESSIAN").kind != "help"
