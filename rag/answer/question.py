@@ -185,7 +185,7 @@ _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folk
 _ABOUT_THE_BOT = re.compile(
     r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
-    r"|\b(?:this|the)\s+bot\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
+    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
 # Who the message is addressed to, its lead-in, and a polite tail: none is part of a topic.
@@ -289,7 +289,8 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     rules: list[tuple[str, object]] = [
         (r"\b(since|from)\s+yesterday\b|\byesterday\b", lambda m: Window(today - timedelta(days=1), "since yesterday")),
-        (r"\b(so far\s+)?today\b|\bthis (morning|afternoon|evening)\b|\btonight\b", lambda m: Window(today, "today")),
+        (r"\b(so far\s+)?today\b|\bthis (morning|afternoon|evening)\b|\btonight\b|\bsince\s+(?:lunch|breakfast|this\s+morning|(?:the\s+)?morning)\b", lambda m: Window(today, "today")),
+        (r"\bsince\s+(?:the\s+end\s+of\s+)?last\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
         (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+month\b", lambda m: Window(today.replace(day=1), "this month")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),

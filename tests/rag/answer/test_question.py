@@ -329,6 +329,8 @@ def test_windows_in_weeks_and_the_weekend():
         ("anything this quarter?", "this quarter", "2026-10-01"),
         ("anything since the start of the month?", "this month", "2026-11-01"),
         ("anything this year?", "this year", "2026-01-01"),
+        ("anything since lunch?", "today", "2026-11-26T00:00"),
+        ("anything since the end of last week?", "in the last week", "2026-11-19"),
     ],
 )
 def test_more_windows_a_team_types(said, label, since):
@@ -341,6 +343,8 @@ def test_a_bare_topic_with_a_window_is_whats_new_but_small_talk_with_one_is_not(
     assert (intent.kind, intent.topic, intent.window.label) == ("new", "Schrödinger equation solvers", "in the last 12 hours")
     assert kind("ok signing off for today, bye!").kind != "new"
     assert kind("you were super helpful yesterday, thanks again").kind != "new"
+    assert kind("morning all, is the paper bot up today?").kind == "help"
+    assert kind("sorry, just testing the slack integration, ignore me").kind == "help"
 
 
 @pytest.mark.parametrize(
