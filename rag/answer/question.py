@@ -563,11 +563,12 @@ def _sides_of(clause: str, max_topic_words: int) -> tuple[tuple[str, ...], bool]
 
 
 def shorter_side(side: str, max_topic_words: int) -> str:
-    """A long side without what it is for: "Y for cheaply adapting a vision model", "Y if I
-    need gradients through a sign" compare Y. Empty when that is still too long."""
+    """A long side without what it is for: "Y for cheaply adapting a vision model" compares Y.
+    Empty when that is still too long. Not a condition: "X vs Y when the backbone is a lottery
+    ticket — any study?" asks for one paper that compares them (kinds-test14)."""
     if len(side.split()) <= max_topic_words:
         return side
-    before = _SIDE_WORDS.sub("", re.split(r"\s+(?:for|if|when)\s+", side, maxsplit=1)[0])
+    before = _SIDE_WORDS.sub("", re.split(r"\s+for\s+", side, maxsplit=1)[0])
     return before if len(before.split()) <= max_topic_words else ""
 
 

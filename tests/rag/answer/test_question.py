@@ -174,7 +174,8 @@ def test_a_long_side_is_kept_only_when_no_reading_has_short_sides():
     # nine words: the answerer takes it only as a title said in its own words
     assert compare_sides("constrained bilevel optimization via the proximal Lagrangian value function vs penalty methods for bilevel problems", limit) == (
         "constrained bilevel optimization via the proximal Lagrangian value function", "penalty methods for bilevel problems")
-    assert shorter_side("bridging discrete and backpropagation ReinMax if I need gradients through a sign", limit) == "bridging discrete and backpropagation ReinMax"
+    assert shorter_side("the lazy Hessians paper for cheaply training a small vision model", limit) == "lazy Hessians"
+    assert shorter_side("visual prompting when the pretrained backbone is a sparse lottery ticket", limit) == ""  # a condition, no purpose
     assert shorter_side("the one paper about the nine word long thing I forgot now", limit) == ""
     assert shorter_side("FOSI", limit) == "FOSI"
 
