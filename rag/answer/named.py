@@ -82,9 +82,10 @@ class NamedPapers:
             papers = [self._paper_for(intent.sides[0]), self._paper_for(intent.sides[1], purpose_after=True)]
             if all(papers) and papers[0] != papers[1]:
                 return Intent("compare", papers=tuple(papers))
-            # "Compare GPTVQ and AQLM" with no AQLM in the store: say so, not "never mentions AQLM"
+            # "Compare GPTVQ and AQLM" with no AQLM in the store: say so, not "never mentions AQLM".
+            # In a thread, "so Poincaré ball or Lorentz model, which one?" asks the thread's paper.
             unknown = [side for side, paper in zip(intent.sides, papers) if paper is None and shorter_side(side, self.settings.answer.question.max_topic_words) == side and looks_like_name(side)]
-            if len(unknown) == 1 and any(papers):
+            if len(unknown) == 1 and any(papers) and not history:
                 return Intent("clarify", unclear=(unknown[0],), papers=tuple(p for p in papers if p))
         return intent
 

@@ -184,6 +184,13 @@ def test_comparing_with_a_paper_the_store_lacks_says_so(bot):
     answer = bot.ask("Compare ADAHESSIAN and FooNet-3")
     assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on FooNet-3 to compare with ADAHESSIAN.")
     assert bot.model.history == [] and bot.judge_model.history == []
+    # In a thread the same question is about the thread's paper, not a paper to look for.
+    ada = next(p for p in bot.store.papers_seen_since() if p.title.startswith("ADAHESSIAN"))
+    history = [Turn(question="What is ADAHESSIAN?", answer="A second order optimizer [1].", paper_ids=[ada.paper_id])]
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("It estimates the Hessian diagonal [1].")
+    answer = bot.ask("so ADAHESSIAN or FooNet-3, which one?", history)
+    assert answer.kind != "clarify" and "I have no paper on" not in answer.answer
 
 
 @pytest.mark.real_embedder
