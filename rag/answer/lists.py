@@ -5,8 +5,8 @@ abstract's own sentence. Each paper is listed only if it is about the topic (`is
 and the list only if the judge finds one of its first papers about it (`judged_on_topic`);
 none is better than three unrelated ones. A request that lists several things ("VC
 dimension, fat-shattering, sample compression") also gets each thing's best paper when the
-judge finds it about that thing (`facet_papers`), and a kept list gets the papers just below
-its cut that the judge finds about the topic (`halfway_papers`).
+judge finds it about that thing (`facet_papers`), and a short list that is kept gets the
+papers just below its cut that the judge finds about the topic (`halfway_papers`).
 
 Pure functions, then `list_papers`, which does the I/O.
 """
@@ -318,7 +318,7 @@ class Lister:
         spreads often leaves a topic's second paper behind (over the kinds sets its median was
         2.7 spreads), and there the neighbourhood no longer tells it from its neighbours; the
         judge said yes to 15 of 20 such gold papers and 24 of 124 others (docs/calibration.md,
-        "Session 15"). No new parameter. Without a judge, or for a request told at length, none."""
+        "Session 15"). Without a judge, or for a request told at length, none."""
         rules = self.settings.answer.lists
         if self.judge_model is None or not rules.judged or told_at_length(topic, self.settings.answer.question.max_topic_words):
             return []

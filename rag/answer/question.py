@@ -556,7 +556,8 @@ def _sides_of(clause: str, max_topic_words: int) -> tuple[tuple[str, ...], bool]
             if not all(sides):
                 continue
             # "X or Y for cheaply adapting a vision model?": what for is no side
-            if all(q or len(side.split()) <= max_topic_words for side, q in zip(sides, quoted)) or (quoted[0] or len(sides[0].split()) <= max_topic_words) and shorter_side(sides[1], max_topic_words):
+            short = all(q or len(side.split()) <= max_topic_words for side, q in zip(sides, quoted))
+            if short or ((quoted[0] or len(sides[0].split()) <= max_topic_words) and shorter_side(sides[1], max_topic_words)):
                 return sides, True
             found = found or sides
     return found, False
