@@ -249,8 +249,8 @@ class Lister:
         if ranked and intent.topic and not vouched and not self.judged_on_topic(intent.topic, ranked, timings):
             neighbourhood, ranked = ranked, []  # near the topic, but none of it is about it: offered, not listed
         if 0 < len(ranked) <= _SHORT_LIST and intent.topic:  # a short list is kept: the papers just below its cut, each judged
-            halfway = self.halfway_papers(intent.topic, candidates, background, ranked, timings)
-            ranked += self.without_excluded(halfway, intent) if intent.excluded else halfway
+            halfway = self.halfway_papers(intent, candidates, background, ranked, timings)
+            ranked += halfway
             if halfway and intent.kind == "new":
                 ranked.sort(key=lambda c: paper_date(c.paper), reverse=True)
         if not ranked:  # offer papers near the topic, older ones too when a window held none
@@ -312,20 +312,23 @@ class Lister:
                 shown.add(best.paper.paper_id)
         return added
 
-    def halfway_papers(self, topic: str, candidates: list[Candidate], background: Background, listed: list[Candidate], timings: dict[str, float]) -> list[Candidate]:
+    def halfway_papers(self, intent: Intent, candidates: list[Candidate], background: Background, listed: list[Candidate], timings: dict[str, float]) -> list[Candidate]:
         """Of the first `answer.list_limit` search hits, those halfway to standing out (between
         half the cut and the cut), each when the judge finds it about the topic. The cut of 3
         spreads often leaves a topic's second paper behind (over the kinds sets its median was
         2.7 spreads), and there the neighbourhood no longer tells it from its neighbours; the
         judge said yes to 15 of 20 such gold papers and 24 of 124 others (docs/calibration.md,
-        "Session 15"). Without a judge, or for a request told at length, none."""
+        "Session 15"). What the request excludes is left out before the judge reads. Without a
+        judge, or for a request told at length, none."""
         rules = self.settings.answer.lists
-        if self.judge_model is None or not rules.judged or told_at_length(topic, self.settings.answer.question.max_topic_words):
+        if self.judge_model is None or not rules.judged or told_at_length(intent.topic, self.settings.answer.question.max_topic_words):
             return []
         shown = {c.paper.paper_id for c in listed}
         halfway = [c for c in candidates[: self.settings.answer.list_limit]
                    if c.paper.paper_id not in shown and rules.stands_out / 2 <= background.spreads_above(c) < rules.stands_out]
-        return [c for c in halfway if self.any_about(topic, [c], timings, if_it_fails=False)]
+        if intent.excluded:
+            halfway = self.without_excluded(halfway, intent)
+        return [c for c in halfway if self.any_about(intent.topic, [c], timings, if_it_fails=False)]
 
     def without_excluded(self, candidates: list[Candidate], intent: Intent) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they

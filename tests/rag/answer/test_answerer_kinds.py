@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER, SMALL_TALK_MAX_WORDS
+from rag.answer.question import Intent
 from rag.records import Turn
 from rag.service import Paperbot
 from tests.conftest import write_listing
@@ -363,14 +364,14 @@ def test_a_short_kept_list_gets_the_papers_halfway_to_standing_out_that_the_judg
     below_half = at(papers[3], rules.stands_out / 2 - 0.1)
     bot.judge_model.enqueue_logodds(1.0, -1.0)
     timings: dict[str, float] = {}
-    added = bot.answerer.lister.halfway_papers("model merging", [listed, halfway_yes, halfway_no, below_half], background, [listed], timings)
+    added = bot.answerer.lister.halfway_papers(Intent("find", topic="model merging"), [listed, halfway_yes, halfway_no, below_half], background, [listed], timings)
     assert added == [halfway_yes] and timings["judge"] > 0
     judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
     assert len(judged) == 2 and all("Is this paper about model merging?" in prompt for prompt in judged)  # not the one below half the cut
     # A request told at length is no topic to ask about: nothing is judged or added.
     bot.judge_model.history.clear()
     told_at_length = "a topic said in many more words than any topic name would ever need"
-    assert bot.answerer.lister.halfway_papers(told_at_length, [listed, halfway_yes], background, [listed], {}) == []
+    assert bot.answerer.lister.halfway_papers(Intent("find", topic=told_at_length), [listed, halfway_yes], background, [listed], {}) == []
     assert bot.judge_model.history == []
 
 
