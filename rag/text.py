@@ -1,7 +1,7 @@
 """Text functions shared by answers, digests and the eval: one definition each.
 
 Sentences, truncation, content words, facts (numbers and names) and what counts as an
-invented one, and refusal detection. Pure: strings in, strings or sets out.
+invented one, refusal detection, and whether words spell an acronym. Pure: strings in, strings or sets out.
 """
 
 from __future__ import annotations
@@ -243,3 +243,53 @@ MODEL_REFUSALS = ("do not contain", "does not contain", "not provided", "no info
 def looks_like_refusal(text: str) -> bool:
     lowered = text.lower()
     return not text.strip() or any(marker in lowered for marker in MODEL_REFUSALS)
+
+
+# ---- acronyms ------------------------------------------------------------------------
+
+_ACRONYM_SMALL_WORDS = {"a", "an", "and", "for", "in", "of", "on", "the", "to", "with"}
+
+
+def spells_acronym(acronym: str, words: list[str]) -> bool:
+    """The acronym is spelled by the starts of consecutive words: each capital starts a new
+    word; a lower-case letter continues the word ("Vi" of "vision") or starts a small word
+    ("o" of "of" in "MoE")."""
+    letters = acronym.lower()
+
+    def match(i: int, w: int, used: int) -> bool:  # letters[i:], with `used` letters of words[w] taken
+        if i == len(letters):
+            return True
+        new_word = w + 1
+        starts = new_word < len(words) and words[new_word][0] == letters[i] and (acronym[i].isupper() or words[new_word] in _ACRONYM_SMALL_WORDS)
+        if starts and match(i + 1, new_word, 1):
+            return True
+        continues = used and not acronym[i].isupper() and used < len(words[w]) and words[w][used] == letters[i]
+        return bool(continues) and match(i + 1, w, used + 1)
+
+    return bool(words) and words[0][0] == letters[0] and match(1, 0, 1)
+
+
+# "... the alternating direction method of multipliers (ADMM)": an acronym defined in brackets.
+# Words an acronym often has no letter for ("reinforcement learning from human feedback").
+_UNABBREVIATED = _ACRONYM_SMALL_WORDS | {"from", "by", "via", "at", "as", "or", "into"}
+_DEFINED = re.compile(r"((?:[A-Za-z][A-Za-z0-9'-]*\s+){1,10})\((?P<acronym>[A-Za-z][A-Za-z0-9+-]{1,11})\)")
+
+
+def acronym_expansion(acronym: str, texts: list[str]) -> str | None:
+    """What the texts say the acronym stands for, most often: the fewest words before
+    "(ADMM)" whose starts spell it, with small words it has no letter for left out
+    ("alternating direction method of multipliers"). None when no text defines it."""
+    found: dict[str, int] = {}
+    for text in texts:
+        for match in _DEFINED.finditer(text):
+            if match["acronym"].lower() not in (acronym.lower(), f"{acronym.lower()}s"):  # "(LLMs)" defines "LLM"
+                continue
+            words = match.group(1).split()
+            for start in range(len(words) - 1, -1, -1):
+                plain = re.findall(r"[a-z0-9]+", " ".join(words[start:]).lower())
+                content = [w for w in plain if w not in _UNABBREVIATED]
+                if spells_acronym(acronym, plain) or (content and spells_acronym(acronym, content)):
+                    expansion = " ".join(words[start:])
+                    found[expansion.lower()] = found.get(expansion.lower(), 0) + 1
+                    break
+    return max(found, key=lambda e: (found[e], -len(e))) if found else None

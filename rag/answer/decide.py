@@ -24,7 +24,7 @@ from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Hit, Paper
 from rag.settings import CalibrationSettings, Settings
-from rag.text import split_typed_sentences
+from rag.text import spells_acronym, split_typed_sentences
 
 log = logging.getLogger("paperbot.answer")
 
@@ -186,30 +186,8 @@ def mentions(text: str, name: str) -> bool:
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
         return True
     if name.isalpha() and sum(c.isupper() for c in name) >= 2:
-        return any(_spells(name, words[i:]) for i in range(len(words)))
+        return any(spells_acronym(name, words[i:]) for i in range(len(words)))
     return False
-
-
-_SMALL_WORDS = {"a", "an", "and", "for", "in", "of", "on", "the", "to", "with"}
-
-
-def _spells(acronym: str, words: list[str]) -> bool:
-    """The acronym is spelled by the starts of consecutive words: each capital starts a new
-    word; a lower-case letter continues the word ("Vi" of "vision") or starts a small word
-    ("o" of "of" in "MoE")."""
-    letters = acronym.lower()
-
-    def match(i: int, w: int, used: int) -> bool:  # letters[i:], with `used` letters of words[w] taken
-        if i == len(letters):
-            return True
-        new_word = w + 1
-        starts = new_word < len(words) and words[new_word][0] == letters[i] and (acronym[i].isupper() or words[new_word] in _SMALL_WORDS)
-        if starts and match(i + 1, new_word, 1):
-            return True
-        continues = used and not acronym[i].isupper() and used < len(words[w]) and words[w][used] == letters[i]
-        return bool(continues) and match(i + 1, w, used + 1)
-
-    return bool(words) and words[0][0] == letters[0] and match(1, 0, 1)
 
 
 def asked_part(question: str) -> str:

@@ -18,7 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -32,7 +32,7 @@ from rag.digest.faithfulness import extractive_oneliner
 from rag.llm.base import ModelError
 from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
 from rag.settings import ListSettings, Settings
-from rag.text import content_words, split_sentences
+from rag.text import acronym_expansion, content_words, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,9 @@ def topic_terms(topic: str) -> set[str]:
 
 def in_title(topic: str, title: str) -> bool:
     """All of the topic's words occur in the title (stemmed): "LLM quantization" in
-    "GPTVQ: The Blessing of Dimensionality for LLM Quantization"."""
-    terms = topic_terms(topic)
+    "GPTVQ: The Blessing of Dimensionality for LLM Quantization". Words in brackets are an
+    aside ("alternating direction method of multipliers (ADMM)")."""
+    terms = topic_terms(re.sub(r"\([^()]*\)", " ", topic))
     return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}
 
 
@@ -198,6 +199,25 @@ def newest(papers: list[Paper]) -> list[Candidate]:
     return [Candidate(p, 1.0, (split_sentences(p.abstract) or [p.title])[0]) for p in ordered]
 
 
+# An acronym in a topic: two capitals or more ("ADMM", "NTK", "LLMs").
+_ACRONYM = re.compile(r"\b(?=[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]{1,11}\b")
+
+
+def says(text: str, acronym: str, expansion: str) -> bool:
+    """The text uses the acronym (or its plural) or what it stands for ("Mixture-of-Experts")."""
+    spelled = r"[\s-]+".join(re.escape(word) for word in re.split(r"[\s-]+", expansion))
+    return bool(re.search(rf"\b(?:{re.escape(acronym)}s?|{spelled})\b", text, re.IGNORECASE))
+
+
+def spelled_out(topic: str, expansions: dict[str, str]) -> str:
+    """The topic with each acronym followed by what it stands for, unless the topic says it
+    already: "ADMM" -> "alternating direction method of multipliers (ADMM)"."""
+    for acronym, expansion in expansions.items():
+        if expansion.lower() not in topic.lower():
+            topic = re.sub(rf"\b{re.escape(acronym)}\b", f"{expansion} ({acronym})", topic, count=1)
+    return topic
+
+
 # A list this short may lack a topic's second paper; a longer one rarely gains a right one
 # from the papers below its cut (docs/calibration.md, "Session 15").
 _SHORT_LIST = 2
@@ -228,6 +248,7 @@ class Lister:
         if not intent.topic:  # "what's new today?": every paper of the window, newest first
             ranked = newest(self.store.papers_seen_since(intent.window.since))
         else:
+            intent = self.acronyms_spelled_out(intent)
             searched = intent.search_text
             vector = self.sentences.embed([searched])[0]
             candidates = self.topic_candidates(searched, vector, filters)
@@ -264,6 +285,26 @@ class Lister:
         thread = common_thread(intent.topic, [c.paper.title for c in shown]) if intent.topic else ""
         text = list_text(intent.topic, papers, len(ranked) - len(shown), label, thread, max_words)
         return Answer(question=question, answer=text, found=True, kind=intent.kind, citations=citations, papers=papers, more=len(ranked) - len(shown), timings_ms=timings)
+
+    def acronyms_spelled_out(self, intent: Intent) -> Intent:
+        """The topic with its rare acronyms spelled out as the papers that use them define
+        them: the embedding model knows "ADMM" too little to find *... based on the
+        Alternating Direction Method of Multipliers*, whose abstract never says "ADMM". An
+        acronym that `names.field_word_papers` papers or more use, or spell out ("ML", "RL",
+        "LLMs"), is a field's own word, which search finds as it is; spelled out, it listed
+        two right papers less often (docs/calibration.md, "Session 16")."""
+        expansions = {}
+        for acronym in dict.fromkeys(_ACRONYM.findall(intent.topic)):
+            hits = self.search(acronym, k=self.settings.answer.list_pool)
+            texts = [f"{p.title}. {p.abstract}" for p in self.store.get_many([h.paper_id for h in hits]).values()]
+            singular = acronym[:-1] if acronym.endswith("s") else acronym  # "LLMs": "large language models (LLMs)"
+            expansion = acronym_expansion(singular, texts)
+            if expansion and sum(says(text, singular, expansion) for text in texts) < self.settings.answer.names.field_word_papers:
+                expansions[acronym] = expansion
+        topic = spelled_out(intent.topic, expansions)
+        # A topic told at length is searched whole as it is (`told_at_length`); spelled out, a short one would become one.
+        max_words = self.settings.answer.question.max_topic_words
+        return replace(intent, topic=topic) if expansions and not told_at_length(topic, max_words) else intent
 
     def judged_on_topic(self, topic: str, ranked: list[Candidate], timings: dict[str, float]) -> bool:
         """Whether the judge finds one of the first `judged` ranked papers about the topic.

@@ -3,8 +3,9 @@
 "What is GPTVQ?" must reach *GPTVQ: The Blessing of Dimensionality for LLM Quantization*
 whatever the embeddings say. A title gives its names: the part before a colon when it is
 short ("PFGM++", "LayoutReader"), its coined words ("ADAHESSIAN", "APTQ"), and the whole
-title. Keys ignore case, spaces, hyphens and punctuation, so "Ada-Hessian", "adahessian"
-and "AdaHessian" are one name; "+" is kept, so "PFGM++" is not "PFGM".
+title; its abstract gives the acronyms it coins for title words ("PBT"). Keys
+ignore case, spaces, hyphens and punctuation, so "Ada-Hessian", "adahessian" and
+"AdaHessian" are one name; "+" is kept, so "PFGM++" is not "PFGM".
 
 Pure. `paper_names` reads what one paper adds to the index; `NameIndex` resolves names from
 per-key statistics (`KeyStats`), looked up only for the words of the question at hand. The
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.settings import NameSettings
+from rag.text import spells_acronym
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+]*(?:[-'’.][A-Za-z0-9+]+)*\+*")
 
@@ -72,12 +74,35 @@ def title_names(title: str) -> tuple[set[str], set[str]]:
     return names, candidates
 
 
+# "We present Population Based Training (PBT)", "a plug-in module called Logic Diffusion (LoD)":
+# an acronym in brackets after the words it abbreviates, which follow a verb that names something.
+_COINED_HERE = re.compile(
+    r"\b(?:propose[sd]?|introduce[sd]?|present[sd]?|develop[sd]?|call(?:ed)?|dub(?:bed)?|term(?:ed)?|name[sd]?|namely)\s+"
+    r"(?:[A-Za-z][A-Za-z0-9'-]*\s+){1,10}?\((?P<acronym>[A-Za-z][A-Za-z0-9+]{2,11})\)"
+)
+
+
+def coined_acronyms(title: str, abstract: str) -> set[str]:
+    """Keys of the acronyms an abstract coins for words of its own title: *Population Based
+    Training of Neural Networks* is "PBT" in its abstract only, and people call it that. Two
+    capitals or more, spelled by the starts of consecutive title words; an acronym the title
+    does not spell abbreviates something the paper uses ("Long Short-Term Memory (LSTM)" in
+    a paper on dance steps), not the paper."""
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    keys = set()
+    for match in _COINED_HERE.finditer(abstract):
+        acronym = match["acronym"]
+        if sum(c.isupper() for c in acronym) >= 2 and any(spells_acronym(acronym, words[i:]) for i in range(len(words))):
+            keys.add(name_key(acronym))
+    return keys
+
+
 @dataclass(frozen=True)
 class PaperNames:
     """What one paper adds to the name index."""
 
     own: frozenset[str]  # its title's names
-    candidates: frozenset[str]  # its title's name candidates
+    candidates: frozenset[str]  # its title's name candidates and the acronyms its abstract coins for them
     keys: frozenset[str]  # every key its title and abstract use
     lowercase: frozenset[str]  # those of them it also writes as an ordinary lowercase word ("fits")
 
@@ -88,14 +113,16 @@ def paper_names(title: str, abstract: str) -> PaperNames:
     keys = {name_key(w) for w in tokens}
     # A lowercase word can only equal a key if it is its own key (keys are [a-z0-9+]).
     lowercase = {w for w in tokens if w.islower() and name_key(w) == w}
-    return PaperNames(frozenset(own), frozenset(candidates), frozenset(keys), frozenset(lowercase))
+    # An acronym only the abstract gives names the paper only when typed with capitals: "lat/long" is no "LAT".
+    acronyms = coined_acronyms(title, abstract) - candidates - own
+    return PaperNames(frozenset(own), frozenset(candidates | acronyms), frozenset(keys), frozenset(lowercase | acronyms))
 
 
 @lru_cache(maxsize=1)
 def terms_version() -> str:
     """A fingerprint of the code that `paper_names` runs: stored statistics made by other
     code are built again."""
-    parts = [_TOKEN.pattern, _QUANTITY.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, paper_names)]
+    parts = [_TOKEN.pattern, _QUANTITY.pattern, _COINED_HERE.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, coined_acronyms, spells_acronym, paper_names)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 

@@ -1,6 +1,6 @@
 """Shared text functions: sentences, facts, refusals."""
 
-from rag.text import is_instruction, looks_like_refusal, reference_facts, split_sentences, split_typed_sentences, unsupported_facts
+from rag.text import acronym_expansion, is_instruction, looks_like_refusal, reference_facts, split_sentences, split_typed_sentences, unsupported_facts
 
 
 def test_split_sentences_keeps_abbreviations_together():
@@ -44,3 +44,13 @@ def test_numbers_and_names_must_come_from_the_sources():
 
 def test_reference_facts_are_numbers_and_names():
     assert reference_facts("Adan halves the cost on ViT and GPT-2, reaching 83.6% with 1k to 32k batches.") == {"vit", "gpt-2", "83.6%", "1k", "32k"}
+
+
+def test_an_acronym_is_spelled_out_as_the_texts_define_it():
+    texts = ["We sample with the alternating direction method of multipliers (ADMM), which splits the problem.",
+             "An ADMM solver.", "trained with reinforcement learning from human feedback (RLHF)."]
+    assert acronym_expansion("ADMM", texts) == "alternating direction method of multipliers"  # "of" has no letter
+    assert acronym_expansion("RLHF", texts) == "reinforcement learning from human feedback"
+    assert acronym_expansion("MoE", ["a sparse Mixture-of-Experts (MoE) layer", "mixture of experts (MoE) routing", "mixture of experts (MoE)"]) == "mixture of experts"
+    assert acronym_expansion("LLM", ["large language models (LLMs) hallucinate"]) == "large language models"
+    assert acronym_expansion("GMM", ["An ADMM solver.", "results (GMM) in brackets that spell nothing"]) is None

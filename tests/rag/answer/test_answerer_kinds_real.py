@@ -51,6 +51,13 @@ def test_what_is_a_named_paper_is_answered_from_it(corpus_bot):
         assert answer.citations[0].evidence in corpus_bot.store.get(answer.citations[0].paper_id).abstract
 
 
+def test_an_acronym_only_the_abstract_uses_names_its_paper(corpus_bot):
+    # "PBT" is in no title: the abstract of *Population Based Training of Neural Networks* coins it.
+    answer = corpus_bot.ask("what is PBT?")
+    assert answer.found and answer.kind == "explain"
+    assert [c.title for c in answer.citations] == ["Population Based Training of Neural Networks"]
+
+
 def test_compare_cites_both_named_papers(corpus_bot):
     answer = corpus_bot.ask("Compare ADAHESSIAN and FOSI")
     titles = [c.title for c in answer.citations]

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from rag.answer.lists import common_thread, facets, list_text, nothing_text
+from rag.answer.lists import common_thread, facets, in_title, list_text, nothing_text, says, spelled_out
 from rag.records import ListedPaper
 
 
@@ -30,3 +30,17 @@ def test_a_request_that_lists_several_things_has_each_as_a_facet():
     assert facets("we have a graph with millions of nodes and every step touches half of it, so: cheaper training", max_words=8) == []
     # One topic is no list of them.
     assert facets("papers on model merging?", max_words=8) == []
+
+
+def test_a_topics_acronym_is_spelled_out_once_and_its_brackets_are_no_title_words():
+    assert spelled_out("ADMM", {"ADMM": "alternating direction method of multipliers"}) == "alternating direction method of multipliers (ADMM)"
+    assert spelled_out("neural tangent kernel (NTK) theory", {"NTK": "neural tangent kernel"}) == "neural tangent kernel (NTK) theory"  # said already
+    topic = spelled_out("ADMM", {"ADMM": "alternating direction method of multipliers"})
+    assert in_title(topic, "Distributed MCMC Sampling based on the Alternating Direction Method of Multipliers")
+    assert not in_title(topic, "Fast Convex Pruning of Deep Neural Networks")
+
+
+def test_a_text_says_an_acronym_or_what_it_stands_for():
+    assert says("a sparse Mixture-of-Experts layer", "MoE", "mixture of experts")
+    assert says("MoEs route tokens", "MoE", "mixture of experts")
+    assert not says("matching moments", "MoE", "mixture of experts")

@@ -1,6 +1,6 @@
 """The name index: names read from titles, resolved exactly, without hijacking ordinary words."""
 
-from rag.answer.names import NameIndex, name_key, title_names
+from rag.answer.names import NameIndex, coined_acronyms, name_key, title_names
 from rag.settings import NameSettings
 
 PAPERS = [
@@ -16,6 +16,9 @@ PAPERS = [
     ("p-twins1", "TwinNet: Predicting Twins", "TwinNet is a network."),
     ("p-twins2", "Learning with TwinNet Ensembles", "We ensemble TwinNet models."),
     ("p-shampoo", "4-bit Shampoo for Memory-Efficient Network Training", "We compress Shampoo's states to 4 bits."),
+    ("p-pbt", "Population Based Training of Neural Networks", "In this work we present Population Based Training (PBT), a simple asynchronous algorithm."),
+    ("p-dance", "Weakly Supervised Deep Recurrent Neural Networks for Dance Steps", "We propose Long Short-Term Memory (LSTM) networks with weak labels."),
+    ("p-snr", "Asymptotics of Signal Noise Ratio Estimators", "Errors shrink in inverse powers of the Signal Noise Ratio (SNR)."),
 ]
 
 
@@ -55,3 +58,14 @@ def test_field_words_and_ordinary_words_are_not_names():
 def test_a_name_shared_by_two_papers_is_ambiguous():
     papers, ambiguous = index().resolve("What is TwinNet?")
     assert papers == [] and [m.paper_ids for m in ambiguous] == [("p-twins1", "p-twins2")]
+
+
+def test_an_acronym_the_abstract_coins_for_title_words_names_the_paper():
+    assert coined_acronyms(*PAPERS[-3][1:]) == {"pbt"}
+    assert index().resolve("What is PBT?") == (["p-pbt"], [])
+    assert index().resolve("how does PBT pick hyperparameters?")[0] == ["p-pbt"]
+    assert index().resolve("how does pbt pick hyperparameters?")[0] == []  # typed as a word: maybe "lat/long", not "LAT"
+    # The title does not spell it: something the paper uses, not the paper.
+    assert coined_acronyms(*PAPERS[-2][1:]) == set() and index().resolve("what is an LSTM?") == ([], [])
+    # No verb that names something: a term's abbreviation.
+    assert coined_acronyms(*PAPERS[-1][1:]) == set()
