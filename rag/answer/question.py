@@ -180,11 +180,12 @@ _ENDS_IN_PAPERS = re.compile(rf"\b{_PLURAL}\W*$", re.IGNORECASE)
 # Words that only say who asks or is asked: "has anybody collected papers where ...".
 _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folks guys all we i our us here".split())
 # The bot as the subject: "are you", "you're", "do you (only) have/read/keep", "will you summarize", "your", "this bot",
-# "do you get updated", "tell me a joke". Not "can you" or "if you": fact questions use those for anyone
+# "do you get updated", "tell me a joke", a link or file the asker would hand over. Not "can you" or "if you": fact questions use those for anyone
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
     r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
+    r"|\b(?:i|we)\s+(?:can\s+|could\s+|just\s+|also\s+)?(?:paste|upload|send|share|attach|drop|give|forward|post)\b[^.?!]{0,30}\b(?:links?|pdfs?|files?|urls?|documents?)\b"  # "if I paste an arXiv link, can you ...?"
     r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
@@ -284,6 +285,10 @@ def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
     return cut, CUT_NOTICE.format(limit=max_chars)
 
 
+# How many days, weeks or months back: "3", "three", "a couple of", "few" (`_count` reads them).
+_HOW_MANY = r"(\d+|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|several)"
+
+
 def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
     """The time window the question names, and the question without it."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -293,22 +298,25 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\bsince\s+(?:the\s+end\s+of\s+)?last\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\bthis week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
         (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+month\b", lambda m: Window(today.replace(day=1), "this month")),
+        (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+week\b", lambda m: Window(today - timedelta(days=today.weekday()), "this week")),
+        (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+quarter\b", lambda m: Window(today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), "this quarter")),
+        (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+year\b", lambda m: Window(today.replace(month=1, day=1), "this year")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|a couple of|couple of|few|several|\d+)\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
+        (rf"\b(in the |over the |from the |during the |within the )?(last|past)\s+{_HOW_MANY}\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\b(over|during|on|from|since)?\s*(the|this|last)\s+weekend\b", lambda m: _since_weekday(today, "saturday")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
-        (r"\b(in the |over the |from the |during the )?(last|past)\s+(two|three|four|five|six|a couple of|couple of|few|several|\d+)\s+months\b", lambda m: Window(today - timedelta(days=30 * _count(m.group(3))), f"in the last {30 * _count(m.group(3))} days")),
+        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
+        (rf"\b(in the |over the |from the |during the |within the )?(last|past)\s+{_HOW_MANY}\s+months\b", lambda m: Window(today - timedelta(days=30 * _count(m.group(3))), f"in the last {30 * _count(m.group(3))} days")),
         (r"\b(?:this|the\s+current)\s+quarter\b", lambda m: Window(today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), "this quarter")),
-        (r"\b(in the |over the |during the )?(last|past)\s+quarter\b", lambda m: Window(today - timedelta(days=91), "in the last 91 days")),
+        (r"\b(in the |over the |during the |within the )?(last|past)\s+quarter\b", lambda m: Window(today - timedelta(days=91), "in the last 91 days")),
         (r"\bthis\s+year\b|\bsince\s+(?:january|new\s+year)\b", lambda m: Window(today.replace(month=1, day=1), "this year")),
-        (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})\b", lambda m: _since_weekday(today, m.group(2).lower())),
+        (rf"\bsince\s+(last\s+)?({'|'.join(_WEEKDAYS)})(?:\s+(?:morning|afternoon|evening|night))?\b", lambda m: _since_weekday(today, m.group(2).lower())),
         (r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lambda m: Window(datetime.fromisoformat(m.group(1)).replace(tzinfo=now.tzinfo), f"since {m.group(1)}")),
     ]
     for pattern, make in rules:
@@ -321,7 +329,7 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
 
 def _count(words: str) -> int:
     """"two" -> 2, "a couple of" -> 2, "few"/"several" -> 3, "5" -> 5."""
-    number = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "few": 3, "several": 3}
+    number = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3}
     return number.get(words.lower()) or int(words)
 
 

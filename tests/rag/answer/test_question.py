@@ -317,6 +317,11 @@ def test_windows_in_weeks_and_the_weekend():
     weekend = kind("what came in over the weekend on row sampling for regression?")
     assert (weekend.kind, weekend.topic, weekend.window.since.date().isoformat()) == ("new", "row sampling for regression", "2026-11-21")  # the Saturday before Thursday the 26th
     assert find_window("anything from the last 3 weeks?", NOW)[0].label == "in the last 21 days"
+    # Weeks and months are counted in the same words: "six weeks", "ten months", "a few weeks".
+    six_weeks = kind("new JAX-based work in the past six weeks?")
+    assert (six_weeks.kind, six_weeks.topic, six_weeks.window.label) == ("new", "JAX-based", "in the last 42 days")
+    assert find_window("over the last ten months", NOW)[0].label == "in the last 300 days"
+    assert find_window("in the past a few weeks", NOW)[0].label == "in the last 21 days"
 
 
 @pytest.mark.parametrize(
@@ -332,6 +337,10 @@ def test_windows_in_weeks_and_the_weekend():
         ("anything this year?", "this year", "2026-01-01"),
         ("anything since lunch?", "today", "2026-11-26T00:00"),
         ("anything since the end of last week?", "in the last week", "2026-11-19"),
+        ("anything since the start of the quarter?", "this quarter", "2026-10-01"),
+        ("anything since the beginning of the week?", "this week", "2026-11-23"),
+        ("anything since Wednesday afternoon?", "since Wednesday", "2026-11-25"),
+        ("anything within the last 4 hours?", "in the last 4 hours", "2026-11-26T11:30"),
     ],
 )
 def test_more_windows_a_team_types(said, label, since):
@@ -373,7 +382,7 @@ def test_fact_questions_that_mention_papers_or_a_window_stay_fact_questions(ques
     ["gm paperbot", "@paperbot thanks!", "are you running on gpt or something in-house?", "lol you're faster than our reading group",
      "can you also read pdfs i upload?", "how many papers do you actually have in there?", "does this bot keep the full text?",
      "who built you?", "how often do you get updated?", "tell me a joke about transformers", "danke schön!", "gracias, very helpful",
-     "can you search the internet too, or just what you've stored?"],
+     "can you search the internet too, or just what you've stored?", "if I paste an arXiv link, can you summarize that paper for me?"],
 )
 def test_remarks_about_the_bot_get_help(question):
     assert kind(question).kind == "help"
@@ -382,9 +391,9 @@ def test_remarks_about_the_bot_get_help(question):
 @pytest.mark.parametrize(
     "question",
     ["can you drop whole layers at init and still hit full accuracy?", "which two views of a graph should you contrast?",
-     "How much energy can you save by moving processing into the camera chip?"],
+     "How much energy can you save by moving processing into the camera chip?", "which paper shares model files across devices?"],
 )
-def test_you_meaning_anyone_is_not_about_the_bot(question):
+def test_you_meaning_anyone_or_a_papers_files_are_not_about_the_bot(question):
     assert kind(question).kind == "fact"
 
 
