@@ -162,7 +162,8 @@ def listed(candidate: Candidate, summary: str) -> ListedPaper:
 
 def told_at_length(topic: str, max_words: int) -> bool:
     """A request told at length ("was arguing with my labmate about forgetting and ..."),
-    not a topic's own words: searched whole, but neither repeated back nor judged."""
+    not a topic's own words: searched whole and judged as said, but not repeated back, and
+    nothing is added to its list from below the cut."""
     return len(topic.split()) > max_words
 
 
@@ -310,11 +311,12 @@ class Lister:
         """Whether the judge finds one of the first `judged` ranked papers about the topic.
         A topic the store lacks still has a neighbourhood, and a paper can stand out of it
         ("malware detection": a vulnerability detector); standing out says "nearest", not
-        "about". Without a judge, or when it fails, the list is shown as ranked; so is a request
-        told at length (headed "for your request"), which is no topic to ask about (of the 8
-        list requests of the kinds sets it turned down, 3 were told at length)."""
-        too_long = told_at_length(topic, self.settings.answer.question.max_topic_words)
-        if self.judge_model is None or not self.settings.answer.lists.judged or too_long:
+        "about". A request told at length is asked about in its own words: over the list
+        requests told at length in lists-absent11..15 and kinds-test8..15, the judge turned down
+        22 of the 25 on topics the store lacks that had a list, and 7 of the 83 on topics it has
+        (whose papers are then offered as the nearest; docs/calibration.md, "Session 16").
+        Without a judge, or when it fails, the list is shown as ranked."""
+        if self.judge_model is None or not self.settings.answer.lists.judged:
             return True
         return self.any_about(topic, ranked[: self.settings.answer.lists.judged], timings, if_it_fails=True)
 

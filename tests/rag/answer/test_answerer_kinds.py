@@ -391,6 +391,14 @@ def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_
     assert answer.found and {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
     assert len(bot.judge_model.history) == 2 and "judge" in answer.timings_ms
     assert bot.model.history == []  # no model writes a list
+    # A request told at length is judged in its own words.
+    bot.judge_model.history.clear()
+    bot.judge_model.enqueue_logodds(-1.0, -2.0)
+    request = "building a booking assistant and I need papers on merging fine-tuned models into one for the dialogue part"
+    answer = bot.ask(request)
+    assert (answer.found, answer.kind, answer.answer) == (False, "find", "I have no papers for your request.")
+    judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert judged and all("Is this paper about building a booking assistant" in prompt for prompt in judged)
 
 
 @pytest.mark.real_embedder
