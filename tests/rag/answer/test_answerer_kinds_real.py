@@ -27,6 +27,20 @@ def test_a_list_on_a_topic_the_store_lacks_is_refused_by_the_judge(corpus_bot):
     assert answer.answer == "I have no papers on malware detection."
 
 
+def test_a_request_told_at_length_on_a_topic_the_store_lacks_is_refused_by_the_judge(corpus_bot):
+    answer = corpus_bot.ask("our support team wants to route tickets better: any papers on dialogue state tracking, "
+                            "i.e. keeping track of what the user asked for across turns?")
+    assert (answer.kind, answer.found, answer.citations) == ("find", False, [])
+    assert answer.answer == "I have no papers for your request."
+
+
+def test_a_rare_acronym_topic_is_searched_spelled_out(corpus_bot):
+    # No abstract of the MCMC paper says "ADMM"; MiniLM alone finds papers on automatic differentiation.
+    answer = corpus_bot.ask("what do we have on ADMM")
+    assert answer.found and "on alternating direction method of multipliers (ADMM)" in answer.answer.splitlines()[0]
+    assert "Distributed Markov Chain Monte Carlo Sampling based on the Alternating Direction Method of Multipliers" in [p.title for p in answer.papers]
+
+
 def test_a_request_listing_several_things_also_lists_a_things_paper_the_whole_request_misses(corpus_bot):
     from rag.answer.lists import Background, rank
     from rag.answer.question import classify
