@@ -314,7 +314,8 @@ class Lister:
         "about". A request told at length is asked about in its own words: over the list
         requests told at length in lists-absent11..15 and kinds-test8..15, the judge turned down
         22 of the 25 on topics the store lacks that had a list, and 7 of the 83 on topics it has
-        (whose papers are then offered as the nearest; docs/calibration.md, "Session 16").
+        (docs/calibration.md, "Session 16"). A turned-down list's papers are offered only when
+        near the request (`lists.near_topic`), which a long request's seldom are.
         Without a judge, or when it fails, the list is shown as ranked."""
         if self.judge_model is None or not self.settings.answer.lists.judged:
             return True
