@@ -285,6 +285,8 @@ def prepare_question(question: str, max_chars: int) -> tuple[str, str | None]:
     return cut, CUT_NOTICE.format(limit=max_chars)
 
 
+# "in the last", "over the past", "within the last": how a window back from now opens (groups 1-2).
+_BACK = r"\b(in the |over the |from the |during the |within the )?(last|past)\s+"
 # How many days, weeks or months back: "3", "three", "a couple of", "few" (`_count` reads them).
 _HOW_MANY = r"(\d+|two|three|four|five|six|seven|eight|nine|ten|a couple of|couple of|a few|few|several)"
 
@@ -302,17 +304,17 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+quarter\b", lambda m: Window(today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), "this quarter")),
         (r"\bsince\s+the\s+(?:start|beginning)\s+of\s+(?:the|this)\s+year\b", lambda m: Window(today.replace(month=1, day=1), "this year")),
         (r"\bthis month\b", lambda m: Window(today.replace(day=1), "this month")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
-        (rf"\b(in the |over the |from the |during the |within the )?(last|past)\s+{_HOW_MANY}\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
+        (rf"{_BACK}(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+days?\b", lambda m: Window(today - timedelta(days=_count(m.group(3))), f"in the last {_count(m.group(3))} days")),
+        (rf"{_BACK}(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
+        (rf"{_BACK}(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
+        (rf"{_BACK}hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
+        (rf"{_BACK}fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
+        (rf"{_BACK}(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
+        (rf"{_BACK}{_HOW_MANY}\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
+        (rf"{_BACK}week\b", lambda m: Window(today - timedelta(days=7), "in the last week")),
         (r"\b(over|during|on|from|since)?\s*(the|this|last)\s+weekend\b", lambda m: _since_weekday(today, "saturday")),
-        (r"\b(in the |over the |from the |during the |within the )?(last|past)\s+month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
-        (rf"\b(in the |over the |from the |during the |within the )?(last|past)\s+{_HOW_MANY}\s+months\b", lambda m: Window(today - timedelta(days=30 * _count(m.group(3))), f"in the last {30 * _count(m.group(3))} days")),
+        (rf"{_BACK}month\b", lambda m: Window(today - timedelta(days=30), "in the last month")),
+        (rf"{_BACK}{_HOW_MANY}\s+months\b", lambda m: Window(today - timedelta(days=30 * _count(m.group(3))), f"in the last {30 * _count(m.group(3))} days")),
         (r"\b(?:this|the\s+current)\s+quarter\b", lambda m: Window(today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), "this quarter")),
         (r"\b(in the |over the |during the |within the )?(last|past)\s+quarter\b", lambda m: Window(today - timedelta(days=91), "in the last 91 days")),
         (r"\bthis\s+year\b|\bsince\s+(?:january|new\s+year)\b", lambda m: Window(today.replace(month=1, day=1), "this year")),
