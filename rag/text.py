@@ -269,6 +269,11 @@ def spells_acronym(acronym: str, words: list[str]) -> bool:
     return bool(words) and words[0][0] == letters[0] and match(1, 0, 1)
 
 
+def spelled_in(acronym: str, words: list[str]) -> bool:
+    """Some run of consecutive words spells the acronym (`spells_acronym`)."""
+    return any(spells_acronym(acronym, words[i:]) for i in range(len(words)))
+
+
 # "... the alternating direction method of multipliers (ADMM)": an acronym defined in brackets.
 # Words an acronym often has no letter for ("reinforcement learning from human feedback").
 _UNABBREVIATED = _ACRONYM_SMALL_WORDS | {"from", "by", "via", "at", "as", "or", "into"}

@@ -24,7 +24,7 @@ from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Hit, Paper
 from rag.settings import CalibrationSettings, Settings
-from rag.text import spells_acronym, split_typed_sentences
+from rag.text import spelled_in, split_typed_sentences
 
 log = logging.getLogger("paperbot.answer")
 
@@ -186,7 +186,7 @@ def mentions(text: str, name: str) -> bool:
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
         return True
     if name.isalpha() and sum(c.isupper() for c in name) >= 2:
-        return any(spells_acronym(name, words[i:]) for i in range(len(words)))
+        return spelled_in(name, words)
     return False
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.settings import NameSettings
-from rag.text import spells_acronym
+from rag.text import spelled_in, spells_acronym
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9+]*(?:[-'’.][A-Za-z0-9+]+)*\+*")
 
@@ -92,7 +92,7 @@ def coined_acronyms(title: str, abstract: str) -> set[str]:
     keys = set()
     for match in _COINED_HERE.finditer(abstract):
         acronym = match["acronym"]
-        if sum(c.isupper() for c in acronym) >= 2 and any(spells_acronym(acronym, words[i:]) for i in range(len(words))):
+        if sum(c.isupper() for c in acronym) >= 2 and spelled_in(acronym, words):
             keys.add(name_key(acronym))
     return keys
 
@@ -122,7 +122,7 @@ def paper_names(title: str, abstract: str) -> PaperNames:
 def terms_version() -> str:
     """A fingerprint of the code that `paper_names` runs: stored statistics made by other
     code are built again."""
-    parts = [_TOKEN.pattern, _QUANTITY.pattern, _COINED_HERE.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, coined_acronyms, spells_acronym, paper_names)]
+    parts = [_TOKEN.pattern, _QUANTITY.pattern, _COINED_HERE.pattern] + [inspect.getsource(f) for f in (name_key, _is_coined, title_names, coined_acronyms, spelled_in, spells_acronym, paper_names)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
