@@ -85,7 +85,7 @@ _FIND = re.compile(
 # The topic before the word "papers": "dense retrieval papers?", "any new RAG papers",
 # "show me hyperparameter optimization work", "diffusion for audio - what's there?".
 _FIND_BEFORE = re.compile(
-    rf"""^\W*(?:(?:please\s+)?(?:list|show|find|give|get)(?:\s+me|\s+us)?\s+)?(?:any|some|all|the)?\s*(?:new|recent|latest|good)?\s*
+    rf"""^\W*(?:(?:please\s+)?(?:list|show|find|give|get)(?:\s+me|\s+us)?\s+)?(?:(?:any|some|all|the)\s+)?(?:(?:new|recent|latest|good)\s+)?
         (?P<topic>.+?)\s+{_PAPERS}(?:\s+(?:here|around|out\s+there|in\s+here|in\s+the\s+(?:store|corpus|library)|(?:do\s+)?(?:we|you)\s+have))?\W*$
       | ^\W*(?P<topic2>.+?)\s*[-–—:,]\s*(?:what(?:'s|’s|\s+is)\s+(?:there|new)|what\s+do\s+we\s+have|which\s+(?:papers|ones)\s+do\s+we\s+have
           |(?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+)?anything(?:\s+new|\s+recent)?|any\s+(?:new\s+|recent\s+)?{_PAPERS}

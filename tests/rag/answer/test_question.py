@@ -70,6 +70,8 @@ def test_small_talk_gets_help(question):
         ("graph transformers - what's in the pile? positional encodings, long-range tasks", "graph transformers"),  # the request ends at "?"
         ("lit review time 📚 - speech separation + music source separation, what's in the store",
          "speech separation + music source separation"),  # a head that only names the reading is the request
+        ("theory of convolutional networks: refs?", "theory of convolutional networks"),  # "the" is a word, not a prefix
+        ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
 )
 def test_find_papers_with_their_topic(question, topic):
