@@ -250,13 +250,17 @@ class Intent:
 
 
 # "(not quantum computing pls)", ", NOT Adam-style methods, we have those", "papers that are NOT
-# frame interpolation", "no ML needed": what a list request leaves out. Only a "not" that opens
+# frame interpolation", "no ML needed", "please skip the bilinear-MLP papers", "I don't need
+# Adam-style optimizer papers": what a list request leaves out ("skip connections" leaves nothing out). Only a "not" that opens
 # its clause: "whether it's not just compute" and "not only X but Y" say nothing is excluded.
 _EXCLUSION = re.compile(
     r"""(?:(?<=[(,.;:?!])|(?<=\s[-–—])|\s(?:that\s+|which\s+)?(?:are|is)|^)\s*
         (?:not|except(?:\s+for)?|excluding|besides|other\s+than|apart\s+from)\s+(?!only\b|just\b|sure\b|necessarily\b|exactly\b|that\b|too\b|much\b)
         (?:the\s+|any\s+)?(?P<what>[^.;:?!()\n,]+?)(?:\s+(?:pls|please|plz|stuff|papers|work|needed))?\s*(?=[.;:?!()\n,]|\s[-–—]\s|$)
-      | \bno\s+(?P<needed>[^.;:?!()\n,]+?)\s+needed\b""",
+      | \bno\s+(?P<needed>[^.;:?!()\n,]+?)\s+needed\b
+      | (?:\b(?:please|pls|plz)\s+skip|\b(?:skip|ignore)(?=\s+(?:the|any|all|those)\b)|\bleave\s+out
+          |\b(?:i|we)\s+(?:don'?t|do\s+not)\s+(?:need|want)|\bno\s+need\s+for)\s+
+        (?:the\s+|any\s+|all\s+|those\s+)?(?P<skipped>[^.;:?!()\n,]+?)(?:\s+(?:pls|please|plz|stuff|papers|work|ones))?\s*(?=[.;:?!()\n,]|\s[-–—]\s|$)""",
     re.IGNORECASE | re.VERBOSE,
 )
 
@@ -264,7 +268,7 @@ _EXCLUSION = re.compile(
 def without_exclusions(intent: Intent) -> Intent:
     """A list request's exclusions taken out of what it searches with, and kept apart: the
     lists stage leaves out papers nearer to them than to the topic."""
-    excluded = tuple(" ".join((m["what"] or m["needed"]).split()) for m in _EXCLUSION.finditer(intent.request or intent.topic))
+    excluded = tuple(" ".join((m["what"] or m["needed"] or m["skipped"]).split()) for m in _EXCLUSION.finditer(intent.request or intent.topic))
     if not excluded:
         return intent
 

@@ -408,6 +408,10 @@ def test_you_meaning_anyone_or_a_papers_files_are_not_about_the_bot(question):
         ("any pure maths in the last few days? graph theory, no ML needed", "pure maths ? graph theory", ("ML",)),
         ("papers on whether chain-of-thought is not just extra compute", "whether chain-of-thought is not just extra compute", ()),  # "not just": nothing left out
         ("any work on training without backprop?", "training without backprop", ()),  # "without" is the topic
+        ("any papers on diffusion models? skip the video ones", "diffusion models", ("video",)),
+        ("graph neural network papers, ignore the chemistry ones pls", "graph neural network", ("chemistry",)),
+        ("what do we have on RLHF? we don't want the DPO variants", "RLHF", ("DPO variants",)),
+        ("papers on skip connections and residual streams?", "skip connections and residual streams", ()),  # a noun, not a verb
     ],
 )
 def test_a_list_request_keeps_apart_what_it_excludes(question, topic, excluded):
