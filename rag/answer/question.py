@@ -45,7 +45,7 @@ _ASKS_NEXT = re.compile(
 )
 _HELP = re.compile(
     r"\bwhat (can|could|do|else can) you (actually |really |even )?do\b|\bhelp\b|\bwho (are|made|built) you\b|\bwhat are you\b|\bare you (a bot|human|an ai)\b"
-    r"|\bhow (do|can|should) (i|we) (use|talk to|ask)\b|^\W*(usage|commands|menu|\?)\W*$"
+    r"|\bhow (do|can|should|am|are) (i|we) (supposed to |meant to )?(use|talk to|ask|phrase|word|search|query)\b( (a|my|our|the))?( (search|searches|questions?|quer(y|ies)|requests?|things))?( (here|with you|to you))?|^\W*(usage|commands|menu|\?)\W*$"
     r"|\bhow (does|do) (this|it|paperbot|the bot|this bot|you) work\b|\bwho am i (talking|speaking|chatting) (to|with)\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
     r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
     r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b"

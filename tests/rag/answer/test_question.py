@@ -31,7 +31,8 @@ def kind(question):
     "question",
     ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?",
      "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work",
-     "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?"],
+     "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?",
+     "help?? how am I supposed to phrase a search here", "how do I phrase questions?"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
