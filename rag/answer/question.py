@@ -171,7 +171,7 @@ _TRAILING_REQUEST = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # What is left of a request in front of its topic: "latest on", "new papers since ... about", "on".
-_TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newest|latest|recent|fresh)[\s:]+)?(?:(?:papers?|work|stuff|research)\s+)?(?:on|about|regarding|re|covering|for|that|where|in)?\b[\s:]*", re.IGNORECASE)
+_TOPIC_LEAD = re.compile(r"^\W*(?:(?:any(?:thing)?|some|the)\s+)?(?:(?:new|newest|latest|recent|fresh)[\s:]+)?(?:(?:papers?|work|stuff|research)\s+)?(?:on|about|regarding|re|covering|for|that|where|in|of)?\b[\s:]*", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[.:;!?\n]")
 _INTRODUCES = re.compile(r"\b(?:on|about|regarding|covering|that|which|where|whether)\W*$", re.IGNORECASE)
 _ENDS_IN_ABOUT = re.compile(r"\b(?:on|about|regarding|covering)\W*$", re.IGNORECASE)
@@ -183,10 +183,10 @@ _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folk
 # "do you get updated", "tell me a joke", a link or file the asker would hand over. Not "can you" or "if you": fact questions use those for anyone
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
-    r"\b(?:are|were)\s+you\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
+    r"\b(?:are|were)\s+you\b|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:i|we)\s+(?:can\s+|could\s+|just\s+|also\s+)?(?:paste|upload|send|share|attach|drop|give|forward|post)\b[^.?!]{0,30}\b(?:links?|pdfs?|files?|urls?|documents?)\b"  # "if I paste an arXiv link, can you ...?"
-    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
+    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:[\w-]+\s+){0,2}?(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
 # Who the message is addressed to, its lead-in, and a polite tail: none is part of a topic.
@@ -206,7 +206,7 @@ _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _FILLER = set(
     """there bot paperbot so much lot helps helped helpful useful again very all guys team everyone folks dear buddy mate
     good great nice cool awesome perfect amazing excellent wonderful appreciated appreciate that's thats super
-    anyway anyways pls plz please thing tool app use actually really just you""".split()
+    anyway anyways pls plz please thing tool app use actually really just you list lists paper papers topic topics question questions some any""".split()
 )
 # Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
 _EXPLAIN_WORDS = set(
@@ -312,6 +312,9 @@ def find_window(question: str, now: datetime) -> tuple[Window | None, str]:
         (rf"{_BACK}(\d+)\s*(?:hours?|hrs?|h)\b", lambda m: Window(now - timedelta(hours=int(m.group(3))), f"in the last {m.group(3)} hours")),
         (rf"{_BACK}(?:few|couple of|several|a few)\s+hours\b", lambda m: Window(now - timedelta(hours=6), "in the last 6 hours")),
         (rf"{_BACK}hour\b", lambda m: Window(now - timedelta(hours=1), "in the last hour")),
+        (rf"{_BACK}(\d+)\s*(?:minutes?|mins?)\b", lambda m: Window(now - timedelta(minutes=int(m.group(3))), f"in the last {m.group(3)} minutes")),
+        (r"\bsince\s+(?:(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\b\.?|(\d{1,2}):(\d{2})\b|(noon|midday|lunchtime))", lambda m: _since_clock(now, m)),
+        (r"\bsince\s+the\s+(3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)\b", lambda m: _since_day_of_month(today, int(m.group(1)))),
         (rf"{_BACK}fortnight\b", lambda m: Window(today - timedelta(days=14), "in the last 14 days")),
         (rf"{_BACK}(few|couple of|several)\s+days\b", lambda m: Window(today - timedelta(days=3), "in the last few days")),
         (rf"{_BACK}{_HOW_MANY}\s+weeks\b", lambda m: Window(today - timedelta(days=7 * _count(m.group(3))), f"in the last {7 * _count(m.group(3))} days")),
@@ -337,6 +340,35 @@ def _count(words: str) -> int:
     """"two" -> 2, "a couple of" -> 2, "few"/"several" -> 3, "5" -> 5."""
     number = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3}
     return number.get(words.lower()) or int(words)
+
+
+def _since_clock(now: datetime, match: re.Match) -> Window:
+    """"since 2pm", "since 14:30", "since noon": today at that time, or yesterday when it is still to come."""
+    hour, minute, half, hour24, minute24, noon = match.groups()
+    if noon:
+        hour, minute = 12, 0
+    elif hour24:
+        hour, minute = int(hour24), int(minute24)
+    else:
+        hour, minute = int(hour) % 12 + (12 if half.lower() == "p" else 0), int(minute or 0)
+    if hour > 23 or minute > 59:
+        return Window(now.replace(hour=0, minute=0, second=0, microsecond=0), "today")
+    since = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if since > now:
+        since -= timedelta(days=1)
+    return Window(since, f"since {match.group(0).split(None, 1)[1]}")
+
+
+def _since_day_of_month(today: datetime, day: int) -> Window:
+    """"since the 10th": this month's 10th, or last month's when it is still to come."""
+    month = today if day <= today.day else (today.replace(day=1) - timedelta(days=1))
+    last_day = ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+    since = month.replace(day=min(day, last_day))  # "since the 31st" in a shorter month: its last day
+    return Window(since, f"since the {day}{_ordinal(day)}")
+
+
+def _ordinal(day: int) -> str:
+    return "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
 def _since_weekday(today: datetime, day: str) -> Window:

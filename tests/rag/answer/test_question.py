@@ -32,7 +32,8 @@ def kind(question):
     ["hi", "Hello!", "thanks!", "thank you", "good morning", "what can you do?", "help", "who are you?", "How do I use this?",
      "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work",
      "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?",
-     "help?? how am I supposed to phrase a search here", "how do I phrase questions?"],
+     "help?? how am I supposed to phrase a search here", "how do I phrase questions?", "how do I ask you for a list of papers on some topic?",
+     "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
@@ -72,6 +73,7 @@ def test_small_talk_gets_help(question):
         ("lit review time 📚 - speech separation + music source separation, what's in the store",
          "speech separation + music source separation"),  # a head that only names the reading is the request
         ("theory of convolutional networks: refs?", "theory of convolutional networks"),  # "the" is a word, not a prefix
+        ("show me studies of how instruction-tuned LLMs behave", "how instruction-tuned LLMs behave"),
         ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
 )
@@ -325,6 +327,23 @@ def test_windows_in_weeks_and_the_weekend():
     assert (six_weeks.kind, six_weeks.topic, six_weeks.window.label) == ("new", "JAX-based", "in the last 42 days")
     assert find_window("over the last ten months", NOW)[0].label == "in the last 300 days"
     assert find_window("in the past a few weeks", NOW)[0].label == "in the last 21 days"
+
+
+@pytest.mark.parametrize(
+    "said, label, since",
+    [
+        ("anything about faces since 2pm?", "since 2pm", "2026-11-26T14:00"),
+        ("any Gibbs sampling papers since 9am?", "since 9am", "2026-11-26T09:00"),
+        ("weather forecasting with ML - anything since noon?", "since noon", "2026-11-26T12:00"),
+        ("anything since 16:45 on agents?", "since 16:45", "2026-11-25T16:45"),  # still to come today: yesterday's
+        ("positional encodings - anything in the last 90 minutes?", "in the last 90 minutes", "2026-11-26T14:00"),
+        ("since the 10th, did any paper land on speech translation?", "since the 10th", "2026-11-10T00:00"),
+        ("since the 30th, anything on agents?", "since the 30th", "2026-10-30T00:00"),  # still to come this month: last month's
+    ],
+)
+def test_windows_from_a_time_of_day_minutes_or_a_day_of_the_month(said, label, since):
+    intent = kind(said)
+    assert (intent.kind, intent.window.label, intent.window.since.isoformat()[:16]) == ("new", label, since)
 
 
 @pytest.mark.parametrize(
