@@ -31,7 +31,7 @@ _GREETING = re.compile(
     r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
     r"|merci(?: beaucoup)?|danke(?: sch(?:ö|oe)n| sehr)?|(?:muchas )?gracias|grazie(?: mille)?|obrigad[oa]|arigato"
-    r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np)\b",
+    r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np|interesting|makes sense|sounds good|fair enough|noted|neat|wow)\b",
     re.IGNORECASE,
 )
 _THANKS = re.compile(
@@ -57,7 +57,7 @@ COMPARE = re.compile(
     re.IGNORECASE,
 )
 _PAPERS = r"(?:reading\s+lists?|lit(?:erature)?\s+reviews?|surveys?|papers?|work|works|research|studies|study|articles?|preprints?|publications?|stuff|refs|references|literature|lit|reads|reading)"
-_ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around|with)"
+_ABOUT = r"(?:on|about|regarding|re|related to|concerning|covering|in|for|around|with|using|involving)"
 _FIND = re.compile(
     rf"""^\W*(?:
         (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
@@ -206,7 +206,7 @@ _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 _FILLER = set(
     """there bot paperbot so much lot helps helped helpful useful again very all guys team everyone folks dear buddy mate
     good great nice cool awesome perfect amazing excellent wonderful appreciated appreciate that's thats super
-    anyway anyways pls plz please thing tool app use actually really just you list lists paper papers topic topics question questions some any""".split()
+    anyway anyways pls plz please thing tool app use actually really just you list lists paper papers topic topics question questions some any one""".split()
 )
 # Words asking about a named paper as a whole: "what is X", "tell me about X", "X's main results".
 _EXPLAIN_WORDS = set(
@@ -391,6 +391,7 @@ def clean_topic(text: str) -> str:
     text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s+(stuff|things)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "epistemic uncertainty stuff"
     text = re.sub(r"\s*[,;:–—-]\s*(any|some|anything)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "X, any papers?"
+    text = re.sub(r"\s+[-–—]+\W*$", "", text.strip())  # "biomedical NER — papers?"
     return " ".join(text.strip(" \t?.!,;:").split())
 
 

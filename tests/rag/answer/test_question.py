@@ -33,7 +33,7 @@ def kind(question):
      "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work",
      "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?",
      "help?? how am I supposed to phrase a search here", "how do I phrase questions?", "how do I ask you for a list of papers on some topic?",
-     "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄"],
+     "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄", "nice one", "interesting", "makes sense"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
@@ -74,6 +74,8 @@ def test_small_talk_gets_help(question):
          "speech separation + music source separation"),  # a head that only names the reading is the request
         ("theory of convolutional networks: refs?", "theory of convolutional networks"),  # "the" is a word, not a prefix
         ("show me studies of how instruction-tuned LLMs behave", "how instruction-tuned LLMs behave"),
+        ("anything using description logics or ontologies?", "description logics or ontologies"),  # "or" names alternatives: no comparison
+        ("biomedical named entity recognition — papers?", "biomedical named entity recognition"),
         ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
 )
