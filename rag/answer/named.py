@@ -60,6 +60,9 @@ def _spelled(word: str, title: str) -> bool:
 
 # How many search hits a side's title is looked for in.
 _TITLE_HITS = 10
+# A side that opens with a question word asks for a measure ("what optimality gap vs ..."), in a
+# thread about the thread's paper; outside one it may be a title ("What do CNNs learn ...").
+_ASKS_FOR_A_MEASURE = re.compile(r"\W*(?:what|which|who|whom|why|when|where|how)\b", re.IGNORECASE)
 
 
 class NamedPapers:
@@ -78,6 +81,8 @@ class NamedPapers:
             earlier = history[-1].paper_ids[0]
             if earlier != intent.papers[0]:
                 return Intent("compare", papers=(earlier, intent.papers[0]))
+        if history and any(_ASKS_FOR_A_MEASURE.match(side) for side in intent.sides) and not intent.papers:
+            return intent
         if len(intent.sides) == 2:
             papers = [self._paper_for(intent.sides[0]), self._paper_for(intent.sides[1], purpose_after=True)]
             if all(papers) and papers[0] != papers[1]:

@@ -285,6 +285,17 @@ def test_compare_it_with_a_named_paper_in_a_thread(bot):
 
 
 @pytest.mark.real_embedder
+def test_a_measure_against_something_in_a_thread_asks_the_threads_paper(bot):
+    # "what X vs Y" asks for a measure, though both sides are near papers of the store: no comparison.
+    fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))
+    history = [Turn(question="What is FOSI?", answer="FOSI splits the problem in two [1].", paper_ids=[fosi.paper_id])]
+    bot.judge_model.enqueue_logodds(1.5)
+    bot.model.enqueue("FOSI improves the convergence of first-order optimizers [1].")
+    answer = bot.ask("what second-order optimizer speedup vs merging models trained on different tasks?", history)
+    assert answer.kind == "fact" and len(answer.citations) >= 1
+
+
+@pytest.mark.real_embedder
 def test_a_comparison_finds_a_described_paper_by_search(bot):
     bot.judge_model.enqueue("ADAHESSIAN tunes an optimizer [1], while ZipIt merges trained models without training [2].")
     answer = bot.ask("How does ADAHESSIAN differ from merging models trained on different tasks without training?")
