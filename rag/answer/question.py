@@ -137,6 +137,7 @@ _IN_THE_STORE = rf"in\s+{_THE_STORE}"
 _PLURAL = r"(?:reading\s+lists?|papers|refs|references|literature|studies|preprints|articles|publications|pointers)"
 _REQUEST_ANYWHERE = re.compile(
     rf"""\b(?:any|some|find|list|show|recommend|suggest|need|want|collected|looking\s+for|search(?:\s+for)?|pointers\s+to|are\s+there(?=\s+(?!(?:any|some|papers)\b)))\s+(?P<inner>(?:[\w/-]+\s+){{0,4}}?){_PLURAL}\b
+      | \b(?:is|are)\s+there\s+(?:any|some)\s+(?P<inner_work>(?:[\w/-]+\s+){{1,4}}?)(?:work|research)\b(?!\s+(?:for|with)\b)  # "is there any fall detection work here?"
       | \b(?:collected|gathered|compiled)\s+(?:any\s+|some\s+)?(?:work|research)\b
       | \b(?:which|what)\s+{_PLURAL}\b
       | \b{_PLURAL}\s+(?:on|about|regarding|covering|characterizing|that|which|where|with|for(?!\s+(?:me|us)\b)|dealing|studying|proving|showing|using|applying|analy[sz]ing|proposing)\b
@@ -488,8 +489,9 @@ def _request_anywhere(said: str, now: datetime, rules: QuestionSettings, named: 
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
         return None
     before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
-    # (only _REQUEST_ANYWHERE's first phrasing has an "inner" part; the trailing requests have none)
-    inner = clean_topic(" ".join(w for w in ((match.groupdict().get("inner") or "") if match else "").split() if w.lower() not in _LIST_WORDS))
+    # (only two of _REQUEST_ANYWHERE's phrasings have an inner part; the trailing requests have none)
+    said_inside = (match.group("inner") or match.group("inner_work") or "") if match and match.re is _REQUEST_ANYWHERE else ""
+    inner = clean_topic(" ".join(w for w in said_inside.split() if w.lower() not in _LIST_WORDS))
     # "... some continual / lifelong learning papers to point at", "are there tutorials or handbook-style papers in the store?"
     if inner and (not _TOPIC_AFTER.match(after) or _ONLY_WHERE.match(after)):
         topic = inner

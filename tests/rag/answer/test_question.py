@@ -75,6 +75,7 @@ def test_small_talk_gets_help(question):
         ("theory of convolutional networks: refs?", "theory of convolutional networks"),  # "the" is a word, not a prefix
         ("show me studies of how instruction-tuned LLMs behave", "how instruction-tuned LLMs behave"),
         ("anything using description logics or ontologies?", "description logics or ontologies"),  # "or" names alternatives: no comparison
+        ("care-home project 👵 we want to detect falls from a wearable. is there any fall detection work here?", "fall detection"),
         ("biomedical named entity recognition — papers?", "biomedical named entity recognition"),
         ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
