@@ -62,7 +62,7 @@ _FIND = re.compile(
     rf"""^\W*(?:
         (?:are\s+there\s+|is\s+there\s+|do\s+we\s+have\s+|have\s+we\s+got\s+|got\s+)?any(?:thing)?\s+(?:new\s+|recent\s+|good\s+|interesting\s+)?(?:{_PAPERS}\s+)?{_ABOUT}\b
       | {_PAPERS}(?:\s+(?:pls|plz|please|time|request|needed|wanted))?\s*[:–—-]\s
-      | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
+      | (?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:help\s+(?:me|us)\s+(?:to\s+)?)?(?:list|show|find|give|get|fetch|recommend|suggest|search(?:\s+for)?|look\s+for|pull\s+up|dig\s+up)(?:\s+me|\s+us)?(?:\s+(?:all|some|the|a\s+few|any|few))?(?:\s+(?:new|recent|latest|relevant|good))?(?:\s+(?:the|of\s+the))?\s+(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:(?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)|need|want)\s+(?:some\s+|a\s+few\s+|any\s+|a\s+)?(?:good\s+|recent\s+|new\s+|short\s+)?{_PAPERS}\s+{_ABOUT}\b

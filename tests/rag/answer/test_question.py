@@ -76,6 +76,8 @@ def test_small_talk_gets_help(question):
         ("show me studies of how instruction-tuned LLMs behave", "how instruction-tuned LLMs behave"),
         ("anything using description logics or ontologies?", "description logics or ontologies"),  # "or" names alternatives: no comparison
         ("care-home project 👵 we want to detect falls from a wearable. is there any fall detection work here?", "fall detection"),
+        ("can you help me find papers on model merging?", "model merging"),  # who helps is no topic
+        ("help me find some work on RLHF", "RLHF"),
         ("biomedical named entity recognition — papers?", "biomedical named entity recognition"),
         ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
