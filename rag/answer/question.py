@@ -66,6 +66,7 @@ _FIND = re.compile(
       | (?:is|are)\s+there\s+(?:any\s+|some\s+)?(?:new\s+|recent\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:looking|searching)\s+for\s+(?:some\s+|any\s+)?(?:good\s+|recent\s+|new\s+)?(?:{_PAPERS}|something|anything)\s+{_ABOUT}\b
       | (?:(?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)|need|want)\s+(?:some\s+|a\s+few\s+|any\s+|a\s+)?(?:good\s+|recent\s+|new\s+|short\s+)?{_PAPERS}\s+{_ABOUT}\b
+      | (?:i|we)(?:\s+(?:need|want|would\s+like)|'d\s+like)\s+to\s+read\s+(?:up\s+)?(?:about|on)\b
       | (?:any\s+)?(?:recommendations?|suggestions?|pointers?|reading)\s+(?:for\s+)?(?:(?:good\s+)?{_PAPERS}\s+)?{_ABOUT}\b
       | who(?:'s|\s+is)?\s+(?:works?|working|has\s+worked|wrote|writes|writing)\s+{_ABOUT}\b
       | what(?:'s|’s|s|\s+is)\s+(?:out\s+)?there\s+{_ABOUT}\b
@@ -95,7 +96,7 @@ _FIND_BEFORE = re.compile(
 # "What's new today?", "anything new?", "what came in this week?": the new papers on any topic.
 _NEW_ONLY = re.compile(
     rf"""^\W*(?:so\s+)?(?:
-        (?:what(?:'s|’s|s|\s+is|\s+are)?|anything|something|any)\s+(?:the\s+)?(?:new|fresh|latest|recent)(?:\s+{_PAPERS})?
+        (?:what(?:'s|’s|s|\s+is|\s+are)?|anything|something|any)\s+(?:the\s+)?(?:new|fresh|latest|recent|interesting|exciting|notable|good)(?:\s+{_PAPERS})?
       | what\s+(?:came|has\s+come|have\s+we\s+got|did\s+we\s+get|arrived|landed)(?:\s+in)?
       | (?:new|latest|recent|fresh)\s+{_PAPERS}
     )\W*$""",
@@ -161,7 +162,7 @@ _REQUEST_ANYWHERE = re.compile(
 # whatever separates them: "optimal transport with sparse plans. what do we have?",
 # "neural PDE solvers + adaptivity:\n- moving meshes\nwhat's there?", "X - list pls".
 _TRAILING_REQUEST = re.compile(
-    rf"""(?:^|[.?!;:\n]|\s[-–—]\s)\s*(?:so\s+|and\s+)?(?:
+    rf"""(?:^|[.?!;:,\n]|\s[-–—]\s)\s*(?:so\s+|and\s+)?(?:
         what(?:'s|’s|\s+is|\s+else\s+is)?\s+(?:out\s+)?there(?:\s+(?:on\s+(?:it|this|that)))?
       | what\s+(?:do|have|did)\s+(?:we|you)\s+(?:got|have|get)(?:\s+(?:on\s+(?:it|this|that)|here))?
       | (?:got\s+|have\s+we\s+got\s+|do\s+we\s+have\s+|is\s+there\s+)?(?:anything|something)(?:\s+(?:new|fresh|recent|else|good))?(?:\s+(?:here|{_IN_THE_STORE}|on\s+(?:it|this|that)))?
@@ -387,12 +388,14 @@ _TOPIC_VERB = re.compile(
 
 def clean_topic(text: str) -> str:
     text = re.sub(rf"^\W*{_THE_STORE}\s+(?:on|about|regarding|re|covering|for)\s+", "", text.strip(), flags=re.IGNORECASE)  # "(anything in) our pile about X"
+    text = re.sub(r"^\W*(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:really\s+)?(?:interested|curious)\s+(?:in|about)\s+", "", text.strip(), flags=re.IGNORECASE)  # "I'm interested in X, ..."
     text = re.sub(r"^\W*(the|a|an|some|any)\s+", "", text.strip(), flags=re.IGNORECASE)
     text = _TOPIC_VERB.sub("", text)  # "(which papers) deal with X"
     text = re.sub(r"\b(please|pls|thanks|today|recently|lately|so far|at all|in the store|in the corpus|here)\b", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s+(stuff|things)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "epistemic uncertainty stuff"
     text = re.sub(r"\s*[,;:–—-]\s*(any|some|anything)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "X, any papers?"
     text = re.sub(r"\s+[-–—]+\W*$", "", text.strip())  # "biomedical NER — papers?"
+    text = re.sub(r"\s+(?:from|during|over|since|within)\W*$", "", text.strip(), flags=re.IGNORECASE)  # "quantization from (this week)"
     return " ".join(text.strip(" \t?.!,;:").split())
 
 
@@ -420,7 +423,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
         return Intent("help")
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
-    if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
+    # ("I'm into graph nets, what do you have?" asks for papers; "what do you have?" alone asks about the bot.)
+    trailing = _TRAILING_REQUEST.search(said)
+    if not matched and _ABOUT_THE_BOT.search(question) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said) and not (trailing and trailing.start() > 0):
         return Intent("help")
     # Two named papers: a comparison even without a comparing word ("GPTVQ or AQLM?"), but not
     # in a request for papers ("besides rectified flow and stochastic interpolants, which papers ...?").

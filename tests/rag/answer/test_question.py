@@ -78,6 +78,8 @@ def test_small_talk_gets_help(question):
         ("care-home project 👵 we want to detect falls from a wearable. is there any fall detection work here?", "fall detection"),
         ("can you help me find papers on model merging?", "model merging"),  # who helps is no topic
         ("help me find some work on RLHF", "RLHF"),
+        ("I'm interested in graph neural networks, what do you have?", "graph neural networks"),  # not a question about the bot
+        ("I want to read about mixture of experts", "mixture of experts"),
         ("biomedical named entity recognition — papers?", "biomedical named entity recognition"),
         ("goodness-of-fit tests papers", "goodness-of-fit tests"),
     ],
@@ -319,6 +321,13 @@ def test_new_papers_said_before_the_topic_or_as_landing():
     assert (intent.kind, intent.topic) == ("new", "speech separation")
     intent = kind("did anything land this week on model merging?")
     assert (intent.kind, intent.topic, intent.window.label) == ("new", "model merging", "this week")
+
+
+def test_new_papers_said_in_other_words():
+    assert (kind("papers about quantization from this week?").topic, kind("papers about quantization from this week?").window.label) == ("quantization", "this week")
+    anything = kind("anything interesting this week?")
+    assert (anything.kind, anything.topic, anything.window.label) == ("new", "", "this week")
+    assert kind("what do you have?").kind == "help"  # alone, it asks about the bot
 
 
 def test_windows_in_weeks_and_the_weekend():
