@@ -253,8 +253,9 @@ class Intent:
 
 # "(not quantum computing pls)", ", NOT Adam-style methods, we have those", "papers that are NOT
 # frame interpolation", "no ML needed", "please skip the bilinear-MLP papers", "I don't need
-# Adam-style optimizer papers": what a list request leaves out ("skip connections" leaves nothing out). Only a "not" that opens
-# its clause: "whether it's not just compute" and "not only X but Y" say nothing is excluded.
+# Adam-style optimizer papers": what a list request leaves out. Only a "not" that opens its
+# clause: "whether it's not just compute" and "not only X but Y" say nothing is excluded, and
+# "skip connections" is a topic.
 _EXCLUSION = re.compile(
     r"""(?:(?<=[(,.;:?!])|(?<=\s[-–—])|\s(?:that\s+|which\s+)?(?:are|is)|^)\s*
         (?:not|except(?:\s+for)?|excluding|besides|other\s+than|apart\s+from)\s+(?!only\b|just\b|sure\b|necessarily\b|exactly\b|that\b|too\b|much\b)
