@@ -95,11 +95,13 @@ _FIND_BEFORE = re.compile(
 )
 # "What's new today?", "anything new?", "what came in this week?": the new papers on any topic.
 _NEW_ONLY = re.compile(
-    rf"""^\W*(?:so\s+)?(?:
+    rf"""^\W*(?:so\s+)?(?:(?:please\s+)?(?:show|list|give|get)(?:\s+me|\s+us)?\s+)?(?:
         (?:what(?:'s|’s|s|\s+is|\s+are)?|anything|something|any)\s+(?:the\s+)?(?:new|fresh|latest|recent|interesting|exciting|notable|good)(?:\s+{_PAPERS})?
-      | what\s+(?:came|has\s+come|have\s+we\s+got|did\s+we\s+get|arrived|landed)(?:\s+in)?
-      | (?:new|latest|recent|fresh)\s+{_PAPERS}
-    )\W*$""",
+      | what\s+(?:came|has\s+come|have\s+we\s+got|did\s+we\s+get|arrived|landed|came\s+out|(?:was|got|has\s+been|have\s+been)\s+added)(?:\s+in)?
+      | (?:all\s+(?:the\s+)?)?(?:new|latest|recent|fresh)\s+{_PAPERS}
+      | (?:everything|all)(?:\s+(?:the\s+)?(?:new|latest|recent|fresh))?(?:\s+{_PAPERS})?  # "show me everything from yesterday"
+      | (?:'s\s+|’s\s+|any\s+|all\s+(?:the\s+)?)?{_PAPERS}  # "today's papers?", "any papers from yesterday?" (the window taken out)
+    )(?:\s+(?:from|since|in|during|over|of))?\W*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # Where a topic trails off into examples or alternatives: "X? a, b, that kind of thing", "X / Y".

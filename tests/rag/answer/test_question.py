@@ -323,6 +323,15 @@ def test_new_papers_said_before_the_topic_or_as_landing():
     assert (intent.kind, intent.topic, intent.window.label) == ("new", "model merging", "this week")
 
 
+@pytest.mark.parametrize(
+    "said", ["show me everything from yesterday", "what came out yesterday?", "any papers from yesterday?", "what was added today?",
+             "today's papers?", "everything new this week", "list all new papers"],
+)
+def test_every_new_paper_asked_for_in_other_words(said):
+    intent = kind(said)
+    assert (intent.kind, intent.topic) == ("new", "")
+
+
 def test_new_papers_said_in_other_words():
     assert (kind("papers about quantization from this week?").topic, kind("papers about quantization from this week?").window.label) == ("quantization", "this week")
     anything = kind("anything interesting this week?")
