@@ -498,8 +498,8 @@ def _request_anywhere(said: str, now: datetime, rules: QuestionSettings, named: 
         return None
     before, after = (rest[: match.start()], rest[match.end() :]) if match else ("", "")
     # (only two of _REQUEST_ANYWHERE's phrasings have an inner part; the trailing requests have none)
-    said_inside = (match.group("inner") or match.group("inner_work") or "") if match and match.re is _REQUEST_ANYWHERE else ""
-    inner = clean_topic(" ".join(w for w in said_inside.split() if w.lower() not in _LIST_WORDS))
+    parts = match.groupdict() if match else {}
+    inner = clean_topic(" ".join(w for w in (parts.get("inner") or parts.get("inner_work") or "").split() if w.lower() not in _LIST_WORDS))
     # "... some continual / lifelong learning papers to point at", "are there tutorials or handbook-style papers in the store?"
     if inner and (not _TOPIC_AFTER.match(after) or _ONLY_WHERE.match(after)):
         topic = inner
