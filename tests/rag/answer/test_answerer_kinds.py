@@ -97,6 +97,12 @@ def backdate(bot, paper_id: str, days: int) -> None:
 
 
 @pytest.mark.real_embedder
+def thread_on(bot, title_start: str, question: str, answer: str) -> tuple:
+    """(the paper whose title starts so, a conversation whose one earlier turn cited it)."""
+    paper = next(p for p in bot.store.papers_seen_since() if p.title.startswith(title_start))
+    return paper, [Turn(question=question, answer=answer, paper_ids=[paper.paper_id])]
+
+
 def test_whats_new_honours_the_window(bot):
     merging = sorted((p for p in bot.store.papers_seen_since() if p.title.startswith(("DELLA", "ZipIt"))), key=lambda p: p.title)
     backdate(bot, merging[0].paper_id, 30)
@@ -186,8 +192,7 @@ def test_comparing_with_a_paper_the_store_lacks_says_so(bot):
     assert (answer.kind, answer.found) == ("clarify", False) and answer.answer.startswith("I have no paper on FooNet-3 to compare with ADAHESSIAN.")
     assert bot.model.history == [] and bot.judge_model.history == []
     # In a thread the same question is about the thread's paper, not a paper to look for.
-    ada = next(p for p in bot.store.papers_seen_since() if p.title.startswith("ADAHESSIAN"))
-    history = [Turn(question="What is ADAHESSIAN?", answer="A second order optimizer [1].", paper_ids=[ada.paper_id])]
+    _, history = thread_on(bot, "ADAHESSIAN", "What is ADAHESSIAN?", "A second order optimizer [1].")
     bot.judge_model.enqueue_logodds(2.0)
     bot.model.enqueue("It estimates the Hessian diagonal [1].")
     answer = bot.ask("so ADAHESSIAN or FooNet-3, which one?", history)
@@ -240,8 +245,7 @@ def test_a_paper_that_gives_no_number_does_not_answer_how_many(settings, tmp_pat
 
 @pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
-    fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))
-    history = [Turn(question="Which paper proposes FOSI and what does it improve?", answer="FOSI improves first-order optimizers [1].", paper_ids=[fosi.paper_id])]
+    fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI and what does it improve?", "FOSI improves first-order optimizers [1].")
     bot.judge_model.enqueue_logodds(1.5)
     bot.model.enqueue("It was evaluated on audio classification, transfer learning and object classification [1].")
     answer = bot.ask("What datasets did they evaluate on?", history)
@@ -276,8 +280,7 @@ def test_a_failing_judge_falls_back_to_retrieval_evidence(bot):
 
 
 def test_compare_it_with_a_named_paper_in_a_thread(bot):
-    ada = next(p for p in bot.store.papers_seen_since() if p.title.startswith("ADAHESSIAN"))
-    history = [Turn(question="What is ADAHESSIAN?", answer="A second order optimizer [1].", paper_ids=[ada.paper_id])]
+    _, history = thread_on(bot, "ADAHESSIAN", "What is ADAHESSIAN?", "A second order optimizer [1].")
     bot.judge_model.enqueue("ADAHESSIAN estimates the Hessian diagonal [1], while FOSI splits the problem in two [2].")
     answer = bot.ask("How does it compare with FOSI?", history)
     assert answer.kind == "compare" and [c.title for c in answer.citations] == [PAPERS[0][0], PAPERS[1][0]]
@@ -287,8 +290,7 @@ def test_compare_it_with_a_named_paper_in_a_thread(bot):
 @pytest.mark.real_embedder
 def test_a_measure_against_something_in_a_thread_asks_the_threads_paper(bot):
     # "what X vs Y" asks for a measure, though both sides are near papers of the store: no comparison.
-    fosi = next(p for p in bot.store.papers_seen_since() if p.title.startswith("FOSI"))
-    history = [Turn(question="What is FOSI?", answer="FOSI splits the problem in two [1].", paper_ids=[fosi.paper_id])]
+    _, history = thread_on(bot, "FOSI", "What is FOSI?", "FOSI splits the problem in two [1].")
     bot.judge_model.enqueue_logodds(1.5)
     bot.model.enqueue("FOSI improves the convergence of first-order optimizers [1].")
     answer = bot.ask("what second-order optimizer speedup vs merging models trained on different tasks?", history)
@@ -323,8 +325,7 @@ def test_a_followup_naming_what_it_is_measured_on_stays_with_the_threads_paper(b
         ("FOLIO: Natural Language Reasoning with First-Order Logic", "We present FOLIO, a dataset of first-order logic reasoning problems written by experts."),
         ("LogicSolver: Language Models that Call a Theorem Prover", "LogicSolver translates problems into logic for a prover and reaches 78 percent accuracy on FOLIO."),
     ]))])
-    solver = next(p for p in bot.store.papers_seen_since() if p.title.startswith("LogicSolver"))
-    history = [Turn(question="What is LogicSolver?", answer="It calls a theorem prover [1].", paper_ids=[solver.paper_id])]
+    solver, history = thread_on(bot, "LogicSolver", "What is LogicSolver?", "It calls a theorem prover [1].")
     bot.judge_model.enqueue_logodds(1.5)
     bot.model.enqueue("It reaches 78 percent accuracy on FOLIO [1].")
     answer = bot.ask("how well does it do on FOLIO?", history)
