@@ -96,13 +96,13 @@ def backdate(bot, paper_id: str, days: int) -> None:
     bot.store.vectors.collection.update(ids=stored["ids"], metadatas=[{**m, "first_seen": int(when.timestamp())} for m in stored["metadatas"]])
 
 
-@pytest.mark.real_embedder
 def thread_on(bot, title_start: str, question: str, answer: str) -> tuple:
     """(the paper whose title starts so, a conversation whose one earlier turn cited it)."""
     paper = next(p for p in bot.store.papers_seen_since() if p.title.startswith(title_start))
     return paper, [Turn(question=question, answer=answer, paper_ids=[paper.paper_id])]
 
 
+@pytest.mark.real_embedder
 def test_whats_new_honours_the_window(bot):
     merging = sorted((p for p in bot.store.papers_seen_since() if p.title.startswith(("DELLA", "ZipIt"))), key=lambda p: p.title)
     backdate(bot, merging[0].paper_id, 30)
