@@ -390,16 +390,16 @@ def test_a_short_kept_list_gets_the_papers_halfway_to_standing_out_that_the_judg
 @pytest.mark.real_embedder
 def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_topic(bot):
     bot.judge_model.enqueue_logodds(-1.0, -2.0)
-    answer = bot.ask("Any papers on model merging?")
+    answer = bot.ask("Any papers on model merging methods?")
     assert (answer.found, answer.kind, answer.citations) == (False, "find", [])
-    assert answer.answer == "I have no papers on model merging."
+    assert answer.answer == "I have no papers on model merging methods."
     assert {s.title for s in answer.suggestions} <= {PAPERS[2][0], PAPERS[3][0]}  # offered as the nearest, not listed
     judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
-    assert len(judged) == 2 and all("Is this paper about model merging?" in prompt for prompt in judged)
+    assert len(judged) == 2 and all("Is this paper about model merging methods?" in prompt for prompt in judged)
     # A yes on the second paper shows the list; the judge stops there.
     bot.judge_model.history.clear()
     bot.judge_model.enqueue_logodds(-1.0, 0.8, -5.0)
-    answer = bot.ask("Any papers on model merging?")
+    answer = bot.ask("Any papers on model merging methods?")
     assert answer.found and {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
     assert len(bot.judge_model.history) == 2 and "judge" in answer.timings_ms
     assert bot.model.history == []  # no model writes a list
@@ -411,6 +411,17 @@ def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_
     assert (answer.found, answer.kind, answer.answer) == (False, "find", "I have no papers for your request.")
     judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
     assert judged and all("Is this paper about building a booking assistant" in prompt for prompt in judged)
+
+
+@pytest.mark.real_embedder
+def test_a_first_paper_whose_title_holds_every_word_of_the_topic_needs_no_judge(bot):
+    bot.judge_model.enqueue_logodds(-3.0, -3.0, -3.0)  # would refuse, were it asked
+    answer = bot.ask("Any papers on model merging?")  # *DELLA-Merging: ... in Model Merging ...*
+    assert answer.found and {p.title for p in answer.papers} == {PAPERS[2][0], PAPERS[3][0]}
+    assert bot.judge_model.history == [] and "judge" not in answer.timings_ms
+    # A shorter word of the topic missing from the title is read: "log" is not "model".
+    answer = bot.ask("Any papers on log merging?")
+    assert not answer.found and bot.judge_model.history
 
 
 @pytest.mark.real_embedder

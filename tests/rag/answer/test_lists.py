@@ -40,6 +40,14 @@ def test_a_topics_acronym_is_spelled_out_once_and_its_brackets_are_no_title_word
     assert not in_title(topic, "Fast Convex Pruning of Deep Neural Networks")
 
 
+def test_every_word_of_a_topic_in_a_title_counts_its_short_words_but_not_its_joining_ones():
+    title = "MixedTeacher : Knowledge Distillation for fast inference textural anomaly detection"
+    assert in_title("log anomaly detection", title)  # words of four letters or more
+    assert not in_title("log anomaly detection", title, every_word=True)
+    assert in_title("mixture of experts", "Mixture of Experts Soften the Curse of Dimensionality", every_word=True)
+    assert in_title("LLM quantization", "GPTVQ: The Blessing of Dimensionality for LLM Quantization", every_word=True)
+
+
 def test_a_text_says_an_acronym_or_what_it_stands_for():
     assert says("a sparse Mixture-of-Experts layer", "MoE", "mixture of experts")
     assert says("MoEs route tokens", "MoE", "mixture of experts")
