@@ -12,6 +12,7 @@ import numpy as np
 
 from prompts import load as load_prompt
 from rag.answer.decide import Calibration, Decider, gives_no_number, unmentioned_names
+from rag.answer.details import details_text
 from rag.answer.followup import has_pronoun, thread_intent
 from rag.answer.generate import generate
 from rag.answer.ground import ground, short_name
@@ -24,7 +25,8 @@ from rag.answer.retrieve import Retrieval, Retriever
 from rag.answer.select import choose_sources
 from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
-from rag.records import Answer, Hit, Paper, Suggestion, Turn
+from rag.text import split_sentences
+from rag.records import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.settings import Settings
 
 # Sentinel phrases, named so that tests and front ends can recognise them.
@@ -44,6 +46,7 @@ UNKNOWN_NAME_ANSWER = "I have no paper called {name}. Did you mean one of these?
 UNKNOWN_NAME_ALONE = "I have no paper called {name}. Try its full title, or ask about its topic (\"any papers on ...?\")."
 AMBIGUOUS_NAME_ANSWER = "{name} could be several papers: which one do you mean?"
 NO_SIDE_ANSWER = "I have no paper on {side} to compare with {known}."
+WHICH_PAPER_ANSWER = "Which paper do you mean? Name it (\"who wrote GPTVQ?\"), or ask in the thread of an answer that cited it."
 # Small talk is short: the longest of the 74 in eval/ has 17 words. A long question's vector is
 # diluted by its context, so it can sit nearer a "you there?" than any paper (a 59-word
 # question about distribution shift did).
@@ -104,7 +107,21 @@ class Answerer:
             return self.lister.list_papers(question, intent, started)
         if intent.kind in ("explain", "compare"):
             return self.named_papers.about_papers(question, intent, on_token, started)
+        if intent.kind == "details":
+            return self.paper_details(question, intent, history)
         return self.answer_fact(question, intent, history, on_token, started)
+
+    def paper_details(self, question: str, intent: Intent, history: list[Turn]) -> Answer:
+        """"who wrote it?", "when was GPTVQ published?": from the named paper's record, or the
+        thread's (the first paper the earlier answer cited); without either, which paper?"""
+        paper_id = intent.papers[0] if intent.papers else next(iter(history[-1].paper_ids), None) if history else None
+        paper = self.store.get(paper_id) if paper_id else None
+        if paper is None:
+            return Answer(question=question, answer=WHICH_PAPER_ANSWER, found=False, kind="clarify", suggestions=self.papers_near(question))
+        text, found = details_text(paper, intent.detail)
+        first = (split_sentences(paper.abstract) or [paper.abstract])[0]  # which paper this is, in its own words
+        citation = Citation(n=1, paper_id=paper.paper_id, title=paper.title, evidence=first, url=paper.url)
+        return Answer(question=question, answer=f"{text} [1]", found=found, kind="details", citations=[citation])
 
     def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:
         """What the question retrieves (rag/answer/retrieve.py); the eval and benchmarks read it too."""

@@ -71,9 +71,11 @@ def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
 def thread_intent(intent: Intent, question: str, turn: Turn) -> Intent:
     """A question about the earlier answer's papers by place or as a pair: "tell me more about
     the second one" explains that paper (it is no topic to list), "what data did #2 use?" asks
-    it, "which one is faster?" after two papers compares them. A list whose topic is the
+    it, "who wrote #2?" asks for its details, "which one is faster?" after two papers compares them. A list whose topic is the
     paper's own ("what's new about their closure model?") is a question about it."""
     papers = referenced_papers(question, turn)
+    if intent.kind == "details":  # "who wrote the second one?"
+        return Intent("details", papers=papers[:1] or intent.papers, detail=intent.detail)
     if intent.kind in ("find", "new") and _THREADS_OWN.match(intent.topic):
         return Intent("fact")  # "what's new about their learned closure?": a question about the thread's paper
     if len(papers) == 2:

@@ -3,7 +3,8 @@ rules before anything is searched.
 
 A team asks more than "which paper reports fact F?": it asks for papers on a topic ("any
 papers on model merging?"), for what is new ("anything new on diffusion this week?"), about
-a named paper ("what is GPTVQ?"), to compare two ("ADAHESSIAN vs FOSI"), or just says hi.
+a named paper ("what is GPTVQ?"), to compare two ("ADAHESSIAN vs FOSI"), for a paper's
+authors, date or link ("who wrote it?"), or just says hi.
 Each kind gets its own answer form (rag/answer/answerer.py). Rules, not the model: they are fast,
 repeatable and readable, and the phrasings are few (see docs/calibration.md, "Question
 kinds", for how they were chosen and measured).
@@ -22,7 +23,7 @@ from typing import Literal
 from rag.answer.names import NameIndex, NameMatch, looks_like_name, named_papers, question_words
 from rag.settings import QuestionSettings
 
-Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify"]
+Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify", "details"]
 
 CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
 EMPTY_QUESTION = "The question is empty: ask something about the papers."
@@ -120,6 +121,43 @@ _COMPARED = re.compile(r"^(?!\W*(?:what|which|who|why|when|where|how|is|are|was|
 _VERSUS = re.compile(r"\s(?:vs\.?|versus)\s", re.IGNORECASE)
 _COMPARE_START = re.compile(r"^\W*(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+)?(?:please\s+)?(?:compare|contrast)\b", re.IGNORECASE)
 _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
+# What the listing says about a paper rather than its abstract: "who wrote it?", "authors?",
+# "when was it published?", "link to the paper?". Not "did the authors of X check Y?" (a
+# question about the paper), "who wrote this anonymous text?" (a topic), "link prediction" or
+# "what's the link they draw?". `_DETAILS_OF_NAMED` holds the looser forms for a question that
+# names its paper ("who wrote GPTVQ?", "when did PFGM++ come out?").
+_OF_IT = r"(?:it|this|that|them|these|those|(?:this|that|the)\s+(?:paper|one|work|preprint|pdf|abstract))"
+_DETAILS = {
+    "authors": re.compile(
+        rf"\bwho\s+(?:wrote|authored|is\s+behind|are\s+behind)\s+{_OF_IT}\W*$|\bwho\s+(?:are|were|is|was)\s+(?:the|its|their)\s+authors?\b"
+        r"|\b(?:list|name|give\s+me|show\s+me)\s+(?:the\s+|its\s+|their\s+)?authors\b|^\W*(?:and\s+|so\s+)?(?:the\s+|its\s+|their\s+)?authors?(?:\s+of\b[^?]*)?\W*$",
+        re.IGNORECASE,
+    ),
+    "date": re.compile(
+        rf"\bwhen\s+(?:was|were|is|did)\s+(?:they|{_OF_IT})\s+(?:first\s+)?(?:published|released|posted|out|come\s+out|appear|submitted)\b|\bpublication\s+date\b",
+        re.IGNORECASE,
+    ),
+    "link": re.compile(
+        rf"\b(?:link|url)\s+(?:to|for)\s+{_OF_IT}\b|^\W*(?:a\s+|the\s+)?(?:link|url|pdf)\b(?:\s+(?:to|for|of|pls|please)\b[^?]*)?\W*$"
+        r"|\b(?:what(?:'s|\s+is)|send|share|give|post|got|have)\s+(?:me\s+|us\s+)?(?:the|its|their|a)\s+(?:arxiv\s+)?(?:link|url|pdf)\W*$"
+        rf"|\bwhere\s+can\s+(?:i|we)\s+(?:read|find|get|download)\s+(?:{_OF_IT}|the\s+full\s+text)\b",
+        re.IGNORECASE,
+    ),
+}
+_DETAILS_OF_NAMED = {
+    "authors": re.compile(r"\bwho\s+(?:wrote|authored|is\s+behind|are\s+behind|made)\b|\bauthors?\s+of\b", re.IGNORECASE),
+    "date": re.compile(r"\bwhen\s+(?:was|were|is|did)\b[^?]{0,60}?\b(?:published|released|posted|out|come\s+out|appear|submitted)\b", re.IGNORECASE),
+    "link": _DETAILS["link"],
+}
+
+
+def asked_detail(question: str, named: bool) -> str:
+    """Which of a paper's listing details the question asks for ("authors", "date", "link"),
+    or ""; `named`: the question names one paper."""
+    patterns = _DETAILS_OF_NAMED if named else _DETAILS
+    return next((detail for detail, pattern in patterns.items() if pattern.search(question)), "")
+
+
 _QUESTION_WORD = re.compile(r"^(what|which|who|whom|why|when|where|how|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
 # A topic that goes on into a clause asks about one paper: "papers on X that report Y".
 _CLAUSE = re.compile(r"\b(that|which|who|where|whose|when|and (what|how|which)|how (many|much))\b", re.IGNORECASE)
@@ -241,6 +279,7 @@ class Intent:
     unclear: tuple[str, ...] = ()  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
     request: str = ""  # find / new: the whole request, less address, window and politeness
+    detail: str = ""  # details: "authors", "date" or "link" of the named paper or the thread's
     excluded: tuple[str, ...] = ()  # find / new: what the request says it does not want ("not quantum computing pls")
 
     @property
@@ -421,6 +460,9 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
         return Intent("help")
     matched = names.find(question)
     papers, ambiguous = named_papers(matched)
+    detail = asked_detail(said, named=len(papers) == 1)
+    if detail and len(papers) <= 1:  # of the named paper, or else of the thread's
+        return Intent("details", papers=tuple(papers), detail=detail)
     # "thx, the bit about the restoration step was exactly what I was missing": thanks with a
     # remark, asking nothing.
     if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER, SMALL_TALK_MAX_WORDS
+from rag.answer.answerer import EMPTY_STORE_ANSWER, HELP_ANSWER, NOT_FOUND_ANSWER, SMALL_TALK_MAX_WORDS, WHICH_PAPER_ANSWER
 from rag.answer.question import Intent
 from rag.records import Turn
 from rag.service import Paperbot
@@ -411,6 +411,20 @@ def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_
     assert (answer.found, answer.kind, answer.answer) == (False, "find", "I have no papers for your request.")
     judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
     assert judged and all("Is this paper about building a booking assistant" in prompt for prompt in judged)
+
+
+def test_who_wrote_it_is_answered_from_the_threads_or_the_named_papers_record(bot):
+    fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI?", "FOSI [1].")
+    answer = bot.ask("who wrote it?", history)
+    assert (answer.kind, answer.found) == ("details", False)  # a listing dump names no authors
+    assert answer.answer.startswith(f"The listing I read *{fosi.title}* from names no authors.")
+    assert [c.paper_id for c in answer.citations] == [fosi.paper_id] and answer.citations[0].evidence in fosi.abstract
+    answer = bot.ask("when did ADAHESSIAN come out?")
+    assert answer.kind == "details" and "ADAHESSIAN" in answer.citations[0].title and "I first saw it on" in answer.answer
+    assert bot.model.history == [] and bot.judge_model.history == []  # read from the record, not from abstracts
+    # With neither a named paper nor a thread: which paper?
+    answer = bot.ask("who are the authors?")
+    assert (answer.kind, answer.answer, answer.found) == ("clarify", WHICH_PAPER_ANSWER, False)
 
 
 @pytest.mark.real_embedder

@@ -524,3 +524,41 @@ def test_questions_about_what_the_bot_covers_or_does_get_help(question):
 
 def test_will_you_meaning_anyone_is_a_question():
     assert kind("will you get better accuracy with a larger batch in ADAHESSIAN?").kind == "fact"
+
+
+@pytest.mark.parametrize(
+    ("question", "detail", "papers"),
+    [
+        ("who wrote it?", "authors", ()),
+        ("who are the authors?", "authors", ()),
+        ("authors?", "authors", ()),
+        ("and the authors of that one?", "authors", ()),
+        ("who wrote GPTVQ?", "authors", ("p-gptvq",)),
+        ("when was it published?", "date", ()),
+        ("when did FOSI come out?", "date", ("p-fosi",)),
+        ("publication date?", "date", ()),
+        ("link to the paper?", "link", ()),
+        ("link?", "link", ()),
+        ("link to GPTVQ pls", "link", ("p-gptvq",)),
+        ("what's its arxiv link?", "link", ()),
+        ("where can I read it?", "link", ()),
+    ],
+)
+def test_a_papers_authors_date_or_link_are_its_details(question, detail, papers):
+    intent = kind(question)
+    assert (intent.kind, intent.detail, intent.papers) == ("details", detail, papers)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "did the authors of the representation-bias paper check their findings on Llama-2?",  # asks the paper
+        "forensic linguistics question: who wrote this anonymous text? looking for stylometry papers",  # a topic
+        "any papers on link prediction?",
+        "in-context learning and occam's razor - what's the link they draw?",
+        "does the geometric picture (link to mean-shift) also hold for DDPM?",
+        "if I paste an arXiv link, can you summarize that paper for me?",
+    ],
+)
+def test_authors_or_a_link_said_in_passing_ask_for_no_details(question):
+    assert kind(question).kind != "details"
