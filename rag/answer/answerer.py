@@ -158,10 +158,12 @@ class Answerer:
             text = NOT_MENTIONED_ANSWER.format(names=", ".join(unmentioned)) if unmentioned else NO_NUMBER_ANSWER if no_number else NOT_FOUND_ANSWER
             return Answer(question=question, answer=text, found=False, suggestions=suggestions, timings_ms=timings)
 
-        # A follow-up ("what datasets did they use?") picks sentences by its own words, and
-        # one answered from the thread's paper shows the model that paper only.
+        # A follow-up ("what datasets did they use?") picks sentences by its own words. One
+        # answered from the thread's paper, or a question that names its paper, shows the model
+        # that paper only: shown a second one, the writer gave GPTVQ another paper's dataset.
         sentence_vector = retrieval.question_vector
-        sources = choose_sources(question, sentence_vector, hits[:1] if retrieval.on_thread_paper else hits, papers, self.sentences, answer)
+        only_first = retrieval.on_thread_paper or retrieval.named
+        sources = choose_sources(question, sentence_vector, hits[:1] if only_first else hits, papers, self.sentences, answer)
         messages = build_messages(question, sources, history if retrieval.followup else [])
         text, first_token_ms = generate(self.model, messages, {s.n for s in sources}, on_token, started, self.settings.llm)
         timings["first_token"] = first_token_ms

@@ -244,6 +244,18 @@ def test_a_paper_that_gives_no_number_does_not_answer_how_many(settings, tmp_pat
 
 
 @pytest.mark.real_embedder
+def test_a_question_naming_its_paper_shows_the_writer_that_paper_alone(bot):
+    # FOSI's "improves any first-order optimizer" matches too; shown it, a writer can give
+    # ADAHESSIAN what FOSI did.
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("It dynamically incorporates the curvature of the loss function [1].")
+    answer = bot.ask("How does ADAHESSIAN improve on first-order optimizers?")
+    assert answer.found and [c.title for c in answer.citations] == [PAPERS[0][0]]
+    prompt = bot.model.history[-1][0][-1]["content"]
+    assert prompt.count("<source ") == 1 and PAPERS[0][0] in prompt and PAPERS[1][0] not in prompt
+
+
+@pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI and what does it improve?", "FOSI improves first-order optimizers [1].")
     bot.judge_model.enqueue_logodds(1.5)
