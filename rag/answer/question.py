@@ -125,7 +125,7 @@ _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 # "when was it published?", "link to the paper?". Not "did the authors of X check Y?" (a
 # question about the paper), "who wrote this anonymous text?" (a topic), "link prediction" or
 # "what's the link they draw?". `_DETAILS_OF_NAMED` holds the looser forms for a question that
-# names its paper ("who wrote GPTVQ?", "when did PFGM++ come out?").
+# names its paper ("who wrote GPTVQ?", "when did PFGM++ come out?", "arxiv link for GPTVQ?").
 _OF_IT = r"(?:it|this|that|them|these|those|(?:this|that|the)\s+(?:paper|one|work|preprint|pdf|abstract))"
 _DETAILS = {
     "authors": re.compile(
@@ -147,7 +147,7 @@ _DETAILS = {
 _DETAILS_OF_NAMED = {
     "authors": re.compile(r"\bwho\s+(?:wrote|authored|is\s+behind|are\s+behind|made)\b|\bauthors?\s+of\b", re.IGNORECASE),
     "date": re.compile(r"\bwhen\s+(?:was|were|is|did)\b[^?]{0,60}?\b(?:published|released|posted|out|come\s+out|appear|submitted)\b", re.IGNORECASE),
-    "link": _DETAILS["link"],
+    "link": re.compile(_DETAILS["link"].pattern + r"|\b(?:link|url)\s+(?:to|for|of)\b|\b(?:arxiv|pdf)\s+(?:link|url|id|page)\b", re.IGNORECASE),
 }
 
 

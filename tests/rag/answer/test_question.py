@@ -540,6 +540,7 @@ def test_will_you_meaning_anyone_is_a_question():
         ("link to the paper?", "link", ()),
         ("link?", "link", ()),
         ("link to GPTVQ pls", "link", ("p-gptvq",)),
+        ("what's the arxiv link for GPTVQ?", "link", ("p-gptvq",)),
         ("what's its arxiv link?", "link", ()),
         ("where can I read it?", "link", ()),
     ],
