@@ -25,9 +25,9 @@ from rag.answer.retrieve import Retrieval, Retriever
 from rag.answer.select import choose_sources
 from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
-from rag.text import split_sentences
 from rag.records import Answer, Citation, Hit, Paper, Suggestion, Turn
 from rag.settings import Settings
+from rag.text import split_sentences
 
 # Sentinel phrases, named so that tests and front ends can recognise them.
 NOT_FOUND_ANSWER = "The papers I have do not answer this question."
@@ -118,10 +118,11 @@ class Answerer:
         paper = self.store.get(paper_id) if paper_id else None
         if paper is None:
             return Answer(question=question, answer=WHICH_PAPER_ANSWER, found=False, kind="clarify", suggestions=self.papers_near(question))
-        text, found = details_text(paper, intent.detail)
+        # Found, and cited, even when the listing lacks the detail: the answer is about that
+        # paper, and the thread goes on with it ("ok, what datasets did they use?").
         first = (split_sentences(paper.abstract) or [paper.abstract])[0]  # which paper this is, in its own words
         citation = Citation(n=1, paper_id=paper.paper_id, title=paper.title, evidence=first, url=paper.url)
-        return Answer(question=question, answer=f"{text} [1]", found=found, kind="details", citations=[citation])
+        return Answer(question=question, answer=f"{details_text(paper, intent.detail)} [1]", found=True, kind="details", citations=[citation])
 
     def retrieve(self, question: str, history: list[Turn], named: tuple[str, ...] = ()) -> Retrieval:
         """What the question retrieves (rag/answer/retrieve.py); the eval and benchmarks read it too."""

@@ -21,19 +21,19 @@ def authors_text(authors: list[str]) -> str:
     return authors[0] if len(authors) == 1 else f"{', '.join(authors[:-1])} and {authors[-1]}"
 
 
-def details_text(paper: Paper, detail: str) -> tuple[str, bool]:
-    """(the answer, whether the record has what was asked) for `detail` "authors", "date" or "link"."""
+def details_text(paper: Paper, detail: str) -> str:
+    """The answer for `detail` "authors", "date" or "link", or that the listing lacks it."""
     title = f"*{paper.title}*"
     link = f" Its page: {paper.url}" if paper.url else ""
     if detail == "authors":
         if paper.authors:
-            return f"{title} is by {authors_text(paper.authors)}.", True
-        return f"The listing I read {title} from names no authors.{link}", False
+            return f"{title} is by {authors_text(paper.authors)}."
+        return f"The listing I read {title} from names no authors.{link}"
     if detail == "date":
         seen = f"I first saw it on {paper.first_seen:%Y-%m-%d}."
         if paper.published:
-            return f"{title} was published on {paper.published:%Y-%m-%d}. {seen}", True
-        return f"The listing I read {title} from gives no publication date. {seen}", False
+            return f"{title} was published on {paper.published:%Y-%m-%d}. {seen}"
+        return f"The listing I read {title} from gives no publication date. {seen}"
     if paper.url:
-        return f"{title}: {paper.url}", True
-    return f"I have no link for {title}: the listing I read it from gives none.", False
+        return f"{title}: {paper.url}"
+    return f"I have no link for {title}: the listing I read it from gives none."

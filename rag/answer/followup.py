@@ -26,6 +26,8 @@ _ASKS_FOR_PAPER = re.compile(
 )
 # "Compare it with FOSI": a pronoun standing for the thread's paper.
 _PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|this (paper|method|one|work))\b", re.IGNORECASE)
+# A question to the bot itself: "does it get refreshed every day, your collection?".
+_TO_THE_BOT = re.compile(r"\b(you|your|yourself|paperbot|bot)\b", re.IGNORECASE)
 # Words that lean on an earlier turn: "does it ...", "and on ImageNet?", "this method".
 # Only a hint: "it" and "the authors" also occur in questions that name their own subject.
 _REFERS_BACK = re.compile(
@@ -71,9 +73,12 @@ def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
 def thread_intent(intent: Intent, question: str, turn: Turn) -> Intent:
     """A question about the earlier answer's papers by place or as a pair: "tell me more about
     the second one" explains that paper (it is no topic to list), "what data did #2 use?" asks
-    it, "who wrote #2?" asks for its details, "which one is faster?" after two papers compares them. A list whose topic is the
-    paper's own ("what's new about their closure model?") is a question about it."""
+    it, "who wrote #2?" asks for its details, "which one is faster?" after two papers compares
+    them. A list whose topic is the paper's own ("what's new about their closure model?") is a
+    question about it."""
     papers = referenced_papers(question, turn)
+    if intent.kind == "help" and "?" in question and refers_back(question) and not _TO_THE_BOT.search(question):
+        return Intent("fact")  # "ok, what does it propose?": a question on the thread's paper, the "ok" aside
     if intent.kind == "details":  # "who wrote the second one?"
         return Intent("details", papers=papers[:1] or intent.papers, detail=intent.detail)
     if intent.kind in ("find", "new") and _THREADS_OWN.match(intent.topic):

@@ -126,7 +126,7 @@ _TELL_ME = re.compile(r"\btell\s+(me|us)\b", re.IGNORECASE)
 # question about the paper), "who wrote this anonymous text?" (a topic), "link prediction" or
 # "what's the link they draw?". `_DETAILS_OF_NAMED` holds the looser forms for a question that
 # names its paper ("who wrote GPTVQ?", "when did PFGM++ come out?", "arxiv link for GPTVQ?").
-_OF_IT = r"(?:it|this|that|them|these|those|(?:this|that|the)\s+(?:paper|one|work|preprint|pdf|abstract))"
+_OF_IT = r"(?:it|this|that|them|these|those|#\d|(?:this|that|the)\s+(?:(?:first|second|third|last|\d(?:st|nd|rd|th))\s+)?(?:paper|one|work|preprint|pdf|abstract))"
 _DETAILS = {
     "authors": re.compile(
         rf"\bwho\s+(?:wrote|authored|is\s+behind|are\s+behind)\s+{_OF_IT}\W*$|\bwho\s+(?:are|were|is|was)\s+(?:the|its|their)\s+authors?\b"

@@ -256,6 +256,16 @@ def test_a_question_naming_its_paper_shows_the_writer_that_paper_alone(bot):
 
 
 @pytest.mark.real_embedder
+def test_ok_what_does_it_propose_in_a_thread_asks_the_threads_paper(bot):
+    assert bot.ask("ok, what does it propose?").kind == "help"  # on its own, small talk
+    fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI?", "FOSI [1].")
+    bot.judge_model.enqueue_logodds(2.0)
+    bot.model.enqueue("A meta-algorithm that improves any first-order optimizer [1].")
+    answer = bot.ask("ok, what does it propose?", history)
+    assert (answer.kind, answer.found) == ("fact", True) and [c.paper_id for c in answer.citations] == [fosi.paper_id]
+
+
+@pytest.mark.real_embedder
 def test_a_pronoun_followup_stays_with_the_threads_paper(bot):
     fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI and what does it improve?", "FOSI improves first-order optimizers [1].")
     bot.judge_model.enqueue_logodds(1.5)
@@ -428,7 +438,7 @@ def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_
 def test_who_wrote_it_is_answered_from_the_threads_or_the_named_papers_record(bot):
     fosi, history = thread_on(bot, "FOSI", "Which paper proposes FOSI?", "FOSI [1].")
     answer = bot.ask("who wrote it?", history)
-    assert (answer.kind, answer.found) == ("details", False)  # a listing dump names no authors
+    assert (answer.kind, answer.found) == ("details", True)  # about that paper, though a listing dump names no authors
     assert answer.answer.startswith(f"The listing I read *{fosi.title}* from names no authors.")
     assert [c.paper_id for c in answer.citations] == [fosi.paper_id] and answer.citations[0].evidence in fosi.abstract
     answer = bot.ask("when did ADAHESSIAN come out?")

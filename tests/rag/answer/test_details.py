@@ -11,18 +11,15 @@ BARE = Paper(paper_id="t-0123456789abcdef", title="FOSI: Hybrid First and Second
 
 
 def test_details_come_from_the_record():
-    assert details_text(LISTED, "authors") == ("*GPTVQ: The Blessing of Dimensionality for LLM Quantization* is by Mart van Baalen, Andrey Kuzmin and Markus Nagel.", True)
-    text, found = details_text(LISTED, "date")
-    assert found and text.startswith("*GPTVQ: The Blessing of Dimensionality for LLM Quantization* was published on 2024-02-23.")
-    assert details_text(LISTED, "link") == ("*GPTVQ: The Blessing of Dimensionality for LLM Quantization*: https://arxiv.org/abs/2402.15319", True)
+    assert details_text(LISTED, "authors") == "*GPTVQ: The Blessing of Dimensionality for LLM Quantization* is by Mart van Baalen, Andrey Kuzmin and Markus Nagel."
+    assert details_text(LISTED, "date").startswith("*GPTVQ: The Blessing of Dimensionality for LLM Quantization* was published on 2024-02-23.")
+    assert details_text(LISTED, "link") == "*GPTVQ: The Blessing of Dimensionality for LLM Quantization*: https://arxiv.org/abs/2402.15319"
 
 
 def test_a_detail_the_listing_lacks_is_said_to_be_missing_not_guessed():
-    for detail in ("authors", "date", "link"):
-        text, found = details_text(BARE, detail)
-        assert not found and "*FOSI: Hybrid First and Second Order Optimization*" in text
-        assert "no authors" in text or "no publication date" in text or "no link" in text
-    assert "I first saw it on" in details_text(BARE, "date")[0]
+    assert details_text(BARE, "authors") == "The listing I read *FOSI: Hybrid First and Second Order Optimization* from names no authors."
+    assert details_text(BARE, "date").startswith("The listing I read *FOSI: Hybrid First and Second Order Optimization* from gives no publication date. I first saw it on ")
+    assert details_text(BARE, "link") == "I have no link for *FOSI: Hybrid First and Second Order Optimization*: the listing I read it from gives none."
 
 
 def test_many_authors_are_cut_to_the_first_few():

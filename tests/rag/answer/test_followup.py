@@ -56,6 +56,13 @@ def test_the_earlier_answers_papers_by_place_or_as_a_pair():
     assert thread_intent(asked, "what datasets did the second one use?", listed) == Intent("fact", papers=("b",))
     assert thread_intent(Intent("fact"), "which one is faster?", pair) == Intent("compare", papers=("a", "b"))
     assert thread_intent(Intent("fact"), "What datasets did they use?", pair) == Intent("fact")
+    who = Intent("details", detail="authors")
+    assert thread_intent(who, "who wrote the second one?", listed) == Intent("details", papers=("b",), detail="authors")
+    assert thread_intent(who, "who wrote it?", listed) == who  # the answerer takes the thread's first paper
+    # Read as small talk on its own ("ok, ..." and only words that ask), in a thread it asks the thread's paper.
+    assert thread_intent(Intent("help"), "ok, what does it propose?", pair) == Intent("fact")
+    assert thread_intent(Intent("help"), "ok thanks, does it get refreshed every day, your collection?", pair) == Intent("help")
+    assert thread_intent(Intent("help"), "thanks, that was it", pair) == Intent("help")
 
 
 def test_a_list_on_the_threads_own_paper_is_a_question_about_it():

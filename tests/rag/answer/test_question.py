@@ -530,6 +530,8 @@ def test_will_you_meaning_anyone_is_a_question():
     ("question", "detail", "papers"),
     [
         ("who wrote it?", "authors", ()),
+        ("who wrote the second one?", "authors", ()),
+        ("link to #2?", "link", ()),
         ("who are the authors?", "authors", ()),
         ("authors?", "authors", ()),
         ("and the authors of that one?", "authors", ()),
