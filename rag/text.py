@@ -274,9 +274,10 @@ def spelled_in(acronym: str, words: list[str]) -> bool:
     return any(spells_acronym(acronym, words[i:]) for i in range(len(words)))
 
 
+# Words that join a name's words rather than name anything: an acronym often has no letter for
+# them ("reinforcement learning from human feedback"), and a title need not repeat them.
+JOINING_WORDS = _ACRONYM_SMALL_WORDS | {"from", "by", "via", "at", "as", "or", "into"}
 # "... the alternating direction method of multipliers (ADMM)": an acronym defined in brackets.
-# Words an acronym often has no letter for ("reinforcement learning from human feedback").
-_UNABBREVIATED = _ACRONYM_SMALL_WORDS | {"from", "by", "via", "at", "as", "or", "into"}
 _DEFINED = re.compile(r"((?:[A-Za-z][A-Za-z0-9'-]*\s+){1,10})\((?P<acronym>[A-Za-z][A-Za-z0-9+-]{1,11})\)")
 
 
@@ -292,7 +293,7 @@ def acronym_expansion(acronym: str, texts: list[str]) -> str | None:
             words = match.group(1).split()
             for start in range(len(words) - 1, -1, -1):
                 plain = re.findall(r"[a-z0-9]+", " ".join(words[start:]).lower())
-                content = [w for w in plain if w not in _UNABBREVIATED]
+                content = [w for w in plain if w not in JOINING_WORDS]
                 if spells_acronym(acronym, plain) or (content and spells_acronym(acronym, content)):
                     expansion = " ".join(words[start:])
                     found[expansion.lower()] = found.get(expansion.lower(), 0) + 1

@@ -32,7 +32,7 @@ from rag.digest.faithfulness import extractive_oneliner
 from rag.llm.base import ModelError
 from rag.records import Answer, Citation, ListedPaper, Paper, Suggestion
 from rag.settings import ListSettings, Settings
-from rag.text import acronym_expansion, content_words, split_sentences
+from rag.text import JOINING_WORDS, acronym_expansion, content_words, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +87,15 @@ def topic_terms(topic: str) -> set[str]:
     return {stem(w) for w in content_words(topic)} or {stem(w) for w in re.findall(r"[a-z0-9]+", topic.lower())}
 
 
-# Words that join a topic's words rather than name anything: "mixture of experts".
-_JOINING_WORDS = {"a", "an", "and", "or", "of", "for", "in", "on", "the", "to", "with", "from", "by", "via", "at", "as", "into"}
-
-
 def in_title(topic: str, title: str, every_word: bool = False) -> bool:
     """All of the topic's words of four letters or more occur in the title (stemmed): "LLM
     quantization" in "GPTVQ: The Blessing of Dimensionality for LLM Quantization". With
     `every_word`, its shorter words too ("log anomaly detection" is not in "... textural
-    anomaly detection"), all but `_JOINING_WORDS`. Words in brackets are an aside
-    ("alternating direction method of multipliers (ADMM)")."""
+    anomaly detection"), all but the joining ones ("of" in "mixture of experts"). Words in
+    brackets are an aside ("alternating direction method of multipliers (ADMM)")."""
     topic = re.sub(r"\([^()]*\)", " ", topic)
     if every_word:
-        terms = {stem(w) for w in re.findall(r"[a-z0-9]+", topic.lower()) if w not in _JOINING_WORDS}
+        terms = {stem(w) for w in re.findall(r"[a-z0-9]+", topic.lower()) if w not in JOINING_WORDS}
     else:
         terms = topic_terms(topic)
     return bool(terms) and terms <= {stem(w) for w in re.findall(r"[a-z0-9]+", title.lower())}

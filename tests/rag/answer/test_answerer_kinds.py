@@ -251,7 +251,7 @@ def test_a_question_naming_its_paper_shows_the_writer_that_paper_alone(bot):
     bot.model.enqueue("It dynamically incorporates the curvature of the loss function [1].")
     answer = bot.ask("How does ADAHESSIAN improve on first-order optimizers?")
     assert answer.found and [c.title for c in answer.citations] == [PAPERS[0][0]]
-    prompt = bot.model.history[-1][0][-1]["content"]
+    prompt = bot.model.last_messages[-1]["content"]
     assert prompt.count("<source ") == 1 and PAPERS[0][0] in prompt and PAPERS[1][0] not in prompt
 
 
