@@ -120,7 +120,7 @@ class Answer(BaseModel):
     question: str = Field(description="The question as answered (cut if it was too long).")
     answer: str = Field(description="The answer text, with [n] markers matching `citations`.")
     found: bool = Field(description="False when the papers do not answer the question; then `citations` is empty.")
-    kind: str = Field("fact", description="How the question was read: fact, explain, compare, find, new, details (a paper's authors, date or link), help or clarify (rag/answer/question.py).")
+    kind: str = Field("fact", description="How the question was read: fact, explain, compare, find, new, details (a paper's authors, date or link), choose (which of the papers listed before), help or clarify (rag/answer/question.py).")
     citations: list[Citation] = Field(default_factory=list)
     papers: list[ListedPaper] = Field(default_factory=list, description="For find / new: the papers listed, best first (also cited).")
     more: int = Field(0, description="For find / new: relevant papers left off the list.")

@@ -85,6 +85,7 @@ class FollowupSettings(Section):
 
     margin: float = Field(0.1, ge=0, description="A question that names no paper is a follow-up when the earlier turn's paper matches it within this cosine of the best paper found for it alone...")
     earlier_paper_related: float = Field(0.25, ge=0, le=1, description="... but not below this cosine: off-topic questions score 0.1-0.2 against every paper. Without a judge, the thread's paper answers a follow-up only from this match on.")
+    choose_reads: int = Field(3, ge=1, le=8, description="After a list, 'which of them ...?': the judge reads this many of its papers, those matching the question best (~1 s each); not fitted, a cost cap.")
 
 
 class GroundSettings(Section):

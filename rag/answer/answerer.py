@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from prompts import load as load_prompt
+from rag.answer.choose import Chooser
 from rag.answer.decide import Calibration, Decider, gives_no_number, unmentioned_names
 from rag.answer.details import details_text
 from rag.answer.followup import has_pronoun, thread_intent
@@ -73,6 +74,7 @@ class Answerer:
         self.sentences = PaperSentences(store, embedder)
         self.retriever = Retriever(settings, store, search_fn, self.sentences)
         self.decider = Decider(settings, self.sentences, judge_model, Calibration.from_settings(settings.answer.calibration))
+        self.chooser = Chooser(settings, self.sentences, judge_model)
         self.lister = Lister(settings, store, search_fn, self.sentences, oneliners, judge_model)
         self.named_papers = NamedPapers(settings, store, search_fn, self.sentences, model, judge_model, oneliners, self.names)
         self._small_talk: np.ndarray | None = None  # vectors of prompts/smalltalk_examples.txt
@@ -92,7 +94,7 @@ class Answerer:
             intent = classify(question, self.names(), self.clock(), self.settings.answer.question)
             intent = self.named_papers.resolve_comparison(intent, question, history)
             if history:  # "tell me more about the second one", "which one is faster?"
-                intent = thread_intent(intent, question, history[-1])
+                intent = thread_intent(intent, question, history)
             answer = self._answer(intent, question, history, on_token, started)
         answer.notice = notice
         answer.timings_ms["total"] = ms_since(started)
@@ -109,6 +111,9 @@ class Answerer:
             return self.named_papers.about_papers(question, intent, on_token, started)
         if intent.kind == "details":
             return self.paper_details(question, intent, history)
+        if intent.kind == "choose":  # "which of these is the fastest?" after a list
+            listed = self.store.get_many(list(intent.papers))
+            return self.chooser.choose(question, [listed[p] for p in intent.papers if p in listed])
         return self.answer_fact(question, intent, history, on_token, started)
 
     def paper_details(self, question: str, intent: Intent, history: list[Turn]) -> Answer:

@@ -51,18 +51,43 @@ _ORDINAL_REFERENCE = re.compile(
     r"|(?:#|\[|\bnumber\s+|\bno\.\s*|\bpaper\s+|\bitem\s+)([1-8])\]?(?!\d)",
     re.IGNORECASE,
 )
+# "the first two", "top 3", "the first and the third", "#1 vs #3", "compare 2 and 4": several
+# papers of the earlier answer by their places (bare numbers only between compare words).
+_PLACE = rf"(?:{'|'.join(_ORDINALS)})(?:\s+(?:one|paper))?|#\d|\[\d\]|(?:number|no\.|paper|item)\s*\d"
+_NOT_OTHER_THINGS = r"(?!\s+(?!papers\b|ones\b)[a-z]+s\b)"  # not "the first two layers", "the first and second experiments"
+_FIRST_FEW = re.compile(rf"\b(?:the\s+)?(?:first|top)\s+(two|three|2|3)\b{_NOT_OTHER_THINGS}", re.IGNORECASE)
+_TWO_PLACES = re.compile(rf"(?<!\w)(?:the\s+)?({_PLACE})\s+(?:and|&|vs\.?|versus|with|to|against|or)\s+(?:the\s+)?({_PLACE})(?!\w){_NOT_OTHER_THINGS}", re.IGNORECASE)
+_TWO_NUMBERS = re.compile(r"\b(?:compare|between|contrast|differ\w*)\b\D{0,20}?\b([1-8])\s+(?:and|&|vs\.?|versus|with|to)\s+([1-8])\b", re.IGNORECASE)
 # "which one is faster?", "how do the two differ?": both papers of an answer that cited two.
 _BOTH = re.compile(r"\bwhich\s+(?:one|of\s+(?:them|the\s+two|these|those|both))\b|\b(?:the|these|those)\s+two\b|\bboth\b|\bbetween\s+them\b", re.IGNORECASE)
 
 
+# "which of them needs no training?", "do any of these use RL?", "which ones are theory?": a
+# question across several papers of the earlier answer (a list), by none of their places.
+_AMONG = re.compile(
+    r"\bwhich\s+(?:one|ones|of\s+(?:them|these|those|the\s+(?:papers|ones|above|listed)))\b"
+    r"|\b(?:any|none|all|each|some|either|neither)\s+of\s+(?:them|these|those|the\s+(?:papers|ones|above))\b"
+    r"|\bwhich\s+(?:of\s+)?(?:these|those)\b",
+    re.IGNORECASE,
+)
 # A list topic that is the thread's paper's own: "their learned closure", "its loss".
 _THREADS_OWN = re.compile(r"\W*(?:their|its|it|they|them)\b", re.IGNORECASE)
 
 
 def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
-    """The earlier answer's papers that the question points at by place ("the second one")
-    or, when that answer cited two, as a pair ("which one is faster?")."""
+    """The earlier answer's papers that the question points at by place ("the second one",
+    "the first two", "#1 vs #3") or, when that answer cited two, as a pair ("which one is
+    faster?")."""
     ids = turn.paper_ids
+    few = _FIRST_FEW.search(question)
+    if few and ids:
+        count = {"two": 2, "three": 3}.get(few.group(1).lower()) or int(few.group(1))
+        return tuple(ids[:count]) if count <= len(ids) else ()
+    pair = _TWO_PLACES.search(question) or _TWO_NUMBERS.search(question)
+    if pair and ids:
+        places = [_place(p) for p in pair.groups()]
+        picked = [ids[-1] if place == -1 else ids[place - 1] for place in places if place == -1 or 0 < place <= len(ids)]
+        return tuple(dict.fromkeys(picked)) if len(set(picked)) == 2 else ()
     match = _ORDINAL_REFERENCE.search(question)
     if match and ids:
         place = _ORDINALS[match.group(1).lower()] if match.group(1) else int(match.group(2))
@@ -70,24 +95,36 @@ def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
     return tuple(ids) if len(ids) == 2 and _BOTH.search(question) else ()
 
 
-def thread_intent(intent: Intent, question: str, turn: Turn) -> Intent:
+def _place(said: str) -> int:
+    """"second one" -> 2, "#3" / "[3]" / "paper 3" / "3" -> 3, "last" -> -1."""
+    digits = re.search(r"\d", said)
+    return int(digits.group()) if digits else _ORDINALS[said.split()[0].lower()]
+
+
+def thread_intent(intent: Intent, question: str, history: list[Turn]) -> Intent:
     """A question about the earlier answer's papers by place or as a pair: "tell me more about
     the second one" explains that paper (it is no topic to list), "what data did #2 use?" asks
     it, "who wrote #2?" asks for its details, "which one is faster?" after two papers compares
-    them. A list whose topic is the paper's own ("what's new about their closure model?") is a
-    question about it."""
-    papers = referenced_papers(question, turn)
+    them, "which of these needs no training?" after a list chooses among its papers. A list
+    whose topic is the paper's own ("what's new about their closure model?") is a question
+    about it. Places and "which of these" count in the latest answer with several papers: after
+    "which of them needs no training?" picked one, "compare the first two" is still the list's."""
+    turn = history[-1]
+    listing = next((t for t in reversed(history) if len(t.paper_ids) > 1), turn)
+    papers = referenced_papers(question, listing)
     if intent.kind == "help" and "?" in question and refers_back(question) and not _TO_THE_BOT.search(question):
         return Intent("fact")  # "ok, what does it propose?": a question on the thread's paper, the "ok" aside
     if intent.kind == "details":  # "who wrote the second one?"
         return Intent("details", papers=papers[:1] or intent.papers, detail=intent.detail)
     if intent.kind in ("find", "new") and _THREADS_OWN.match(intent.topic):
         return Intent("fact")  # "what's new about their learned closure?": a question about the thread's paper
-    if len(papers) == 2:
+    if len(papers) >= 2:  # "which one is faster?" after two papers, "compare the first two"
         return Intent("compare", papers=papers)
     if len(papers) == 1:
         rest = _ORDINAL_REFERENCE.sub(" ", question)
         return Intent("explain", papers=papers) if asks_about_whole(rest) else Intent("fact", papers=papers)
+    if len(listing.paper_ids) > 2 and intent.kind in ("fact", "compare") and _AMONG.search(question) and not _TO_THE_BOT.search(question):
+        return Intent("choose", papers=tuple(listing.paper_ids), request=listing.question)  # "which of these is the fastest?" after a list
     return intent
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 from rag.answer.names import NameIndex, NameMatch, looks_like_name, named_papers, question_words
 from rag.settings import QuestionSettings
 
-Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify", "details"]
+Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify", "details", "choose"]
 
 CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
 EMPTY_QUESTION = "The question is empty: ask something about the papers."
@@ -32,11 +32,12 @@ _GREETING = re.compile(
     r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
     r"|merci(?: beaucoup)?|danke(?: sch(?:ö|oe)n| sehr)?|(?:muchas )?gracias|grazie(?: mille)?|obrigad[oa]|arigato"
-    r"|bye|goodbye|see you|see ya|nvm|never ?mind|no worries|np|interesting|makes sense|sounds good|fair enough|noted|neat|wow)\b",
+    r"|bye|goodbye|see you|see ya|nvm|never ?mind|forget (?:it|about it)|scratch that|no worries|np|interesting|makes sense|sounds good|fair enough|noted|neat|wow)\b",
     re.IGNORECASE,
 )
 _THANKS = re.compile(
-    r"^\W*(?:@?paperbot\W*)?(?:thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|merci|danke|gracias|grazie|obrigad[oa]|arigato)\b",
+    r"^\W*(?:@?paperbot\W*)?(?:thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|merci|danke|gracias|grazie|obrigad[oa]|arigato"
+    r"|never ?mind|nvm|forget (?:it|about it)|scratch that|no worries)\b",  # or a dismissal: "forget it, found it on arxiv myself"
     re.IGNORECASE,
 )
 # What follows thanks when it goes on to ask: "thanks, now compare it with ...", "thx. what about ..."
@@ -189,6 +190,7 @@ _REQUEST_ANYWHERE = re.compile(
       | (?:^|(?<=[.!?;:\n]))\W*(?:i'?m\s+|we'?re\s+)?looking\s+for(?:\s+(?:some|any))?(?:\s+(?:{_PLURAL}|anything|something|work|research))?(?:\s+(?:on|about|regarding|that|which|where))?\b
       | \b(?:are\s+there|there\s+are)\s+(?:any\s+|some\s+)?papers(?:\s+(?:on|about|of|regarding|that|which|where))?\b
       | \b(?:we|you)\s+(?:got|have)\s+anything\b
+      | \b(?:do|did)\s+you\s+(?:know|have)\s+(?:anything|something)\s+(?:on|about|regarding)\b(?!\s+(?:papers|it|this|that|them)\b)  # "do you know anything about protein folding?"
       | \b(?:did|has|have)\s+(?:anything|something)\s+(?:new\s+)?(?:on|about)\b
       | \b(?:is|are)\s+there\s+(?:anything|something)(?:\s+(?:new|recent|here|{_IN_THE_STORE}))*\s+(?:on|about|regarding|covering)\b
       | \b(?:came|come|arrived|arrive|landed|land|dropped|drop|appeared|appear)(?:\s+in|\s+out)?(?:\s+(?:lately|recently))?\s+(?:on(?!\s+top\b)|about|regarding)\b  # not "came out on top"
@@ -225,10 +227,10 @@ _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folk
 # "do you get updated", "tell me a joke", a link or file the asker would hand over. Not "can you" or "if you": fact questions use those for anyone
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
-    r"\b(?:are|were)\s+you\b|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
+    r"\b(?:are|were)\s+you\b|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover|speak|understand)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:i|we)\s+(?:can\s+|could\s+|just\s+|also\s+)?(?:paste|upload|send|share|attach|drop|give|forward|post)\b[^.?!]{0,30}\b(?:links?|pdfs?|files?|urls?|documents?)\b"  # "if I paste an arXiv link, can you ...?"
-    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:[\w-]+\s+){0,2}?(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
+    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\b(?:talk|write|speak|chat)\s+(?:to|with)\s+you\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:[\w-]+\s+){0,2}?(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
 # Who the message is addressed to, its lead-in, and a polite tail: none is part of a topic.
@@ -274,11 +276,11 @@ class Window:
 class Intent:
     kind: Kind
     topic: str = ""  # find / new: what the papers should be about ("" for "what's new?": any topic)
-    papers: tuple[str, ...] = ()  # paper ids named in the question, in order
+    papers: tuple[str, ...] = ()  # paper ids named in the question, in order (choose: the earlier answer's)
     window: Window | None = None  # new: only papers first seen since then
     unclear: tuple[str, ...] = ()  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
-    request: str = ""  # find / new: the whole request, less address, window and politeness
+    request: str = ""  # find / new: the whole request, less address, window and politeness; choose: the list's request
     detail: str = ""  # details: "authors", "date" or "link" of the named paper or the thread's
     excluded: tuple[str, ...] = ()  # find / new: what the request says it does not want ("not quantum computing pls")
 
@@ -463,8 +465,8 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     detail = asked_detail(said, named=len(papers) == 1)
     if detail and len(papers) <= 1:  # of the named paper, or else of the thread's
         return Intent("details", papers=tuple(papers), detail=detail)
-    # "thx, the bit about the restoration step was exactly what I was missing": thanks with a
-    # remark, asking nothing.
+    # "thx, the bit about the restoration step was exactly what I was missing": thanks (or
+    # "never mind") with a remark, asking nothing.
     if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
         return Intent("help")
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.

@@ -208,7 +208,10 @@ class Retriever:
             return alone
         query = followup_query(question, history[-1])
         query_vector = self.sentences.embed([query])[0]
-        hits = self._put_papers_first(self.search(query, k=k, query_vector=query_vector), list(earlier))
+        # After a list, "which of them needs no training?" is about the listed paper that
+        # matches it best, not the list's first; after one or two papers, "they" is the first.
+        order = sorted(earlier, key=lambda pid: -self.sentences.best_match(earlier[pid], vector)) if len(earlier) > 2 else list(earlier)
+        hits = self._put_papers_first(self.search(query, k=k, query_vector=query_vector), order)
         papers = self.store.get_many([h.paper_id for h in hits])
         return Retrieval(query, vector, hits, papers, self.features(query, query_vector, hits, papers), followup=True,
                          earlier_match=earlier_match, on_thread_paper=hits[0].paper_id in history[-1].paper_ids)

@@ -514,3 +514,26 @@ def test_without_a_judge_a_request_listing_several_things_adds_nothing(settings,
     bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
     answer = bot.ask("second-order optimizers pls: hessian diagonal estimates, merging models by dropping deltas by magnitude")
     assert answer.found and PAPERS[2][0] not in [p.title for p in answer.papers]
+
+
+def test_which_of_them_after_a_list_quotes_only_the_papers_the_judge_picks(bot):
+    papers = {p.title.split(":")[0].split("!")[0]: p for p in bot.store.papers_seen_since()}
+    listed = [papers[name].paper_id for name in ("DELLA-Merging", "ZipIt", "ADAHESSIAN")]
+    history = [Turn(question="any papers on model merging?", answer="3 papers on model merging: ...", paper_ids=listed)]
+    # The judge reads the listed papers that match the question best (choose_reads of them),
+    # and only the one it says yes to is quoted, verbatim; no model writes the answer.
+    bot.judge_model.enqueue_logodds(2.0, -2.0, -3.0)
+    answer = bot.ask("which of them needs no training?", history)
+    assert (answer.kind, answer.found) == ("choose", True)
+    judged = [messages[-1]["content"] for messages, kw in bot.judge_model.history if kw.get("yes_no_logodds")]
+    assert len(judged) == 3 and all("which of them needs no training?" in prompt and "model merging" not in prompt.split("Question:")[1] for prompt in judged)
+    first = judged[0].split("\n")[0].removeprefix("Paper: ")
+    assert [c.title for c in answer.citations] == [first]
+    assert answer.citations[0].evidence in bot.store.get(answer.citations[0].paper_id).abstract
+    assert answer.answer.splitlines()[1].endswith(answer.citations[0].evidence)
+    assert bot.model.history == []
+    # None picked: said so, nothing cited.
+    bot.judge_model.enqueue_logodds(-1.0, -1.0, -1.0)
+    answer = bot.ask("which of these runs on phones?", history)
+    assert (answer.kind, answer.found, answer.citations) == ("choose", False, [])
+    assert answer.answer == "None of the 3 papers above says so in its abstract."

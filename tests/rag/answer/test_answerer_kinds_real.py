@@ -194,3 +194,18 @@ def test_a_thread_question_about_a_thing_stays_on_the_threads_paper(corpus_bot):
     history = [Turn(question="which paper made full-matrix adagrad practical for big models?", paper_ids=[first.paper_id])]
     for question in ("how do they get around the cost — is there a hardware trick?", "ok but does that mean one of them is best overall?"):
         assert corpus_bot.answerer.retrieve(question, history).on_thread_paper, question  # not a request for another paper
+
+
+def test_which_of_them_after_a_list_picks_the_paper_that_says_so(corpus_bot):
+    listed = corpus_bot.ask("Any papers on LLM quantization?")
+    assert listed.kind == "find" and len(listed.citations) > 3
+    history = [Turn(question=listed.question, answer=listed.answer, paper_ids=[c.paper_id for c in listed.citations])]
+    answer = corpus_bot.ask("do any of them use the EM algorithm?", history)
+    # Only GPTVQ's abstract says so ("... an efficient data-aware version of the EM algorithm").
+    assert (answer.kind, answer.found) == ("choose", True)
+    assert [c.title for c in answer.citations] == ["GPTVQ: The Blessing of Dimensionality for LLM Quantization"]
+    assert "EM algorithm" in answer.citations[0].evidence
+    # "compare the first two" then compares the list's first two papers.
+    history.append(Turn(question=answer.question, answer=answer.answer, paper_ids=[c.paper_id for c in answer.citations]))
+    compared = corpus_bot.ask("compare the first two", history)
+    assert compared.kind == "compare" and [c.paper_id for c in compared.citations] == [c.paper_id for c in listed.citations[:2]]

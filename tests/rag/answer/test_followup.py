@@ -52,17 +52,17 @@ def test_the_earlier_answers_papers_by_place_or_as_a_pair():
     assert referenced_papers("which one is faster?", pair) == ("a", "b")
     assert referenced_papers("What datasets did they use?", pair) == ()
     asked = Intent("find", topic="second one")
-    assert thread_intent(asked, "tell me more about the second one", listed) == Intent("explain", papers=("b",))
-    assert thread_intent(asked, "what datasets did the second one use?", listed) == Intent("fact", papers=("b",))
-    assert thread_intent(Intent("fact"), "which one is faster?", pair) == Intent("compare", papers=("a", "b"))
-    assert thread_intent(Intent("fact"), "What datasets did they use?", pair) == Intent("fact")
+    assert thread_intent(asked, "tell me more about the second one", [listed]) == Intent("explain", papers=("b",))
+    assert thread_intent(asked, "what datasets did the second one use?", [listed]) == Intent("fact", papers=("b",))
+    assert thread_intent(Intent("fact"), "which one is faster?", [pair]) == Intent("compare", papers=("a", "b"))
+    assert thread_intent(Intent("fact"), "What datasets did they use?", [pair]) == Intent("fact")
     who = Intent("details", detail="authors")
-    assert thread_intent(who, "who wrote the second one?", listed) == Intent("details", papers=("b",), detail="authors")
-    assert thread_intent(who, "who wrote it?", listed) == who  # the answerer takes the thread's first paper
+    assert thread_intent(who, "who wrote the second one?", [listed]) == Intent("details", papers=("b",), detail="authors")
+    assert thread_intent(who, "who wrote it?", [listed]) == who  # the answerer takes the thread's first paper
     # Read as small talk on its own ("ok, ..." and only words that ask), in a thread it asks the thread's paper.
-    assert thread_intent(Intent("help"), "ok, what does it propose?", pair) == Intent("fact")
-    assert thread_intent(Intent("help"), "ok thanks, does it get refreshed every day, your collection?", pair) == Intent("help")
-    assert thread_intent(Intent("help"), "thanks, that was it", pair) == Intent("help")
+    assert thread_intent(Intent("help"), "ok, what does it propose?", [pair]) == Intent("fact")
+    assert thread_intent(Intent("help"), "ok thanks, does it get refreshed every day, your collection?", [pair]) == Intent("help")
+    assert thread_intent(Intent("help"), "thanks, that was it", [pair]) == Intent("help")
 
 
 def test_a_list_on_the_threads_own_paper_is_a_question_about_it():
@@ -71,9 +71,9 @@ def test_a_list_on_the_threads_own_paper_is_a_question_about_it():
 
     turn = Turn(question="which paper learns the closure term with a neural operator?", paper_ids=["a"])
     asked = Intent("new", topic="their closure model compared to earlier ones")
-    assert thread_intent(asked, "what's new about their closure model compared to earlier ones?", turn) == Intent("fact")
+    assert thread_intent(asked, "what's new about their closure model compared to earlier ones?", [turn]) == Intent("fact")
     listing = Intent("find", topic="neural operators")
-    assert thread_intent(listing, "any other papers on neural operators?", turn) == listing  # a list of its own
+    assert thread_intent(listing, "any other papers on neural operators?", [turn]) == listing  # a list of its own
 
 
 def test_a_thread_question_about_a_thing_is_not_a_request_for_another_paper():
@@ -86,3 +86,38 @@ def test_a_thread_question_about_a_thing_is_not_a_request_for_another_paper():
     assert refers_back("so can you get a loss whose expectation is the cross-entropy?")
     assert not refers_back("Can you get a loss whose expectation is the cross-entropy?")
     assert refers_back("does that view buy anything in practice?")
+
+
+def test_several_papers_of_the_earlier_answer_by_their_places():
+    from rag.answer.followup import referenced_papers
+
+    listed = Turn(question="any papers on LLM quantization?", paper_ids=list("abcdefgh"))
+    assert referenced_papers("compare the first two", listed) == ("a", "b")
+    assert referenced_papers("compare the top 3 papers", listed) == ("a", "b", "c")
+    assert referenced_papers("how do the first and the third differ?", listed) == ("a", "c")
+    assert referenced_papers("#2 vs #5?", listed) == ("b", "e")
+    assert referenced_papers("compare 2 and 4", listed) == ("b", "d")
+    assert referenced_papers("the second one or the last one?", listed) == ("b", "h")
+    # Not papers: "the first two layers", "the first and second experiments"; no ninth paper.
+    assert referenced_papers("what happens in the first two layers?", listed) == ()
+    assert referenced_papers("what did the first and second experiments show?", listed) == ()
+    assert referenced_papers("compare the first two", Turn(question="q", paper_ids=["a"])) == ()
+
+
+def test_which_of_them_after_a_list_chooses_among_its_papers():
+    from rag.answer.followup import thread_intent
+    from rag.answer.question import Intent
+
+    listed = Turn(question="any papers on model merging?", paper_ids=["a", "b", "c"])
+    chosen = Intent("choose", papers=("a", "b", "c"), request="any papers on model merging?")
+    assert thread_intent(Intent("fact"), "which of them needs no training?", [listed]) == chosen
+    assert thread_intent(Intent("fact"), "do any of these use the EM algorithm?", [listed]) == chosen
+    assert thread_intent(Intent("fact"), "which one is fastest?", [listed]) == chosen
+    assert thread_intent(Intent("fact"), "what datasets did they use?", [listed]) == Intent("fact")  # no choice asked
+    pair = Turn(question="FOSI vs ADAHESSIAN", paper_ids=["a", "b"])
+    assert thread_intent(Intent("fact"), "which of them is faster?", [pair]) == Intent("compare", papers=("a", "b"))
+    # Places and choices count in the latest answer with several papers, not a one-paper answer after it.
+    one = Turn(question="do any of them use the EM algorithm?", paper_ids=["b"])
+    assert thread_intent(Intent("fact"), "compare the first two", [listed, one]) == Intent("compare", papers=("a", "b"))
+    assert thread_intent(Intent("fact"), "which of them needs no training?", [listed, one]) == chosen
+
