@@ -124,7 +124,7 @@ def thread_intent(intent: Intent, question: str, history: list[Turn]) -> Intent:
         rest = _ORDINAL_REFERENCE.sub(" ", question)
         return Intent("explain", papers=papers) if asks_about_whole(rest) else Intent("fact", papers=papers)
     if len(listing.paper_ids) > 2 and intent.kind in ("fact", "compare") and _AMONG.search(question) and not _TO_THE_BOT.search(question):
-        return Intent("choose", papers=tuple(listing.paper_ids), request=listing.question)  # "which of these is the fastest?" after a list
+        return Intent("choose", papers=tuple(listing.paper_ids))  # "which of these is the fastest?" after a list
     return intent
 
 

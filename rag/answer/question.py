@@ -280,7 +280,7 @@ class Intent:
     window: Window | None = None  # new: only papers first seen since then
     unclear: tuple[str, ...] = ()  # names that match several papers, or none
     sides: tuple[str, ...] = ()  # a comparison whose papers are not both named: the two things compared
-    request: str = ""  # find / new: the whole request, less address, window and politeness; choose: the list's request
+    request: str = ""  # find / new: the whole request, less address, window and politeness
     detail: str = ""  # details: "authors", "date" or "link" of the named paper or the thread's
     excluded: tuple[str, ...] = ()  # find / new: what the request says it does not want ("not quantum computing pls")
 

@@ -208,8 +208,8 @@ class Retriever:
             return alone
         query = followup_query(question, history[-1])
         query_vector = self.sentences.embed([query])[0]
-        # After a list, "which of them needs no training?" is about the listed paper that
-        # matches it best, not the list's first; after one or two papers, "they" is the first.
+        # After a list, "what accuracy do they keep?" is about the listed paper that matches it
+        # best, not the list's first; after one or two papers, "they" is the first.
         order = sorted(earlier, key=lambda pid: -self.sentences.best_match(earlier[pid], vector)) if len(earlier) > 2 else list(earlier)
         hits = self._put_papers_first(self.search(query, k=k, query_vector=query_vector), order)
         papers = self.store.get_many([h.paper_id for h in hits])

@@ -537,3 +537,13 @@ def test_which_of_them_after_a_list_quotes_only_the_papers_the_judge_picks(bot):
     answer = bot.ask("which of these runs on phones?", history)
     assert (answer.kind, answer.found, answer.citations) == ("choose", False, [])
     assert answer.answer == "None of the 3 papers above says so in its abstract."
+
+
+@pytest.mark.real_embedder
+def test_a_pronoun_followup_after_a_list_asks_the_listed_paper_that_matches_it_best(bot):
+    papers = {p.title.split(":")[0].split("!")[0]: p for p in bot.store.papers_seen_since()}
+    listed = [papers[name].paper_id for name in ("ADAHESSIAN", "FOSI", "ZipIt")]
+    history = [Turn(question="any papers on optimizers or merging?", answer="3 papers: ...", paper_ids=listed)]
+    bot.model.enqueue("They keep 90 percent of the accuracy [1].")
+    answer = bot.ask("how much of the accuracy do they keep when merging?", history)
+    assert answer.found and answer.citations[0].paper_id == papers["ZipIt"].paper_id  # not the list's first, ADAHESSIAN

@@ -109,7 +109,7 @@ def test_which_of_them_after_a_list_chooses_among_its_papers():
     from rag.answer.question import Intent
 
     listed = Turn(question="any papers on model merging?", paper_ids=["a", "b", "c"])
-    chosen = Intent("choose", papers=("a", "b", "c"), request="any papers on model merging?")
+    chosen = Intent("choose", papers=("a", "b", "c"))
     assert thread_intent(Intent("fact"), "which of them needs no training?", [listed]) == chosen
     assert thread_intent(Intent("fact"), "do any of these use the EM algorithm?", [listed]) == chosen
     assert thread_intent(Intent("fact"), "which one is fastest?", [listed]) == chosen
