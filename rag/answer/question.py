@@ -534,8 +534,11 @@ def _request_anywhere(said: str, now: datetime, rules: QuestionSettings, named: 
     match = _REQUEST_ANYWHERE.search(rest) or ((_TRAILING_REQUEST.search(rest) or _ENDS_IN_PAPERS.search(rest)) if described else None)
     # A window with anything asked for new ("... today?", "any paper this week about X?"),
     # or new things asked for lately, is "what's new".
-    # So is a window after a bare topic: "Schrödinger equation solvers in the last 12 hours?".
-    bare = described and len(rest.split()) <= rules.max_topic_words and _ENDS_IN_PLURAL.search(rest) and not _CLAUSE.search(rest)
+    # So is a window after a bare topic: "Schrödinger equation solvers in the last 12 hours?",
+    # "stuttering / disfluency detection in speech since 3pm?" (no question word anywhere, and
+    # not about the bot: "bot up and running today?").
+    noun_phrase = _ENDS_IN_PLURAL.search(rest) or (rest.endswith("?") and not _ASKS_ANYWHERE.search(rest))
+    bare = described and len(rest.split()) <= rules.max_topic_words and noun_phrase and not _CLAUSE.search(rest)
     newly = not named and ((window and (_NEW_WORDS.search(rest) or _ANY_REQUEST.search(rest) or bare)) or _LATELY.search(rest))
     # A parenthesis only says more about the topic: "(and how it interacts with X)".
     if _SECOND_QUESTION.search(_PARENTHESES.sub(" ", rest)) or not (match or newly):
@@ -565,6 +568,9 @@ def _request_anywhere(said: str, now: datetime, rules: QuestionSettings, named: 
     return without_exclusions(Intent("new" if window else "find", topic=topic, window=window, request=rest.strip()))
 
 
+# A word that asks, or speaks to someone, anywhere: what a noun phrase with a window ("X since
+# 3pm?") does not have.
+_ASKS_ANYWHERE = re.compile(r"\b(?:what|which|who|whom|whose|why|when|where|how|whether|is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|i|we|you|u|bot|paperbot)\b", re.IGNORECASE)
 # A noun phrase that ends in a plural: "Schrödinger equation solvers", "GANs".
 _ENDS_IN_PLURAL = re.compile(r"^[^?]*\w[^\Wsu]s\W*$|^[^?]*[A-Z]s\W*$")
 # Where the papers are, and nothing after: no topic.

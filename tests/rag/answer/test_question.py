@@ -396,6 +396,13 @@ def test_more_windows_a_team_types(said, label, since):
 def test_a_bare_topic_with_a_window_is_whats_new_but_small_talk_with_one_is_not():
     intent = kind("Schrödinger equation solvers in the last 12 hours?")
     assert (intent.kind, intent.topic, intent.window.label) == ("new", "Schrödinger equation solvers", "in the last 12 hours")
+    # Not only a plural: any noun phrase with a window and a question mark, asking nothing else.
+    intent = kind("stuttering / disfluency detection in speech since 3pm?")
+    assert (intent.kind, intent.topic, intent.window.label) == ("new", "stuttering / disfluency detection in speech", "since 3pm")
+    intent = kind("text-driven video editing or diffusion-based video generation since 10am?")
+    assert (intent.kind, intent.topic) == ("new", "text-driven video editing or diffusion-based video generation")  # alternatives, not a comparison
+    assert kind("howdy partner, bot up and running today?").kind != "new"
+    assert kind("how fast is diffusion sampling today?").kind != "new"
     assert kind("ok signing off for today, bye!").kind != "new"
     assert kind("you were super helpful yesterday, thanks again").kind != "new"
     assert kind("morning all, is the paper bot up today?").kind == "help"
