@@ -63,7 +63,8 @@ _BOTH = re.compile(r"\bwhich\s+(?:one|of\s+(?:them|the\s+two|these|those|both))\
 
 
 # "which of them needs no training?", "do any of these use RL?", "which ones are theory?": a
-# question across several papers of the earlier answer (a list), by none of their places.
+# question across several papers of the earlier answer, by none of their places ("which one
+# is faster?" after two papers compares them: `_BOTH`).
 _AMONG = re.compile(
     r"\bwhich\s+(?:one|ones|of\s+(?:them|these|those|the\s+(?:papers|ones|above|listed)))\b"
     r"|\b(?:any|none|all|each|some|either|neither)\s+of\s+(?:them|these|those|the\s+(?:papers|ones|above))\b"
@@ -123,8 +124,8 @@ def thread_intent(intent: Intent, question: str, history: list[Turn]) -> Intent:
     if len(papers) == 1:
         rest = _ORDINAL_REFERENCE.sub(" ", question)
         return Intent("explain", papers=papers) if asks_about_whole(rest) else Intent("fact", papers=papers)
-    if len(listing.paper_ids) > 2 and intent.kind in ("fact", "compare") and _AMONG.search(question) and not _TO_THE_BOT.search(question):
-        return Intent("choose", papers=tuple(listing.paper_ids))  # "which of these is the fastest?" after a list
+    if len(listing.paper_ids) > 1 and intent.kind in ("fact", "compare") and _AMONG.search(question) and not _TO_THE_BOT.search(question):
+        return Intent("choose", papers=tuple(listing.paper_ids))  # "which of these is the fastest?" after a list, "do any of them use EM?" after two
     return intent
 
 

@@ -116,6 +116,7 @@ def test_which_of_them_after_a_list_chooses_among_its_papers():
     assert thread_intent(Intent("fact"), "what datasets did they use?", [listed]) == Intent("fact")  # no choice asked
     pair = Turn(question="FOSI vs ADAHESSIAN", paper_ids=["a", "b"])
     assert thread_intent(Intent("fact"), "which of them is faster?", [pair]) == Intent("compare", papers=("a", "b"))
+    assert thread_intent(Intent("fact"), "do any of them use the EM algorithm?", [pair]) == Intent("choose", papers=("a", "b"))
     # Places and choices count in the latest answer with several papers, not a one-paper answer after it.
     one = Turn(question="do any of them use the EM algorithm?", paper_ids=["b"])
     assert thread_intent(Intent("fact"), "compare the first two", [listed, one]) == Intent("compare", papers=("a", "b"))
