@@ -73,6 +73,10 @@ class SlackServices:
         self.stream_answers = True  # stream answers in the assistant panel (chat.startStream)
         self.stream_interval_s = 0.8  # at most one stream call this often
         self.queue = AnswerQueue(settings.slack.queue_size)
+        # Panel threads titled by this process: a follow-up can arrive after the first answer is
+        # posted but before its turn is saved, and must not title the thread again.
+        self._titled: set[tuple[str, str]] = set()
+        self._titled_lock = threading.Lock()
 
     def close(self) -> None:
         self.queue.stop()
@@ -189,6 +193,15 @@ class SlackServices:
         self._panel_call("setSuggestedPrompts", lambda: self.panel.assistant_threads_setSuggestedPrompts(
             channel_id=channel, thread_ts=thread_ts, title=render.SUGGESTED_PROMPTS_TITLE, prompts=render.SUGGESTED_PROMPTS))
 
+    def _first_in_thread(self, channel: str, thread_ts: str, conversation: str) -> bool:
+        """The thread's first question: nothing answered in it yet (after a restart too), and
+        not titled by this process."""
+        with self._titled_lock:
+            if (channel, thread_ts) in self._titled or self.state.has_answered_in(channel, conversation):
+                return False
+            self._titled.add((channel, thread_ts))
+            return True
+
     def save_thread_context(self, thread: dict) -> None:
         """`assistant_thread_context_changed`: the user is now looking at another channel."""
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
@@ -210,7 +223,7 @@ class SlackServices:
         if not route.question:
             self._post_text(route, help_text(), key=f"help:{route.channel}:{route.ts}")
             return
-        if not self.state.has_answered_in(route.channel, route.conversation):
+        if self._first_in_thread(route.channel, thread_ts, route.conversation):
             title = render.thread_title(route.question)
             self._panel_call("setTitle", lambda: self.panel.assistant_threads_setTitle(channel_id=route.channel, thread_ts=thread_ts,
                                                                                     title=title))

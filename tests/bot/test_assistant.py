@@ -126,6 +126,23 @@ def test_follow_up_in_the_panel_has_the_earlier_turns_and_keeps_the_title(bot, p
     assert len(bot.standin.calls("assistant.threads.setTitle")) == 1
 
 
+def test_a_follow_up_sent_before_the_first_turn_is_saved_does_not_title_the_thread_again(bot, monkeypatch):
+    # The first answer is posted, then its turn saved: a follow-up can land in between.
+    save = bot.services.state.add_turn
+
+    def late(*args, **kwargs):
+        time.sleep(1.0)
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(bot.services.state, "add_turn", late)
+    thread_ts = _start(bot)
+    _send(bot, h.assistant_message("how do draft trees speed up decoding?", thread_ts))
+    _wait_answers(bot, thread_ts, 1)
+    _send(bot, h.assistant_message("and how much faster is it?", thread_ts))
+    _wait_answers(bot, thread_ts, 2)
+    assert len(bot.standin.calls("assistant.threads.setTitle")) == 1
+
+
 def test_context_changed_is_kept_without_reading_the_thread(bot):
     thread_ts = _start(bot)
     _send(bot, h.assistant_thread_context_changed(thread_ts, context_channel="C0OTHER"))
