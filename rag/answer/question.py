@@ -230,7 +230,8 @@ _ABOUT_THE_BOT = re.compile(
     r"\b(?:are|were)\s+you\b|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover|speak|understand)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:i|we)\s+(?:can\s+|could\s+|just\s+|also\s+)?(?:paste|upload|send|share|attach|drop|give|forward|post)\b[^.?!]{0,30}\b(?:links?|pdfs?|files?|urls?|documents?)\b"  # "if I paste an arXiv link, can you ...?"
-    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\b(?:talk|write|speak|chat)\s+(?:to|with)\s+you\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:[\w-]+\s+){0,2}?(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
+    r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\b(?:talk|write|speak|chat)\s+(?:to|with)\s+you\b"
+    r"|\b(?:can|could|do|will|would)\s+you\s+(?:also\s+)?(?:answer|reply|respond|speak|understand|talk|write|chat)\b[^?]{0,30}?\bin\s+(?:[A-Z][a-z]+(?:ish|ese|ian|an|ch|ic)|other\s+languages?|another\s+language|any\s+language)\b|\bjust\s+testing\b|\b(?:tell|know)(?:\s+me|\s+us)?\s+(?:a|any)\s+(?:[\w-]+\s+){0,2}?(?:joke|jokes|story|poem)\b|\b(?:do|did|will|are|were)\s+you\s+(?:get|got|being)\s+(?:updated|refreshed|retrained|trained)\b",
     re.IGNORECASE,
 )
 # Who the message is addressed to, its lead-in, and a polite tail: none is part of a topic.

@@ -33,10 +33,17 @@ def kind(question):
      "thanks a lot, that was useful", "great, thanks!", "good morning team", "who am i talking to?", "how does this bot work",
      "nvm", "ok, thanks anyway", "what can you really do?", "help please", "how do I use this tool?",
      "help?? how am I supposed to phrase a search here", "how do I phrase questions?", "how do I ask you for a list of papers on some topic?",
-     "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄", "nice one", "interesting", "makes sense"],
+     "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄", "nice one", "interesting", "makes sense",
+     "which languages can I talk to you in?", "can you answer in Spanish if I ask in Spanish?", "do you speak other languages?",
+     "forget it, found it on arxiv myself", "never mind, figured it out myself"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
+
+
+def test_a_question_to_answer_in_some_way_is_no_small_talk():
+    assert kind("can you answer in one sentence how draft trees speed up decoding?").kind == "fact"
+    assert kind("do multilingual LLMs answer in Spanish as well as in English?").kind == "fact"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +55,7 @@ def test_small_talk_gets_help(question):
         ("show me some papers on graph neural networks", "graph neural networks"),
         ("hi, any work on speech separation?", "speech separation"),
         ("is there research on protein folding", "protein folding"),
+        ("do you know anything about protein folding?", "protein folding"),
         ("I'm looking for papers about federated learning", "federated learning"),
         ("recommendations for papers on continual learning?", "continual learning"),
         ("can you find me something on neural radiance fields", "neural radiance fields"),
