@@ -1,4 +1,5 @@
-"""Choose: "which of them needs no training?", "which of these is the fastest?" after a list.
+"""Choose: "which of them needs no training?", "which of these is the fastest?" after a list
+(or after an answer with two papers: "do any of them use the EM algorithm?").
 
 The judge reads the listed papers that match the question best, and the answer quotes, for
 each paper it says yes to, the abstract sentence that answers best: verbatim, so no model
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from rag.answer.decide import unmentioned_names
 from rag.answer.ground import short_name
 from rag.answer.judge import answers, judge
 from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
+from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Answer, Citation, Paper
 from rag.settings import Settings
@@ -71,11 +74,12 @@ class Chooser:
         vector = self.sentences.embed([question])[0]
         closest = sorted(listed, key=lambda p: -self.sentences.best_match(p, vector))[: self.settings.answer.followup.choose_reads]
         best = [self._best_sentences(question, vector, paper) for paper in closest]
-        picked = self._judged(question, closest, best)
+        timings: dict[str, float] = {}
+        picked = self._judged(question, closest, best, timings)
         # As for a fact answer: a paper that never says "LibriSpeech" is not one "tested on LibriSpeech".
         chosen = [Chosen(closest[i], best[i][0]) for i in picked if not unmentioned_names(question, f"{closest[i].title} {closest[i].abstract}")]
         text, citations, found = chosen_answer(question, len(listed), chosen)
-        return Answer(question=question, answer=text, found=found, kind="choose", citations=citations)
+        return Answer(question=question, answer=text, found=found, kind="choose", citations=citations, timings_ms=timings)
 
     def _best_sentences(self, question: str, vector: np.ndarray, paper: Paper) -> tuple[str, str]:
         """(the one sentence that answers best, the excerpt the judge reads)."""
@@ -83,13 +87,15 @@ class Chooser:
         relevance = sentence_relevance(question, sentences, vectors @ vector, self.settings.answer.lexical_weight)
         return sentences[int(np.argmax(relevance))], best_sentences(sentences, relevance, self.settings.judge.excerpt_words)
 
-    def _judged(self, asked: str, papers: list[Paper], best: list[tuple[str, str]]) -> list[int]:
+    def _judged(self, question: str, papers: list[Paper], best: list[tuple[str, str]], timings: dict[str, float]) -> list[int]:
         """The places of the papers the judge says answer, best first; without a judge (or
         when it fails) the closest paper alone."""
         if self.judge_model is None:
             return [0]
         try:
-            verdicts = judge(self.judge_model, asked, [(paper, excerpt) for paper, (_, excerpt) in zip(papers, best)])
+            started = time.perf_counter()
+            verdicts = judge(self.judge_model, question, [(paper, excerpt) for paper, (_, excerpt) in zip(papers, best)])
+            timings["judge"] = ms_since(started)
         except ModelError as error:
             log.warning("the judge failed (%s); answering from the closest listed paper", error)
             return [0]

@@ -531,7 +531,7 @@ def test_which_of_them_after_a_list_quotes_only_the_papers_the_judge_picks(bot):
     assert [c.title for c in answer.citations] == [first]
     assert answer.citations[0].evidence in bot.store.get(answer.citations[0].paper_id).abstract
     assert answer.answer.splitlines()[1].endswith(answer.citations[0].evidence)
-    assert bot.model.history == []
+    assert bot.model.history == [] and "judge" in answer.timings_ms
     # None picked: said so, nothing cited.
     bot.judge_model.enqueue_logodds(-1.0, -1.0, -1.0)
     answer = bot.ask("which of these runs on phones?", history)
