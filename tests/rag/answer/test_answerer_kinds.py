@@ -547,3 +547,15 @@ def test_a_pronoun_followup_after_a_list_asks_the_listed_paper_that_matches_it_b
     bot.model.enqueue("They keep 90 percent of the accuracy [1].")
     answer = bot.ask("how much of the accuracy do they keep when merging?", history)
     assert answer.found and answer.citations[0].paper_id == papers["ZipIt"].paper_id  # not the list's first, ADAHESSIAN
+
+
+@pytest.mark.real_embedder
+def test_without_a_judge_which_of_them_quotes_the_closest_listed_paper(settings, tmp_path):
+    bot = Paperbot(settings, model=FakeModel())  # judge.model = "none" in tests
+    bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
+    papers = {p.title.split(":")[0].split("!")[0]: p for p in bot.store.papers_seen_since()}
+    history = [Turn(question="any papers on merging or optimizers?", answer="...", paper_ids=[papers[n].paper_id for n in ("ADAHESSIAN", "DELLA-Merging", "ZipIt")])]
+    answer = bot.ask("which of them merges models without any training?", history)
+    assert (answer.kind, answer.found) == ("choose", True)
+    assert [c.title for c in answer.citations] == [PAPERS[3][0]] and answer.citations[0].evidence in PAPERS[3][1]
+    assert bot.model.history == []
