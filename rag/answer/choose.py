@@ -16,12 +16,11 @@ import re
 import time
 from dataclasses import dataclass
 
-import numpy as np
 
 from rag.answer.decide import unmentioned_names
 from rag.answer.ground import short_name
-from rag.answer.judge import answers, judge
-from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
+from rag.answer.judge import answers, excerpt, judge
+from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Answer, Citation, Paper
@@ -73,19 +72,13 @@ class Chooser:
         the list's topic."""
         vector = self.sentences.embed([question])[0]
         closest = sorted(listed, key=lambda p: -self.sentences.best_match(p, vector))[: self.settings.answer.followup.choose_reads]
-        best = [self._best_sentences(question, vector, paper) for paper in closest]
+        best = [excerpt(question, vector, paper, self.sentences, self.settings) for paper in closest]
         timings: dict[str, float] = {}
         picked = self._judged(question, closest, best, timings)
         # As for a fact answer: a paper that never says "LibriSpeech" is not one "tested on LibriSpeech".
-        chosen = [Chosen(closest[i], best[i][0]) for i in picked if not unmentioned_names(question, f"{closest[i].title} {closest[i].abstract}")]
+        chosen = [Chosen(closest[i], best[i][1]) for i in picked if not unmentioned_names(question, f"{closest[i].title} {closest[i].abstract}")]
         text, citations, found = chosen_answer(question, len(listed), chosen)
         return Answer(question=question, answer=text, found=found, kind="choose", citations=citations, timings_ms=timings)
-
-    def _best_sentences(self, question: str, vector: np.ndarray, paper: Paper) -> tuple[str, str]:
-        """(the one sentence that answers best, the excerpt the judge reads)."""
-        sentences, vectors = self.sentences.of(paper)
-        relevance = sentence_relevance(question, sentences, vectors @ vector, self.settings.answer.lexical_weight)
-        return sentences[int(np.argmax(relevance))], best_sentences(sentences, relevance, self.settings.judge.excerpt_words)
 
     def _judged(self, question: str, papers: list[Paper], best: list[tuple[str, str]], timings: dict[str, float]) -> list[int]:
         """The places of the papers the judge says answer, best first; without a judge (or
@@ -94,7 +87,7 @@ class Chooser:
             return [0]
         try:
             started = time.perf_counter()
-            verdicts = judge(self.judge_model, question, [(paper, excerpt) for paper, (_, excerpt) in zip(papers, best)])
+            verdicts = judge(self.judge_model, question, [(paper, read) for paper, (read, _) in zip(papers, best)])
             timings["judge"] = ms_since(started)
         except ModelError as error:
             log.warning("the judge failed (%s); answering from the closest listed paper", error)

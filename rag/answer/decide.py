@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.answer.judge import Verdict, answers, judge, second_reading
+from rag.answer.judge import Verdict, answers, excerpt, judge, second_reading
 from rag.answer.retrieve import Retrieval, RetrievalFeatures
-from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
+from rag.answer.sentences import PaperSentences
 from rag.answer.timing import ms_since
 from rag.llm.base import ModelError
 from rag.records import Hit, Paper
@@ -131,9 +131,7 @@ class Decider:
     def judge_excerpt(self, question: str, retrieval: Retrieval, hit: Hit) -> tuple[Paper, str]:
         """What the judge reads of a paper: its title and the sentences that best answer the question."""
         paper = retrieval.papers[hit.paper_id]
-        sentences, vectors = self.sentences.of(paper)
-        relevance = sentence_relevance(question, sentences, vectors @ retrieval.question_vector, self.settings.answer.lexical_weight)
-        return paper, best_sentences(sentences, relevance, self.settings.judge.excerpt_words)
+        return paper, excerpt(question, retrieval.question_vector, paper, self.sentences, self.settings)[0]
 
 
 def rerank(retrieval: Retrieval, best: Verdict) -> Retrieval:

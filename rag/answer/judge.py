@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from prompts import load as load_prompt
+from rag.answer.sentences import PaperSentences, best_sentences, sentence_relevance
 from rag.records import Paper
-from rag.settings import JudgeSettings
+from rag.settings import JudgeSettings, Settings
 
 
 def answers(judge_logodds: float, settings: JudgeSettings) -> bool:
@@ -38,6 +41,14 @@ def _defused(text: str) -> str:
     """Our own labels inside an abstract cannot fake the prompt's parts (sentences that read
     as instructions never get here: rag/chunk.py leaves them out of every excerpt)."""
     return text.replace("Question:", "Question -").replace("Paper:", "Paper -")
+
+
+def excerpt(question: str, question_vector: np.ndarray, paper: Paper, sentences: PaperSentences, settings: Settings) -> tuple[str, str]:
+    """What the judge reads of a paper besides its title: the sentences that best answer the
+    question, within `judge.excerpt_words`, in the abstract's order; and the best one alone."""
+    texts, vectors = sentences.of(paper)
+    relevance = sentence_relevance(question, texts, vectors @ question_vector, settings.answer.lexical_weight)
+    return best_sentences(texts, relevance, settings.judge.excerpt_words), texts[int(np.argmax(relevance))]
 
 
 def judge_messages(question: str, paper: Paper, excerpt: str, question_first: bool = False) -> list[dict]:
