@@ -333,10 +333,9 @@ class Lister:
             return True
         return self.any_about(topic, ranked[: self.settings.answer.lists.judged], timings, if_it_fails=True)
 
-    def any_about(self, topic: str, candidates: list[Candidate], timings: dict[str, float], if_it_fails: bool, clearly: bool = False) -> bool:
+    def any_about(self, topic: str, candidates: list[Candidate], timings: dict[str, float], if_it_fails: bool) -> bool:
         """Whether the judge finds one of the candidates (read in order, up to the first yes)
-        about the topic; `if_it_fails` when the judge fails; `clearly`: the last verdict must
-        be a clear yes (`judge.unsure_yes`). Its time is added to timings["judge"]."""
+        about the topic; `if_it_fails` when the judge fails. Its time is added to timings["judge"]."""
         started = time.perf_counter()
         try:
             verdicts = first_on_topic(self.judge_model, topic, [(c.paper, c.evidence) for c in candidates], self.settings.judge)
@@ -345,8 +344,6 @@ class Lister:
             return if_it_fails
         finally:
             timings["judge"] = timings.get("judge", 0.0) + ms_since(started)
-        if clearly:
-            return verdicts[-1].logodds >= self.settings.judge.unsure_yes
         return answers(verdicts[-1].logodds, self.settings.judge)
 
     def facet_papers(self, intent: Intent, request: np.ndarray, background: Background, listed: list[Candidate], filters: SearchFilter | None, timings: dict[str, float]) -> list[Candidate]:
@@ -377,20 +374,17 @@ class Lister:
         spreads often leaves a topic's second paper behind (over the kinds sets its median was
         2.7 spreads), and there the neighbourhood no longer tells it from its neighbours; the
         judge said yes to 15 of 20 such gold papers and 24 of 124 others (docs/calibration.md,
-        "Session 15"). With `lists.short_list_reads` (the `thorough` preset), the first hits
-        below halfway are read too, and need a clear yes: nothing else singles them out.
-        What the request excludes is left out before the judge reads. Without a judge, or for
-        a request told at length, none."""
+        "Session 15"). What the request excludes is left out before the judge reads. Without a
+        judge, or for a request told at length, none."""
         rules = self.settings.answer.lists
         if self.judge_model is None or not rules.judged or told_at_length(intent.topic, self.settings.answer.question.max_topic_words):
             return []
         shown = {c.paper.paper_id for c in listed}
-        halfway = {c.paper.paper_id for c in candidates if rules.stands_out / 2 <= background.spreads_above(c) < rules.stands_out}
-        read = [c for place, c in enumerate(candidates[: self.settings.answer.list_limit])
-                if c.paper.paper_id not in shown and (c.paper.paper_id in halfway or place < rules.short_list_reads)]
+        halfway = [c for c in candidates[: self.settings.answer.list_limit]
+                   if c.paper.paper_id not in shown and rules.stands_out / 2 <= background.spreads_above(c) < rules.stands_out]
         if intent.excluded:
-            read = self.without_excluded(read, intent)
-        return [c for c in read if self.any_about(intent.topic, [c], timings, if_it_fails=False, clearly=c.paper.paper_id not in halfway)]
+            halfway = self.without_excluded(halfway, intent)
+        return [c for c in halfway if self.any_about(intent.topic, [c], timings, if_it_fails=False)]
 
     def without_excluded(self, candidates: list[Candidate], intent: Intent) -> list[Candidate]:
         """Leave out the papers that match something the request excludes better than they

@@ -410,34 +410,6 @@ def test_a_short_kept_list_gets_the_papers_halfway_to_standing_out_that_the_judg
 
 
 @pytest.mark.real_embedder
-def test_the_thorough_preset_also_reads_the_first_hits_below_halfway_and_keeps_only_a_clear_yes(paperbot_home, tmp_path):
-    from rag.answer.lists import Background, Candidate
-    from rag.settings import load_settings
-
-    settings = load_settings("thorough")
-    rules, unsure_yes = settings.answer.lists, settings.judge.unsure_yes
-    assert rules.short_list_reads == 5
-    bot = Paperbot(settings, model=FakeModel(), judge_model=FakeModel())
-    bot.ingest([str(write_listing(tmp_path / "day.txt", PAPERS))])
-    papers = list(bot.store.papers_seen_since())
-    background = Background.of([Candidate(p, 0.5, "", about=a) for p, a in zip(papers, [0.90, 0.92, 0.95, 0.97, 1.00])])
-
-    def at(paper, spreads):
-        return Candidate(paper, 0.6, "", about=background.median + spreads * background.spread)
-
-    listed = at(papers[0], rules.stands_out + 0.5)
-    clear_yes, unsure_yes_below = at(papers[1], 0.0), at(papers[2], 0.0)  # nowhere near standing out
-    halfway, fifth = at(papers[3], rules.stands_out - 0.5), at(papers[4], 0.0)
-    sixth = at(papers[4], 0.0)  # past the first five places: not read
-    bot.judge_model.enqueue_logodds(unsure_yes + 0.1, unsure_yes - 0.2, unsure_yes - 0.2, -1.0)
-    candidates = [listed, clear_yes, unsure_yes_below, halfway, fifth, sixth]
-    added = bot.answerer.lister.halfway_papers(Intent("find", topic="model merging"), candidates, background, [listed], {})
-    # Below halfway only a clear yes counts; halfway, any yes (as without the preset).
-    assert added == [clear_yes, halfway]
-    assert len([kw for _, kw in bot.judge_model.history if kw.get("yes_no_logodds")]) == 4
-
-
-@pytest.mark.real_embedder
 def test_a_list_is_refused_when_the_judge_finds_none_of_its_first_papers_on_the_topic(bot):
     bot.judge_model.enqueue_logodds(-1.0, -2.0)
     answer = bot.ask("Any papers on model merging methods?")
