@@ -168,6 +168,16 @@ def test_a_question_on_a_benchmark_the_paper_never_names_is_refused(corpus_bot):
     assert any(s.title.startswith("ADAHESSIAN") for s in answer.suggestions)  # the paper is still offered
 
 
+def test_a_question_on_a_method_the_paper_never_names_is_refused(corpus_bot):
+    # FOSI's abstract names Heavy-Ball and Adam, not Nesterov.
+    refused = corpus_bot.ask("Does FOSI also speed up Nesterov momentum?")
+    assert not refused.found and refused.citations == []
+    assert "never mentions Nesterov" in refused.answer
+    assert any(s.title.startswith("FOSI") for s in refused.suggestions)
+    kept = corpus_bot.ask("Does FOSI also speed up Adam?")
+    assert kept.found and kept.citations[0].title.startswith("FOSI")
+
+
 def test_a_question_naming_a_paper_is_answered_only_if_the_judge_finds_it_there(corpus_bot):
     kept = corpus_bot.ask("What does FOSI split the objective into at each iteration?")
     assert kept.found and kept.citations[0].title.startswith("FOSI")

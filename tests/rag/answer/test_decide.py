@@ -30,6 +30,19 @@ def test_specific_names_are_benchmarks_datasets_and_models_not_plain_words():
     assert specific_names("chemistry-side ML that is NOT force fields, ONLY molecules") == []  # capitals for emphasis
 
 
+def test_a_capitalised_word_inside_a_sentence_is_a_name_but_not_a_sentence_or_clause_start():
+    from rag.answer.decide import proper_names, unmentioned_names
+
+    assert proper_names("the neural tensornet — does it also work for the 2D Hubbard model?") == ["Hubbard"]
+    assert proper_names("Does it extend to Adam's betas, or Gaussian units with Cauchy noise?") == ["Adam", "Gaussian", "Cauchy"]
+    # First words, a clause after a dash or colon, question words, months and likenesses are no names
+    assert proper_names("Which paper does this? Quick one: Does it work? ok - What about June (The usual)?") == []
+    assert proper_names("is there a Boogie-style verifier for it?") == []
+    abstract = "We study Adam-free training of Gaussian processes."
+    assert unmentioned_names("does it also cover Adam or Cauchy likelihoods?", abstract) == ["Cauchy"]
+    assert unmentioned_names("We use Hubbard models at work. Does it cover Gaussian ones?", abstract) == []  # the asker's setting
+
+
 def test_a_name_counts_as_mentioned_in_its_written_variants():
     from rag.answer.decide import mentions, unmentioned_names
 
