@@ -32,9 +32,13 @@ _GREETING = re.compile(
     r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
     r"|merci(?: beaucoup)?|danke(?: sch(?:ö|oe)n| sehr)?|(?:muchas )?gracias|grazie(?: mille)?|obrigad[oa]|arigato"
+    r"|hola|ol[aá]|bonjour|salut|hallo|ciao|buongiorno|buenos d[ií]as|bom dia|hej|namaste|konnichiwa"
     r"|bye|goodbye|see you|see ya|nvm|never ?mind|forget (?:it|about it)|scratch that|no worries|np|interesting|makes sense|sounds good|fair enough|noted|neat|wow)\b",
     re.IGNORECASE,
 )
+# A greeting in another language: what follows it is small talk too ("olá! tudo bem por aí?")
+# unless it asks in English ("hallo, any papers on model merging?").
+_OTHER_LANGUAGE_GREETING = re.compile(r"^\W*(?:@?paperbot\W*)?(?:hola|ol[aá]|bonjour|salut|hallo|ciao|buongiorno|buenos d[ií]as|bom dia|hej|namaste|konnichiwa)\b", re.IGNORECASE)
 _THANKS = re.compile(
     r"^\W*(?:@?paperbot\W*)?(?:thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|merci|danke|gracias|grazie|obrigad[oa]|arigato"
     r"|never ?mind|nvm|forget (?:it|about it)|scratch that|no worries)\b",  # or a dismissal: "forget it, found it on arxiv myself"
@@ -50,7 +54,7 @@ _HELP = re.compile(
     r"|\bhow (do|can|should|am|are) (i|we) (supposed to |meant to )?(use|talk to|ask|phrase|word|search|query)\b( (a|my|our|the))?( (search|searches|questions?|quer(y|ies)|requests?|things))?( (here|with you|to you))?|^\W*(usage|commands|menu|\?)\W*$"
     r"|\bhow (does|do) (this|it|paperbot|the bot|this bot|you) work\b|\bwho am i (talking|speaking|chatting) (to|with)\b|\bwhat is (paperbot|this bot)\b|\bwhat (can|should|do) i ask\b"
     r"|\bwhat (kind|kinds|sort|type|types) of (questions|things)\b|\bwhat are your (commands|features|capabilities)\b"
-    r"|\bhow are you\b|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b"
+    r"|\bhow are you\b(?!\s+(?:supposed|meant|expected)\s+to\b)|\bwhat do you know\b|\bwhat('?s| is) (in )?(your|the) (store|database|library|corpus)\b"
     r"|\bwho (made|built|wrote|created|trained|maintains|runs|develops|developed) (you|this bot|the bot|paperbot)\b",
     re.IGNORECASE,
 )
@@ -227,7 +231,7 @@ _ASKERS = set("has have had anybody anyone somebody someone any team hey hi folk
 # "do you get updated", "tell me a joke", a link or file the asker would hand over. Not "can you" or "if you": fact questions use those for anyone
 # ("can you drop whole layers at init?").
 _ABOUT_THE_BOT = re.compile(
-    r"\b(?:are|were)\s+you\b|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover|speak|understand)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
+    r"\b(?:are|were)\s+you\b(?!\s+(?:supposed|meant|expected)\s+to\b)|\bam\s+i\s+(?:talking|speaking|chatting)\s+(?:to|with)\b|\byou(?:'re|’re|\s+are)\b(?!\s+(?:supposed|meant|expected)\s+to\b)|\bdo\s+you\s+(?:actually\s+|even\s+|also\s+|only\s+|just\s+)?(?:have|know|read|store|keep|support|update|use|run|remember|cover|speak|understand)\b|\bwill\s+you\s+(?:also\s+)?(?:write|summari[sz]e|read|remember|post|send|notify|learn|keep|handle|accept|understand)\b"
     r"|\bcan\s+you\s+(?:also|even)\b|\byour\b|\byou(?:'ve|’ve|\s+have)\s+(?:got\s+)?(?:stored|saved|indexed|ingested|loaded)\b|\b(?:browse|search|google)\s+(?:the\s+)?(?:web|internet|online)\b"
     r"|\b(?:i|we)\s+(?:can\s+|could\s+|just\s+|also\s+)?(?:paste|upload|send|share|attach|drop|give|forward|post)\b[^.?!]{0,30}\b(?:links?|pdfs?|files?|urls?|documents?)\b"  # "if I paste an arXiv link, can you ...?"
     r"|\b(?:this|the)\s+(?:paper\s*)?bot\b|\bignore\s+(?:me|this)\b|\b(?:talk|write|speak|chat)\s+(?:to|with)\s+you\b"
@@ -466,6 +470,8 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     detail = asked_detail(said, named=len(papers) == 1)
     if detail and len(papers) <= 1:  # of the named paper, or else of the thread's
         return Intent("details", papers=tuple(papers), detail=detail)
+    if _OTHER_LANGUAGE_GREETING.match(question) and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
+        return Intent("help")
     # "thx, the bit about the restoration step was exactly what I was missing": thanks (or
     # "never mind") with a remark, asking nothing.
     if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
@@ -608,7 +614,8 @@ _SIDES = [
     re.compile(r"^\W*(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\W*$", re.IGNORECASE),
     # "how do X and Y relate?", "X and the Y paper both use two teachers, right?"
     re.compile(r"^\W*(?:how\s+(?:do|does|is|are)\s+)?(?:the\s+)?(?P<a>.+?)\s+and\s+(?:the\s+)?(?P<b>.+?)\s+(?:relate|compare|stack\s+up|both)\b", re.IGNORECASE),
-    _OR_SIDES := re.compile(r"^\W*(?!(?:what|which|who|why|when|where|how|is|are|do|does|did|can|could|should|would|will)\b)(?P<a>.+?)\s+or\s+(?P<b>.+?)\W*$", re.IGNORECASE),
+    # Not a setting: "in 32-bit or 16-bit floating point, how far ...?" asks one thing in two settings.
+    _OR_SIDES := re.compile(r"^\W*(?!(?:what|which|who|why|when|where|how|is|are|do|does|did|can|could|should|would|will)\b|(?:in|on|at|under|with|using|for|from|by|over|across|within|without)\s)(?P<a>.+?)\s+or\s+(?P<b>.+?)\W*$", re.IGNORECASE),
 ]
 
 

@@ -35,7 +35,8 @@ def kind(question):
      "help?? how am I supposed to phrase a search here", "how do I phrase questions?", "how do I ask you for a list of papers on some topic?",
      "wait, am I talking to a human or to a program?", "know any good ML jokes? 😄", "nice one", "interesting", "makes sense",
      "which languages can I talk to you in?", "can you answer in Spanish if I ask in Spanish?", "do you speak other languages?",
-     "forget it, found it on arxiv myself", "never mind, figured it out myself"],
+     "forget it, found it on arxiv myself", "never mind, figured it out myself",
+     "olá! tudo bem por aí?", "bonjour ! tu comprends aussi le français ?", "namaste paperbot 🙏 good evening"],
 )
 def test_small_talk_gets_help(question):
     assert kind(question).kind == "help"
@@ -44,6 +45,11 @@ def test_small_talk_gets_help(question):
 def test_a_question_to_answer_in_some_way_is_no_small_talk():
     assert kind("can you answer in one sentence how draft trees speed up decoding?").kind == "fact"
     assert kind("do multilingual LLMs answer in Spanish as well as in English?").kind == "fact"
+    # "you" as anyone, not the bot
+    assert kind("how are you supposed to pick the guidance hyperparameters for a new task?").kind == "fact"
+    # A greeting in another language, then a request in English
+    hallo = kind("hallo, any papers on model merging?")
+    assert (hallo.kind, hallo.topic) == ("find", "model merging")
 
 
 @pytest.mark.parametrize(
@@ -139,6 +145,12 @@ def test_long_searches_and_plain_questions_stay_fact_questions():
     assert kind("Which paper proposes a hybrid first- and second-order optimizer?").kind == "fact"
     assert kind("Is there a benchmark where agents operate apps by reading screenshots?").kind == "fact"
     assert kind("What is benign overfitting?").kind == "fact"  # a concept, not a name
+
+
+def test_two_settings_of_one_question_are_no_comparison():
+    question = "in 32-bit or 16-bit floating point, how far from the origin can the Poincaré ball represent points?"
+    assert kind(question).sides == ()
+    assert kind("For a trip-planning assistant, ReAct or Reflexion?").sides == ("ReAct", "Reflexion")
 
 
 def test_comparisons_without_two_names_keep_their_two_sides():
