@@ -201,7 +201,8 @@ def test_comparing_with_a_paper_the_store_lacks_says_so(bot):
 
 @pytest.mark.real_embedder
 def test_the_judge_decides_and_reranks(bot):
-    question = "Which optimizer adapts to the curvature of the loss with an estimate of the Hessian diagonal?"
+    # (No capitalised name in it: the runner-up never says "Hessian", and that alone would refuse it.)
+    question = "Which optimizer adapts to the curvature of the loss with an estimate of its second derivatives?"
     hits = bot._search(question, k=2)
     # The judge says no to the top paper and yes to the runner-up: the runner-up is answered from.
     bot.judge_model.enqueue_logodds(-3.0, 2.0)
