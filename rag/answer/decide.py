@@ -201,7 +201,8 @@ def _unversioned(word: str) -> str:
 def mentions(text: str, name: str) -> bool:
     """The text names it: every part as a word ("Llama-2-70B"), the parts run together in up
     to three words ("LLaMA2-70B", "Llamav2-70B"), or an acronym as the starts of its words
-    ("MDP": "Markov decision process", "ViT": "Vision Transformer")."""
+    ("MDP": "Markov decision process", "ViT": "Vision Transformer", "GNN-learned": "graph
+    neural network")."""
     words = [_unversioned(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
     # "FLOP-matched": only the parts with a capital or a digit are the name.
     parts = [_unversioned(p.lower()) for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
@@ -211,8 +212,10 @@ def mentions(text: str, name: str) -> bool:
     joined = "".join(parts)
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
         return True
-    if name.isalpha() and sum(c.isupper() for c in name) >= 2:
-        return spelled_in(name, words)
+    # An acronym, alone or with a lower-case word ("GNN-learned": "graph neural network").
+    capitalised = [p for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    if len(capitalised) == 1 and capitalised[0].isalpha() and sum(c.isupper() for c in capitalised[0]) >= 2:
+        return spelled_in(capitalised[0], words)
     return False
 
 

@@ -54,6 +54,8 @@ def test_a_name_counts_as_mentioned_in_its_written_variants():
     # A mixed-case acronym spelled by its words' starts (questions-dev dev033 was refused for "ViT")
     assert mentions("Self-Supervised Vision Transformers for design", "ViT") and mentions("a sparse mixture of experts", "MoE")
     assert not mentions("vast image tasks", "ViT") and not mentions("vision models", "ViT")
+    # An acronym with a lower-case word: set 19's f19004 was refused for "GNN-learned"
+    assert mentions("we train a graph neural network to precondition PCG", "GNN-learned")
     assert unmentioned_names("Does it improve WER on LibriSpeech for an MDP?", abstract) == ["WER", "LibriSpeech"]
     assert unmentioned_names("which paper studies merging models?", abstract) == []
 
