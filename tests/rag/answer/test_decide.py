@@ -38,6 +38,7 @@ def test_a_capitalised_word_inside_a_sentence_is_a_name_but_not_a_sentence_or_cl
     # First words, a clause after a dash or colon, question words, months and likenesses are no names
     assert proper_names("Which paper does this? Quick one: Does it work? ok - What about June (The usual)?") == []
     assert proper_names("is there a Boogie-style verifier for it?") == []
+    assert proper_names("does it hold for heavy-tailed noise (Laplace or Cauchy)?") == ["Laplace", "Cauchy"]
     abstract = "We study Adam-free training of Gaussian processes."
     assert unmentioned_names("does it also cover Adam or Cauchy likelihoods?", abstract) == ["Cauchy"]
     assert unmentioned_names("We use Hubbard models at work. Does it cover Gaussian ones?", abstract) == []  # the asker's setting
