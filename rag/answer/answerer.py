@@ -12,7 +12,7 @@ import numpy as np
 
 from prompts import load as load_prompt
 from rag.answer.choose import Chooser
-from rag.answer.decide import Calibration, Decider, gives_no_number, unmentioned_names
+from rag.answer.decide import Calibration, Decider, gives_no_number, said_by, unmentioned_names
 from rag.answer.details import details_text
 from rag.answer.followup import has_pronoun, thread_intent
 from rag.answer.generate import generate
@@ -155,9 +155,8 @@ class Answerer:
         # The judge says yes to a paper on the question's topic that never names the question's
         # benchmark or dataset ("... on LibriSpeech?"); that paper cannot answer it.
         top = papers[hits[0].paper_id] if hits else None
-        # Likewise a paper that gives no number for "how many GPU hours does it need?". Its
-        # authors count as mentioned: "does Smith's paper ...?" names no missing thing.
-        said = f"{top.title} {top.abstract} {' '.join(top.authors)}" if top else ""
+        # Likewise a paper that gives no number for "how many GPU hours does it need?".
+        said = said_by(top) if top else ""
         unmentioned = unmentioned_names(question, said) if top and (found or retrieval.named) else []
         no_number = found and not unmentioned and gives_no_number(question, said)
         if not found or unmentioned or no_number:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 
-from rag.answer.decide import unmentioned_names
+from rag.answer.decide import said_by, unmentioned_names
 from rag.answer.ground import short_name
 from rag.answer.judge import answers, excerpt, judge
 from rag.answer.sentences import PaperSentences
@@ -76,7 +76,7 @@ class Chooser:
         timings: dict[str, float] = {}
         picked = self._judged(question, closest, best, timings)
         # As for a fact answer: a paper that never says "LibriSpeech" is not one "tested on LibriSpeech".
-        chosen = [Chosen(closest[i], best[i][1]) for i in picked if not unmentioned_names(question, f"{closest[i].title} {closest[i].abstract} {' '.join(closest[i].authors)}")]
+        chosen = [Chosen(closest[i], best[i][1]) for i in picked if not unmentioned_names(question, said_by(closest[i]))]
         text, citations, found = chosen_answer(question, len(listed), chosen)
         return Answer(question=question, answer=text, found=found, kind="choose", citations=citations, timings_ms=timings)
 

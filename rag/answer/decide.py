@@ -230,6 +230,12 @@ def asked_part(question: str) -> str:
     return " ".join(asking) if asking else (sentences[-1] if sentences else "")
 
 
+def said_by(paper: Paper) -> str:
+    """What a paper says for the name and number checks: its title, abstract and authors
+    ("does Smith's paper ...?" names no missing thing)."""
+    return f"{paper.title} {paper.abstract} {' '.join(paper.authors)}"
+
+
 def unmentioned_names(question: str, text: str) -> list[str]:
     """The specific names of the question's asking part that the text never mentions: a paper
     that never says "LibriSpeech" does not answer "does it improve speech recognition on

@@ -28,17 +28,19 @@ Kind = Literal["help", "find", "new", "explain", "compare", "fact", "clarify", "
 CUT_NOTICE = "Your question was longer than {limit} characters; only the first {limit} were used."
 EMPTY_QUESTION = "The question is empty: ask something about the papers."
 
+# Greetings in other languages ("olá", "bonjour"): also a small-talk rule of their own below.
+_OTHER_LANGUAGES = r"hola|ol[aá]|bonjour|salut|hallo|ciao|buongiorno|buenos d[ií]as|bom dia|hej|namaste|konnichiwa"
 _GREETING = re.compile(
     r"^\W*(?:@?paperbot\W*)?(hi+|hello|hey+|hiya|heya|yo|howdy|greetings|sup|what'?s up|good (morning|afternoon|evening|day|night)|morning|gm"
     r"|thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|ok|okay|k|cool|great|nice|awesome|perfect|got it"
     r"|merci(?: beaucoup)?|danke(?: sch(?:ö|oe)n| sehr)?|(?:muchas )?gracias|grazie(?: mille)?|obrigad[oa]|arigato"
-    r"|hola|ol[aá]|bonjour|salut|hallo|ciao|buongiorno|buenos d[ií]as|bom dia|hej|namaste|konnichiwa"
+    rf"|{_OTHER_LANGUAGES}"
     r"|bye|goodbye|see you|see ya|nvm|never ?mind|forget (?:it|about it)|scratch that|no worries|np|interesting|makes sense|sounds good|fair enough|noted|neat|wow)\b",
     re.IGNORECASE,
 )
 # A greeting in another language: what follows it is small talk too ("olá! tudo bem por aí?")
 # unless it asks in English ("hallo, any papers on model merging?").
-_OTHER_LANGUAGE_GREETING = re.compile(r"^\W*(?:@?paperbot\W*)?(?:hola|ol[aá]|bonjour|salut|hallo|ciao|buongiorno|buenos d[ií]as|bom dia|hej|namaste|konnichiwa)\b", re.IGNORECASE)
+_OTHER_LANGUAGE_GREETING = re.compile(rf"^\W*(?:@?paperbot\W*)?(?:{_OTHER_LANGUAGES})\b", re.IGNORECASE)
 _THANKS = re.compile(
     r"^\W*(?:@?paperbot\W*)?(?:thanks|thank you|thank u|thx|ty|cheers|much appreciated|appreciate it|merci|danke|gracias|grazie|obrigad[oa]|arigato"
     r"|never ?mind|nvm|forget (?:it|about it)|scratch that|no worries)\b",  # or a dismissal: "forget it, found it on arxiv myself"

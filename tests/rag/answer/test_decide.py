@@ -42,6 +42,12 @@ def test_a_capitalised_word_inside_a_sentence_is_a_name_but_not_a_sentence_or_cl
     abstract = "We study Adam-free training of Gaussian processes."
     assert unmentioned_names("does it also cover Adam or Cauchy likelihoods?", abstract) == ["Cauchy"]
     assert unmentioned_names("We use Hubbard models at work. Does it cover Gaussian ones?", abstract) == []  # the asker's setting
+    # A paper's authors are no missing name: "does Smith's bound ...?"
+    from rag.answer.decide import said_by
+    from rag.records import Paper
+
+    paper = Paper(paper_id="p1", title="Bounds for pruning", abstract="We bound the error of pruning.", authors=["Jane Smith"])
+    assert unmentioned_names("does Smith's bound also cover Gaussian weights?", said_by(paper)) == ["Gaussian"]
 
 
 def test_a_name_counts_as_mentioned_in_its_written_variants():
