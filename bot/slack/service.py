@@ -244,14 +244,14 @@ class SlackServices:
         key = f"answer:{route.channel}:{route.ts}"
         stream = AnswerStream(self.panel, route.channel, route.reply_thread_ts, interval_s=self.stream_interval_s) \
             if self.stream_answers else None
-        writing = threading.Event()
+        writing: list[threading.Thread] = []  # the "is writing" status, sent off the token path
 
         def on_token(piece: str) -> None:
             if stream is not None:
                 stream.feed(piece)
-            if not writing.is_set() and (stream is None or stream.refused):  # a stream shows the writing itself
-                writing.set()
-                threading.Thread(target=self._set_status, args=(route, render.STATUS_WRITING), daemon=True).start()
+            if not writing and (stream is None or stream.refused):  # a stream shows the writing itself
+                writing.append(threading.Thread(target=self._set_status, args=(route, render.STATUS_WRITING), daemon=True))
+                writing[0].start()
 
         try:
             try:
@@ -263,6 +263,8 @@ class SlackServices:
                 return
             self._deliver(route, answer, key, self._finish_stream(stream, route))
         finally:
+            for thread in writing:  # a late "is writing" must not land after the clear below
+                thread.join()
             self._set_status(route, "")  # Slack clears it when we reply; this covers a reply that failed
 
     def _finish_stream(self, stream: AnswerStream | None, route: Route) -> str | None:

@@ -22,6 +22,8 @@ What it does, so the bot can be tested against behaviour rather than mocks:
   lead to the next page; a thread's first page starts with its parent, later pages do not.
   `limit_rate(method, calls, per_s)` answers 429 with Retry-After beyond that rate
   (Slack allows those apps one call a minute to these two methods).
+- `delay_next(method, seconds, when)` holds the next call of a method whose body `when`
+  accepts for that long before it takes effect: a request that reaches Slack late.
 - `fail_next` queues one-off answers for a method (status, body, headers). With
   `apply=True` the call takes effect first and the failure is answered after, which is
   what a 5xx after Slack already posted looks like.
@@ -129,6 +131,7 @@ class SlackStandin:
         self._standing: dict[str, dict] = {}
         self._messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message
         self._rates: dict[str, tuple[int, float, deque[float]]] = {}  # method -> (calls, per_s, recent call times)
+        self._delays: dict[str, deque[tuple[float, Callable[[dict], bool]]]] = {}  # method -> (seconds, which body)
         self._http: ThreadingHTTPServer | None = None
         self._ws = None
         self._ws_connections: list[Any] = []
@@ -208,6 +211,18 @@ class SlackStandin:
             queue = self._canned.setdefault(method, deque())
             for _ in range(times):
                 queue.append(_Canned(status, body, dict(headers or {}), apply))
+
+    def delay_next(self, method: str, seconds: float, when: Callable[[dict], bool] = lambda body: True) -> None:
+        """Hold the next call of `method` whose body `when` accepts for `seconds` before it takes effect."""
+        with self._lock:
+            self._delays.setdefault(method, deque()).append((seconds, when))
+
+    def _delay_for(self, method: str, body: dict) -> float:
+        with self._lock:
+            queue = self._delays.get(method)
+            if queue and queue[0][1](body):
+                return queue.popleft()[0]
+        return 0.0
 
     def limit_rate(self, method: str, calls: int = 1, per_s: float = 60.0) -> None:
         """Answer 429 (with Retry-After) to calls of `method` beyond `calls` per `per_s` seconds."""
@@ -332,6 +347,7 @@ class SlackStandin:
             body["response_url"] = parsed.path
         else:
             method = parsed.path
+        time.sleep(self._delay_for(method, body))
         with self._lock:
             self._calls.append(Call(method, body, headers))
             queue = self._canned.get(method)

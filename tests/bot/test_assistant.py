@@ -288,6 +288,33 @@ def test_refused_stream_falls_back_to_one_posted_answer(http_bot, refusal):
     assert http_bot.standin.assistant_threads[(h.DM, thread_ts)]["status"] == ""
 
 
+def test_a_writing_status_that_reaches_slack_late_never_outlives_the_answer(http_bot):
+    # "is writing the answer…" goes out on a thread of its own; CI once saw it land after the
+    # final clear, leaving the panel spinning under the answer.
+    http_bot.standin.fail_next("chat.startStream", body={"ok": False, "error": "not_allowed_token_type"})
+    http_bot.standin.delay_next("assistant.threads.setStatus", 0.5, when=lambda body: body.get("status") == render.STATUS_WRITING)
+    model = http_bot.services.paperbot.model
+    execute = model.execute
+
+    def first_word_then_the_rest_once_refused(*args, **kw):
+        for i, piece in enumerate(execute(*args, **kw)):
+            yield piece
+            if i == 0:  # the rest after the refusal is in, so the bot shows "is writing" itself
+                http_bot.standin.wait_for("chat.startStream", timeout=10)
+                time.sleep(0.3)
+
+    model.execute = first_word_then_the_rest_once_refused
+    thread_ts = _start(http_bot)
+    _send(http_bot, h.assistant_message("how do draft trees speed up decoding?", thread_ts))
+    _wait_answers(http_bot, thread_ts, 1)
+    http_bot.settle(quiet_s=1.0)
+    [answer] = _answers(http_bot, thread_ts)
+    assert _is_the_answer(answer)
+    statuses = [c.body["status"] for c in http_bot.standin.calls("assistant.threads.setStatus")]
+    assert render.STATUS_WRITING in statuses and statuses[-1] == ""
+    assert http_bot.standin.assistant_threads[(h.DM, thread_ts)]["status"] == ""
+
+
 def test_5xx_after_slack_started_the_stream_gives_one_answer(http_bot):
     http_bot.standin.fail_next("chat.startStream", status=500, apply=True)  # Slack started it, then failed to say so
     thread_ts, answers = _ask_in_panel(http_bot)
