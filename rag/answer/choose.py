@@ -16,7 +16,6 @@ import re
 import time
 from dataclasses import dataclass
 
-
 from rag.answer.decide import said_by, unmentioned_names
 from rag.answer.ground import short_name
 from rag.answer.judge import answers, excerpt, judge

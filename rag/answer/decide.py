@@ -206,7 +206,8 @@ def mentions(text: str, name: str) -> bool:
     neural network")."""
     words = [_unversioned(w) for w in re.findall(r"[a-z0-9]+", text.lower())]
     # "FLOP-matched": only the parts with a capital or a digit are the name.
-    parts = [_unversioned(p.lower()) for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    named = [p for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
+    parts = [_unversioned(p.lower()) for p in named]
     vocabulary = set(words) | {w[:-1] for w in words if w.endswith("s")}  # "FLOP": "FLOPs"
     if all(part in vocabulary or (part.endswith("s") and part[:-1] in vocabulary) for part in parts):  # "ResNets": "ResNet-50"
         return True
@@ -214,9 +215,8 @@ def mentions(text: str, name: str) -> bool:
     if any("".join(words[i : i + n]) == joined for n in (1, 2, 3) for i in range(len(words))):
         return True
     # An acronym, alone or with a lower-case word ("GNN-learned": "graph neural network").
-    capitalised = [p for p in re.findall(r"[A-Za-z0-9]+", name) if p != p.lower() or any(c.isdigit() for c in p)]
-    if len(capitalised) == 1 and capitalised[0].isalpha() and sum(c.isupper() for c in capitalised[0]) >= 2:
-        return spelled_in(capitalised[0], words)
+    if len(named) == 1 and named[0].isalpha() and sum(c.isupper() for c in named[0]) >= 2:
+        return spelled_in(named[0], words)
     return False
 
 

@@ -86,14 +86,18 @@ def referenced_papers(question: str, turn: Turn) -> tuple[str, ...]:
         return tuple(ids[:count]) if count <= len(ids) else ()
     pair = _TWO_PLACES.search(question) or _TWO_NUMBERS.search(question)
     if pair and ids:
-        places = [_place(p) for p in pair.groups()]
-        picked = [ids[-1] if place == -1 else ids[place - 1] for place in places if place == -1 or 0 < place <= len(ids)]
+        picked = [paper for paper in (_paper_at(ids, _place(p)) for p in pair.groups()) if paper]
         return tuple(dict.fromkeys(picked)) if len(set(picked)) == 2 else ()
     match = _ORDINAL_REFERENCE.search(question)
     if match and ids:
-        place = _ORDINALS[match.group(1).lower()] if match.group(1) else int(match.group(2))
-        return (ids[-1],) if place == -1 else (ids[place - 1],) if place <= len(ids) else ()
+        paper = _paper_at(ids, _ORDINALS[match.group(1).lower()] if match.group(1) else int(match.group(2)))
+        return (paper,) if paper else ()
     return tuple(ids) if len(ids) == 2 and _BOTH.search(question) else ()
+
+
+def _paper_at(ids: list[str], place: int) -> str | None:
+    """The paper at a 1-based place (-1: the last), or None past the end."""
+    return ids[-1] if place == -1 else ids[place - 1] if 0 < place <= len(ids) else None
 
 
 def _place(said: str) -> int:

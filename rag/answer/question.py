@@ -472,11 +472,14 @@ def classify(question: str, names: NameIndex, now: datetime, rules: QuestionSett
     detail = asked_detail(said, named=len(papers) == 1)
     if detail and len(papers) <= 1:  # of the named paper, or else of the thread's
         return Intent("details", papers=tuple(papers), detail=detail)
-    if _OTHER_LANGUAGE_GREETING.match(question) and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
+    def asks_nothing() -> bool:  # after a greeting or thanks: no paper named, nothing asked for
+        return not matched and not (_ASKS_NEXT.match(said) or _REQUEST_ANYWHERE.search(said) or _FIND.match(said))
+
+    if _OTHER_LANGUAGE_GREETING.match(question) and asks_nothing():
         return Intent("help")
     # "thx, the bit about the restoration step was exactly what I was missing": thanks (or
     # "never mind") with a remark, asking nothing.
-    if _THANKS.match(question) and "?" not in question and not matched and not _ASKS_NEXT.match(said) and not _REQUEST_ANYWHERE.search(said) and not _FIND.match(said):
+    if _THANKS.match(question) and "?" not in question and asks_nothing():
         return Intent("help")
     # "are you running on gpt?", "lol you're faster than our reading group": about the bot.
     # ("I'm into graph nets, what do you have?" asks for papers; "what do you have?" alone asks about the bot.)
